@@ -1,0 +1,282 @@
+/*
+ * main.c - datarootfs: command line, cluster connection, mount, loop.
+ *
+ *   datarootfs [-f] [-o opt,...] SOURCE MOUNTPOINT
+ *
+ * SOURCE is the filesystem name (its RADOS namespace), as in an fstab line
+ * "moodle /var/moodledata fuse.datarootfs ...".  Without -f the daemon
+ * forks before it touches librados (whose threads do not survive fork);
+ * the parent waits until the child has mounted or failed and exits with
+ * its status, so "mount" and fstab see the real outcome.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+struct options {
+	char *conf;
+	char *id;
+	char *keyring;
+	char *mon_host;
+	char *pool;
+	char *fs;
+	int timeout;
+	int debug;
+	char *source;
+	int nonopt;
+};
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt opt_spec[] = {
+	OPT("conf=%s", conf),
+	OPT("id=%s", id),
+	OPT("keyring=%s", keyring),
+	OPT("mon_host=%s", mon_host),
+	OPT("pool=%s", pool),
+	OPT("fs=%s", fs),
+	OPT("timeout=%d", timeout),
+	OPT("debug", debug),
+	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
+	       "\n"
+	       "Mount the datarootfs filesystem SOURCE (its name in the pool)\n"
+	       "on MOUNTPOINT.  See datarootfs(8).\n"
+	       "\n"
+	       "datarootfs options:\n"
+	       "    -o conf=PATH        ceph.conf (default: librados search)\n"
+	       "    -o id=NAME          cephx client id (default: admin)\n"
+	       "    -o keyring=PATH     keyring (default: from ceph.conf)\n"
+	       "    -o mon_host=ADDRS   monitors (default: from ceph.conf)\n"
+	       "    -o pool=NAME        RADOS pool (default: %s)\n"
+	       "    -o fs=NAME          filesystem name (default: SOURCE)\n"
+	       "    -o timeout=SECONDS  give up reaching the cluster after "
+	       "this (10)\n"
+	       "    -o debug            debug logging (implies -f)\n"
+	       "\n",
+	       prog, DRFS_DEFAULT_POOL);
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT && o->nonopt++ == 0) {
+		o->source = strdup(arg);
+		return 0; /* consume SOURCE; MOUNTPOINT goes on to libfuse */
+	}
+	return 1;
+}
+
+static void fuse_log_sink(enum fuse_log_level level, const char *fmt,
+			  va_list ap)
+{
+	char buf[1024];
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	drfs_log((int)level, "%s", buf);
+}
+
+/* Fork; the parent exits with the status the child reports on @fd. */
+static int daemonize(int *report_fd)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		char status = 1;
+
+		close(pfd[1]);
+		if (read(pfd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status);
+	}
+	close(pfd[0]);
+	setsid();
+	*report_fd = pfd[1];
+	return 0;
+}
+
+static void report(int *fd, char status)
+{
+	if (*fd < 0)
+		return;
+	if (write(*fd, &status, 1) != 1)
+		(void)0;
+	close(*fd);
+	*fd = -1;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = { 0 };
+	struct options o = { 0 };
+	struct drfsd d = { 0 };
+	struct drfs_conn_opts conn = { 0 };
+	struct fuse_loop_config *lcfg = NULL;
+	struct stat st;
+	char err[512];
+	int report_fd = -1, ret = 1;
+
+	fuse_set_log_func(fuse_log_sink);
+	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
+		return 1;
+	if (fuse_parse_cmdline(&args, &co) != 0)
+		return 1;
+	if (co.show_help) {
+		usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		return 0;
+	}
+	if (co.show_version) {
+		printf("datarootfs %s (FUSE %s)\n", DRFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (!o.source || !co.mountpoint) {
+		fprintf(stderr, "datarootfs: usage: datarootfs [options] "
+				"SOURCE MOUNTPOINT (see --help)\n");
+		return 1;
+	}
+	if (stat(co.mountpoint, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "datarootfs: mount point %s: %s\n",
+			co.mountpoint,
+			errno ? strerror(errno) : "not a directory");
+		return 1;
+	}
+	if (o.timeout < 0 || o.timeout > 3600) {
+		fprintf(stderr, "datarootfs: timeout=%d: must be 0..3600\n",
+			o.timeout);
+		return 1;
+	}
+	if (o.debug || co.debug) {
+		drfs_log_level = LOG_DEBUG;
+		co.foreground = 1;
+	}
+	if (!co.foreground && daemonize(&report_fd) < 0) {
+		fprintf(stderr, "datarootfs: cannot fork: %s\n",
+			strerror(errno));
+		return 1;
+	}
+
+	conn.conf = o.conf;
+	conn.id = o.id;
+	conn.keyring = o.keyring;
+	conn.mon_host = o.mon_host;
+	conn.pool = o.pool;
+	conn.fsname = o.fs ? o.fs : o.source;
+	conn.timeout = o.timeout ? o.timeout : 10;
+	ret = drfs_connect(&conn, &d.fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootfs: %s\n", err);
+		goto out;
+	}
+	ret = drfs_sb_load(d.fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootfs: %s\n", err);
+		goto out_disconnect;
+	}
+	/* Intents older than a minute belong to a dead rename. */
+	ret = drfs_intents_recover(d.fs, 60);
+	if (ret < 0)
+		drfs_warn("cannot check rename intents: %s", strerror(-ret));
+
+	pthread_mutex_init(&d.table_lock, NULL);
+	d.nbuckets = 65536;
+	d.table = calloc(d.nbuckets, sizeof(*d.table));
+	d.attr_timeout = 0.0;
+	d.wb_max = 8u << 20;
+	if (!d.table)
+		goto out_disconnect;
+
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	fuse_opt_add_arg(&args, "-osubtype=datarootfs");
+	{
+		char fsn[300];
+
+		snprintf(fsn, sizeof(fsn), "-ofsname=%s", o.source);
+		fuse_opt_add_arg(&args, fsn);
+	}
+	d.se = fuse_session_new(&args, &drfsd_ops, sizeof(drfsd_ops), &d);
+	if (!d.se) {
+		ret = -EINVAL; /* libfuse printed which option it refused */
+		goto out_table;
+	}
+	if (fuse_set_signal_handlers(d.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(d.se, co.mountpoint) != 0) {
+		ret = -EIO;
+		goto out_signals;
+	}
+	drfs_info("mounted '%s' (uuid %s, pool %s) on %s as node %s",
+		  d.fs->fsname, d.fs->sb.uuid, d.fs->pool, co.mountpoint,
+		  d.fs->node);
+	if (!co.foreground) {
+		drfs_log_to_syslog("datarootfs");
+		report(&report_fd, 0);
+		detach_stdio();
+	}
+
+	lcfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lcfg, 1);
+	fuse_loop_cfg_set_max_threads(lcfg, co.max_threads > 0 ?
+						    co.max_threads : 64);
+	fuse_loop_cfg_set_idle_threads(lcfg, 8);
+	ret = co.singlethread ? fuse_session_loop(d.se) :
+				fuse_session_loop_mt(d.se, lcfg);
+	fuse_loop_cfg_destroy(lcfg);
+	drfs_info("unmounting %s", co.mountpoint);
+	fuse_session_unmount(d.se);
+out_signals:
+	fuse_remove_signal_handlers(d.se);
+out_session:
+	fuse_session_destroy(d.se);
+out_table:
+	free(d.table);
+out_disconnect:
+	drfs_disconnect(d.fs);
+out:
+	report(&report_fd, ret == 0 ? 0 : 1);
+	free(co.mountpoint);
+	fuse_opt_free_args(&args);
+	free(o.source);
+	return ret == 0 ? 0 : 1;
+}

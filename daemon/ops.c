@@ -1,0 +1,999 @@
+/*
+ * ops.c - FUSE low-level request handlers (drfs_op_<op>).
+ *
+ * Glue only: each handler turns its arguments into a call of the fs/
+ * library and its result into exactly one reply.  Errors travel as -errno
+ * and are negated once, in reply_err().
+ *
+ * Coherence in the shared areas: entry and attribute timeouts are 0 and no
+ * page cache is kept across opens, so the kernel asks us on every lookup,
+ * stat and open; we ask RADOS.  Writes are gathered per inode in a
+ * write-back buffer (struct wbuf) and made durable before flush (close),
+ * fsync and release return, which gives close-to-open consistency between
+ * nodes.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+static struct drfsd *ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void reply_err(fuse_req_t req, int ret)
+{
+	fuse_reply_err(req, ret < 0 ? -ret : 0);
+}
+
+static void to_stat(const struct drfs_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 65536;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_atim.tv_sec = a->atime_ns / 1000000000;
+	st->st_atim.tv_nsec = a->atime_ns % 1000000000;
+	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
+	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
+}
+
+/* ---- inode table ---- */
+
+static struct dnode **bucket(struct drfsd *d, uint64_t ino)
+{
+	return &d->table[(ino * 0x9E3779B97F4A7C15ull) % d->nbuckets];
+}
+
+static struct dnode *node_find_locked(struct drfsd *d, uint64_t ino)
+{
+	for (struct dnode *n = *bucket(d, ino); n; n = n->next)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+/* Find or add the node for @ino; adds @lookups to its lookup count. */
+static struct dnode *node_get(struct drfsd *d, uint64_t ino, uint64_t lookups)
+{
+	struct dnode *n;
+
+	pthread_mutex_lock(&d->table_lock);
+	n = node_find_locked(d, ino);
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&d->table_lock);
+			return NULL;
+		}
+		n->ino = ino;
+		pthread_mutex_init(&n->lock, NULL);
+		n->next = *bucket(d, ino);
+		*bucket(d, ino) = n;
+		d->nnodes++;
+	}
+	n->nlookup += lookups;
+	pthread_mutex_unlock(&d->table_lock);
+	return n;
+}
+
+static void node_free_locked(struct drfsd *d, struct dnode *n)
+{
+	struct dnode **pp = bucket(d, n->ino);
+
+	while (*pp != n)
+		pp = &(*pp)->next;
+	*pp = n->next;
+	d->nnodes--;
+	pthread_mutex_destroy(&n->lock);
+	free(n->wb.buf);
+	free(n);
+}
+
+static void node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup)
+{
+	struct dnode *n;
+
+	pthread_mutex_lock(&d->table_lock);
+	n = node_find_locked(d, ino);
+	if (n) {
+		if (n->nlookup < nlookup) {
+			drfs_err("forget of inode %" PRIx64 " below zero",
+				 ino);
+			abort();
+		}
+		n->nlookup -= nlookup;
+		if (n->nlookup == 0 && n->nopen == 0 && !n->wb.len)
+			node_free_locked(d, n);
+	}
+	pthread_mutex_unlock(&d->table_lock);
+}
+
+/* ---- write-back buffer ---- */
+
+/* Flush @n's buffer.  Caller holds n->lock. */
+static int wb_flush_locked(struct drfsd *d, struct dnode *n)
+{
+	struct wbuf *wb = &n->wb;
+	int ret;
+
+	if (wb->len) {
+		ret = drfs_write(d->fs, n->ino, wb->off, wb->buf, wb->len,
+				 wb->mtime_ns);
+		if (ret < 0) {
+			drfs_err("write-back of inode %" PRIx64 " (%zu bytes "
+				 "at %" PRIu64 ") failed: %s",
+				 n->ino, wb->len, wb->off, strerror(-ret));
+			if (!wb->err)
+				wb->err = ret;
+		}
+		wb->len = 0;
+	}
+	if (wb->cap > d->wb_max / 4) {
+		free(wb->buf);
+		wb->buf = NULL;
+		wb->cap = 0;
+	}
+	return wb->err;
+}
+
+/* Flush and hand out (and clear) the pending error. */
+static int wb_sync(struct drfsd *d, struct dnode *n)
+{
+	int ret;
+
+	pthread_mutex_lock(&n->lock);
+	wb_flush_locked(d, n);
+	ret = n->wb.err;
+	n->wb.err = 0;
+	pthread_mutex_unlock(&n->lock);
+	return ret;
+}
+
+static int wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
+		    const char *buf, size_t len)
+{
+	struct wbuf *wb = &n->wb;
+	int ret = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (wb->err) {
+		ret = wb->err;
+		wb->err = 0;
+		goto out;
+	}
+	/* Only extend the buffer contiguously (or rewrite inside it). */
+	if (wb->len && (off < wb->off || off > wb->off + wb->len ||
+			off + len - wb->off > d->wb_max)) {
+		ret = wb_flush_locked(d, n);
+		if (ret < 0) {
+			wb->err = 0;
+			goto out;
+		}
+	}
+	if (!wb->len)
+		wb->off = off;
+	if (off + len - wb->off > wb->cap) {
+		size_t cap = wb->cap ? wb->cap : 65536;
+		char *nb;
+
+		while (cap < off + len - wb->off)
+			cap *= 2;
+		nb = realloc(wb->buf, cap);
+		if (!nb) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		wb->buf = nb;
+		wb->cap = cap;
+	}
+	memcpy(wb->buf + (off - wb->off), buf, len);
+	if (off + len - wb->off > wb->len)
+		wb->len = off + len - wb->off;
+	wb->mtime_ns = drfs_now_ns();
+	if (wb->len >= d->wb_max)
+		wb_flush_locked(d, n);
+out:
+	pthread_mutex_unlock(&n->lock);
+	return ret;
+}
+
+/* End of buffered data, or 0. */
+static uint64_t wb_end(struct dnode *n)
+{
+	uint64_t end;
+
+	pthread_mutex_lock(&n->lock);
+	end = n->wb.len ? n->wb.off + n->wb.len : 0;
+	pthread_mutex_unlock(&n->lock);
+	return end;
+}
+
+/* ---- replies ---- */
+
+static void fill_entry(struct drfsd *d, const struct drfs_attr *a,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = 0;
+	e->attr_timeout = d->attr_timeout;
+	e->entry_timeout = d->attr_timeout;
+	to_stat(a, &e->attr);
+}
+
+static void reply_entry(fuse_req_t req, const struct drfs_attr *a)
+{
+	struct drfsd *d = ctx_of(req);
+	struct fuse_entry_param e;
+
+	if (!node_get(d, a->ino, 1)) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fill_entry(d, a, &e);
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		node_forget(d, a->ino, 1); /* interrupted: undo */
+}
+
+/* ---- handlers ---- */
+
+static void drfs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	conn->time_gran = 1;
+}
+
+static void drfs_op_destroy(void *userdata)
+{
+	struct drfsd *d = userdata;
+
+	/* Unmount with files still open: make everything durable. */
+	pthread_mutex_lock(&d->table_lock);
+	for (size_t i = 0; i < d->nbuckets; i++)
+		for (struct dnode *n = d->table[i]; n; n = n->next) {
+			pthread_mutex_lock(&n->lock);
+			wb_flush_locked(d, n);
+			pthread_mutex_unlock(&n->lock);
+		}
+	pthread_mutex_unlock(&d->table_lock);
+}
+
+static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
+			   const char *name)
+{
+	struct drfs_attr a;
+	int ret = drfs_lookup(ctx_of(req)->fs, parent, name, &a);
+
+	if (ret == -ENOENT) {
+		/* Negative entry, not cached (timeout 0). */
+		struct fuse_entry_param e;
+
+		memset(&e, 0, sizeof(e));
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		reply_entry(req, &a);
+}
+
+static void drfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	node_forget(ctx_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void drfs_op_forget_multi(fuse_req_t req, size_t count,
+				 struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		node_forget(ctx_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct drfs_attr a;
+	struct stat st;
+	struct dnode *n;
+	int ret = drfs_getattr(d->fs, ino, &a);
+
+	(void)fi;
+	if (ret < 0) {
+		reply_err(req, ret);
+		return;
+	}
+	pthread_mutex_lock(&d->table_lock);
+	n = node_find_locked(d, ino);
+	pthread_mutex_unlock(&d->table_lock);
+	if (n) {
+		uint64_t end = wb_end(n);
+
+		if (end > a.size)
+			a.size = end;
+	}
+	to_stat(&a, &st);
+	fuse_reply_attr(req, &st, d->attr_timeout);
+}
+
+static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
+			    struct stat *attr, int to_set,
+			    struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct drfs_setattr sa = { 0 };
+	struct drfs_attr a;
+	struct stat st;
+	int ret;
+
+	(void)fi;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa.valid |= DRFS_SA_MODE;
+		sa.mode = attr->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa.valid |= DRFS_SA_UID;
+		sa.uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa.valid |= DRFS_SA_GID;
+		sa.gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		struct dnode *n = node_get(d, ino, 0);
+
+		sa.valid |= DRFS_SA_SIZE;
+		sa.size = (uint64_t)attr->st_size;
+		if (n) {
+			ret = wb_sync(d, n);
+			if (ret < 0) {
+				reply_err(req, ret);
+				return;
+			}
+		}
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		sa.valid |= DRFS_SA_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		sa.valid |= DRFS_SA_ATIME;
+		sa.atime_ns = attr->st_atim.tv_sec * 1000000000ll +
+			      attr->st_atim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		sa.valid |= DRFS_SA_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		sa.valid |= DRFS_SA_MTIME;
+		sa.mtime_ns = attr->st_mtim.tv_sec * 1000000000ll +
+			      attr->st_mtim.tv_nsec;
+	}
+	ret = drfs_setattr(d->fs, ino, &sa, &a);
+	if (ret < 0) {
+		reply_err(req, ret);
+		return;
+	}
+	to_stat(&a, &st);
+	fuse_reply_attr(req, &st, d->attr_timeout);
+}
+
+static void drfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[4097];
+	int ret = drfs_readlink(ctx_of(req)->fs, ino, buf, sizeof(buf));
+
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev, const char *target, bool excl,
+		     struct drfs_attr *a, bool *created)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+
+	return drfs_create(ctx_of(req)->fs, parent, name, mode, rdev, c->uid,
+			   c->gid, target, excl, a, created);
+}
+
+static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode, dev_t rdev)
+{
+	struct drfs_attr a;
+	bool created;
+	int ret = make_node(req, parent, name, mode, rdev, NULL, true, &a,
+			    &created);
+
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		reply_entry(req, &a);
+}
+
+static void drfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode)
+{
+	drfs_op_mknod(req, parent, name, S_IFDIR | (mode & 07777), 0);
+}
+
+static void drfs_op_symlink(fuse_req_t req, const char *link,
+			    fuse_ino_t parent, const char *name)
+{
+	struct drfs_attr a;
+	bool created;
+	int ret = make_node(req, parent, name, S_IFLNK | 0777, 0, link, true,
+			    &a, &created);
+
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		reply_entry(req, &a);
+}
+
+/* A name went away; free the inode unless it is still open here. */
+static void release_gone(struct drfsd *d, uint64_t ino, uint32_t nlink)
+{
+	struct dnode *n;
+	bool open_here = false;
+
+	if (!ino || nlink > 0)
+		return;
+	pthread_mutex_lock(&d->table_lock);
+	n = node_find_locked(d, ino);
+	if (n && n->nopen > 0) {
+		n->doomed = true;
+		open_here = true;
+	}
+	pthread_mutex_unlock(&d->table_lock);
+	if (!open_here) {
+		int ret = drfs_inode_free(d->fs, ino);
+
+		if (ret < 0)
+			drfs_warn("cannot free inode %" PRIx64 ": %s (fsck "
+				  "will reclaim it)", ino, strerror(-ret));
+	}
+}
+
+static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
+			   const char *name)
+{
+	struct drfsd *d = ctx_of(req);
+	uint64_t ino = 0;
+	uint32_t nlink = 1;
+	int ret = drfs_unlink(d->fs, parent, name, &ino, &nlink);
+
+	if (ret == 0)
+		release_gone(d, ino, nlink);
+	reply_err(req, ret);
+}
+
+static void drfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, drfs_rmdir(ctx_of(req)->fs, parent, name));
+}
+
+static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
+			   const char *name, fuse_ino_t newparent,
+			   const char *newname, unsigned int flags)
+{
+	struct drfsd *d = ctx_of(req);
+	uint64_t ino = 0;
+	uint32_t nlink = 1;
+	int ret = drfs_rename(d->fs, parent, name, newparent, newname, flags,
+			      &ino, &nlink);
+
+	if (ret == 0)
+		release_gone(d, ino, nlink);
+	reply_err(req, ret);
+}
+
+static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			 const char *newname)
+{
+	struct drfs_attr a;
+	int ret = drfs_link(ctx_of(req)->fs, ino, newparent, newname, &a);
+
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		reply_entry(req, &a);
+}
+
+static int open_common(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = node_get(d, ino, 0);
+
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_lock(&d->table_lock);
+	n->nopen++;
+	pthread_mutex_unlock(&d->table_lock);
+	fi->fh = (uint64_t)(uintptr_t)n;
+	fi->keep_cache = 0;
+	fi->direct_io = 0;
+	return 0;
+}
+
+static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct drfs_attr a;
+	int ret = drfs_getattr(d->fs, ino, &a);
+
+	if (ret == 0 && S_ISDIR(a.mode))
+		ret = -EISDIR;
+	if (ret == 0 && (a.flags & DRFS_IF_IMMUTABLE) &&
+	    (fi->flags & O_ACCMODE) != O_RDONLY)
+		ret = -EPERM;
+	if (ret == 0)
+		ret = open_common(req, ino, fi);
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
+			   const char *name, mode_t mode,
+			   struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct fuse_entry_param e;
+	struct drfs_attr a;
+	bool created;
+	int ret;
+
+	do {
+		ret = make_node(req, parent, name, S_IFREG | (mode & 07777), 0,
+				NULL, fi->flags & O_EXCL, &a, &created);
+	} while (ret == -EAGAIN);
+	if (ret == 0 && !created && (fi->flags & O_TRUNC)) {
+		struct drfs_setattr sa = { .valid = DRFS_SA_SIZE, .size = 0 };
+
+		ret = drfs_setattr(d->fs, a.ino, &sa, &a);
+	}
+	if (ret < 0) {
+		reply_err(req, ret);
+		return;
+	}
+	if (!node_get(d, a.ino, 1)) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	ret = open_common(req, a.ino, fi);
+	if (ret < 0) {
+		node_forget(d, a.ino, 1);
+		reply_err(req, ret);
+		return;
+	}
+	fill_entry(d, &a, &e);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		/* interrupted: nobody will release or forget it */
+		pthread_mutex_lock(&d->table_lock);
+		((struct dnode *)(uintptr_t)fi->fh)->nopen--;
+		pthread_mutex_unlock(&d->table_lock);
+		node_forget(d, a.ino, 1);
+	}
+}
+
+static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t off, struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
+	char *buf;
+	ssize_t ret;
+
+	ret = wb_sync(d, n);
+	if (ret < 0) {
+		reply_err(req, (int)ret);
+		return;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	ret = drfs_read(d->fs, ino, (uint64_t)off, size, buf);
+	if (ret < 0)
+		reply_err(req, (int)ret);
+	else
+		fuse_reply_buf(req, buf, (size_t)ret);
+	free(buf);
+}
+
+static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			  size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
+	int ret;
+
+	(void)ino;
+	if (off < 0 || (uint64_t)off + size > (1ull << 60)) {
+		reply_err(req, -EFBIG);
+		return;
+	}
+	ret = wb_write(d, n, (uint64_t)off, buf, size);
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	reply_err(req, wb_sync(ctx_of(req),
+			       (struct dnode *)(uintptr_t)fi->fh));
+}
+
+static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	reply_err(req, wb_sync(ctx_of(req),
+			       (struct dnode *)(uintptr_t)fi->fh));
+}
+
+static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
+	bool free_it = false;
+	int ret;
+
+	ret = wb_sync(d, n);
+	pthread_mutex_lock(&d->table_lock);
+	n->nopen--;
+	if (n->nopen == 0 && n->doomed) {
+		n->doomed = false;
+		free_it = true;
+	}
+	if (n->nopen == 0 && n->nlookup == 0)
+		node_free_locked(d, n);
+	pthread_mutex_unlock(&d->table_lock);
+	if (free_it)
+		release_gone(d, ino, 0);
+	reply_err(req, ret);
+}
+
+/* ---- directories ---- */
+
+/* Directory handle: names by offset, so a seekdir() can resume anywhere. */
+struct dirh {
+	pthread_mutex_t lock;
+	char **names; /* names[i] was returned at offset i + 3 */
+	size_t n, cap;
+	bool eof;
+};
+
+static void drfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct drfs_attr a;
+	struct dirh *h;
+	int ret = drfs_getattr(ctx_of(req)->fs, ino, &a);
+
+	if (ret == 0 && !S_ISDIR(a.mode))
+		ret = -ENOTDIR;
+	if (ret < 0) {
+		reply_err(req, ret);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&h->lock, NULL);
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+struct fill_ctx {
+	fuse_req_t req;
+	struct dirh *h;
+	char *buf;
+	size_t size, used;
+	bool full;
+};
+
+static int fill_one(struct fill_ctx *f, const char *name, uint64_t ino,
+		    uint8_t type, off_t next_off)
+{
+	struct stat st = { 0 };
+	size_t need;
+
+	st.st_ino = ino;
+	st.st_mode = (mode_t)type << 12;
+	need = fuse_add_direntry(f->req, f->buf + f->used, f->size - f->used,
+				 name, &st, next_off);
+	if (need > f->size - f->used) {
+		f->full = true;
+		return 1;
+	}
+	f->used += need;
+	return 0;
+}
+
+static int dir_cb(void *vctx, const char *name, uint64_t ino, uint8_t type)
+{
+	struct fill_ctx *f = vctx;
+	struct dirh *h = f->h;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		char **nn = realloc(h->names, cap * sizeof(*nn));
+
+		if (!nn)
+			return 1;
+		h->names = nn;
+		h->cap = cap;
+	}
+	if (fill_one(f, name, ino, type, (off_t)(h->n + 4)))
+		return 1;
+	h->names[h->n++] = strdup(name);
+	return 0;
+}
+
+static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			    off_t off, struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+	struct fill_ctx f = { req, h, NULL, size, 0, false };
+	struct drfs_attr a;
+	int ret = 0;
+
+	f.buf = malloc(size);
+	if (!f.buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (off == 0) {
+		/* (re)start: forget what was listed before */
+		for (size_t i = 0; i < h->n; i++)
+			free(h->names[i]);
+		h->n = 0;
+		h->eof = false;
+	}
+	if (off < 1 && fill_one(&f, ".", ino, DT_DIR, 1))
+		goto reply;
+	if (off < 2) {
+		ret = drfs_getattr(d->fs, ino, &a);
+		if (ret < 0)
+			goto reply;
+		if (fill_one(&f, "..", a.parent, DT_DIR, 2))
+			goto reply;
+	}
+	/* Offsets 3.. are names; 3 + i means "after names[i - 1]". */
+	if (off > 3 && (size_t)(off - 3) < h->n) {
+		/* seekdir() back: drop what came after */
+		for (size_t i = (size_t)(off - 3); i < h->n; i++)
+			free(h->names[i]);
+		h->n = (size_t)(off - 3);
+		h->eof = false;
+	}
+	while (!f.full && !h->eof) {
+		bool more = false;
+		const char *after = h->n ? h->names[h->n - 1] : NULL;
+
+		ret = drfs_readdir(d->fs, ino, after, 256, dir_cb, &f, &more);
+		if (ret < 0)
+			break;
+		if (!more)
+			h->eof = true;
+		ret = 0;
+	}
+reply:
+	pthread_mutex_unlock(&h->lock);
+	if (ret < 0 && f.used == 0)
+		reply_err(req, ret);
+	else
+		fuse_reply_buf(req, f.buf, f.used);
+	free(f.buf);
+}
+
+static void drfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			       struct fuse_file_info *fi)
+{
+	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	for (size_t i = 0; i < h->n; i++)
+		free(h->names[i]);
+	free(h->names);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void drfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			     struct fuse_file_info *fi)
+{
+	/* Every namespace change is acknowledged by RADOS before we reply. */
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void drfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = { 0 };
+	uint64_t total, avail, objects;
+	int ret = drfs_statfs(ctx_of(req)->fs, &total, &avail, &objects);
+
+	(void)ino;
+	if (ret < 0) {
+		reply_err(req, ret);
+		return;
+	}
+	sv.f_bsize = 65536;
+	sv.f_frsize = 65536;
+	sv.f_blocks = total / 65536;
+	sv.f_bfree = avail / 65536;
+	sv.f_bavail = avail / 65536;
+	sv.f_files = objects + avail / 65536;
+	sv.f_ffree = avail / 65536;
+	sv.f_favail = sv.f_ffree;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* ---- xattrs ---- */
+
+static bool xattr_supported(const char *name)
+{
+	/* No POSIX ACLs: tools like cp -a then skip them cleanly. */
+	return strncmp(name, "system.", 7) != 0;
+}
+
+static void drfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			     const char *value, size_t size, int flags)
+{
+	if (!xattr_supported(name)) {
+		reply_err(req, -EOPNOTSUPP);
+		return;
+	}
+	reply_err(req, drfs_setxattr(ctx_of(req)->fs, ino, name, value, size,
+				     flags));
+}
+
+static void drfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			     size_t size)
+{
+	char *buf = NULL;
+	int ret;
+
+	if (!xattr_supported(name)) {
+		reply_err(req, -ENODATA);
+		return;
+	}
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			reply_err(req, -ENOMEM);
+			return;
+		}
+	}
+	ret = drfs_getxattr(ctx_of(req)->fs, ino, name, buf, size);
+	if (ret < 0)
+		reply_err(req, ret);
+	else if (size)
+		fuse_reply_buf(req, buf, (size_t)ret);
+	else
+		fuse_reply_xattr(req, (size_t)ret);
+	free(buf);
+}
+
+static void drfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = NULL;
+	int ret;
+
+	if (size) {
+		buf = malloc(size);
+		if (!buf) {
+			reply_err(req, -ENOMEM);
+			return;
+		}
+	}
+	ret = drfs_listxattr(ctx_of(req)->fs, ino, buf, size);
+	if (ret < 0)
+		reply_err(req, ret);
+	else if (size)
+		fuse_reply_buf(req, buf, (size_t)ret);
+	else
+		fuse_reply_xattr(req, (size_t)ret);
+	free(buf);
+}
+
+static void drfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
+				const char *name)
+{
+	if (!xattr_supported(name)) {
+		reply_err(req, -ENODATA);
+		return;
+	}
+	reply_err(req, drfs_removexattr(ctx_of(req)->fs, ino, name));
+}
+
+static void drfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	/* Permissions are checked by the kernel (default_permissions); we
+	 * only confirm the inode still exists. */
+	struct drfs_attr a;
+
+	(void)mask;
+	reply_err(req, drfs_getattr(ctx_of(req)->fs, ino, &a));
+}
+
+const struct fuse_lowlevel_ops drfsd_ops = {
+	.init = drfs_op_init,
+	.destroy = drfs_op_destroy,
+	.lookup = drfs_op_lookup,
+	.forget = drfs_op_forget,
+	.forget_multi = drfs_op_forget_multi,
+	.getattr = drfs_op_getattr,
+	.setattr = drfs_op_setattr,
+	.readlink = drfs_op_readlink,
+	.mknod = drfs_op_mknod,
+	.mkdir = drfs_op_mkdir,
+	.symlink = drfs_op_symlink,
+	.unlink = drfs_op_unlink,
+	.rmdir = drfs_op_rmdir,
+	.rename = drfs_op_rename,
+	.link = drfs_op_link,
+	.open = drfs_op_open,
+	.create = drfs_op_create,
+	.read = drfs_op_read,
+	.write = drfs_op_write,
+	.flush = drfs_op_flush,
+	.fsync = drfs_op_fsync,
+	.release = drfs_op_release,
+	.opendir = drfs_op_opendir,
+	.readdir = drfs_op_readdir,
+	.releasedir = drfs_op_releasedir,
+	.fsyncdir = drfs_op_fsyncdir,
+	.statfs = drfs_op_statfs,
+	.setxattr = drfs_op_setxattr,
+	.getxattr = drfs_op_getxattr,
+	.listxattr = drfs_op_listxattr,
+	.removexattr = drfs_op_removexattr,
+	.access = drfs_op_access,
+};

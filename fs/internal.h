@@ -1,0 +1,56 @@
+/*
+ * internal.h - helpers shared by the fs/ modules; not part of the API.
+ */
+#ifndef DRFS_INTERNAL_H
+#define DRFS_INTERNAL_H
+
+#include <string.h>
+#include "fs.h"
+
+#define DRFS_DEAD_KEY "/dead"
+#define DRFS_XATTR_PREFIX "/x/"
+
+/* Guard: omap value of @key equals @val ("" with vlen 0: key absent). */
+static inline void drfs_op_cmp(rados_write_op_t op, const char *key,
+			       const char *val, size_t vlen, int *prval)
+{
+	rados_write_op_omap_cmp2(op, key, LIBRADOS_CMPXATTR_OP_EQ, val,
+				 strlen(key), vlen, prval);
+}
+
+static inline void drfs_op_set(rados_write_op_t op, const char *key,
+			       const char *val, size_t vlen)
+{
+	const char *keys[1] = { key };
+	const char *vals[1] = { val };
+	size_t kl[1] = { strlen(key) }, vl[1] = { vlen };
+
+	rados_write_op_omap_set2(op, keys, vals, kl, vl, 1);
+}
+
+static inline void drfs_op_rm(rados_write_op_t op, const char *key)
+{
+	const char *keys[1] = { key };
+	size_t kl[1] = { strlen(key) };
+
+	rados_write_op_omap_rm_keys2(op, keys, kl, 1);
+}
+
+/* Set a directory's mtime and ctime to @now, blindly (see codec.h). */
+static inline void drfs_op_times(rados_write_op_t op, int64_t now)
+{
+	char tbuf[DRFS_TIMES_LEN];
+
+	drfs_times_encode(now, now, tbuf);
+	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+}
+
+/* ns.c */
+int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir);
+void drfs_dir_revive(struct drfs_fs *fs, uint64_t dir);
+int drfs_dir_is_alive(struct drfs_fs *fs, uint64_t dir);
+int drfs_nlink_add(struct drfs_fs *fs, uint64_t ino, int delta, bool no_ctime,
+		   struct drfs_attr *out);
+int drfs_set_parent(struct drfs_fs *fs, uint64_t ino, uint64_t parent);
+
+#endif

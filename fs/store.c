@@ -1,0 +1,437 @@
+/*
+ * store.c - connection to the cluster, op accounting, superblock, mkfs and
+ * inode number allocation.
+ *
+ * Every RADOS operation goes through drfs_wop()/drfs_rop() so the number
+ * of round trips behind each filesystem operation is counted.  Reads use
+ * aio so the object version comes back with the completion (the ioctx's
+ * "last version" is shared by all threads and would race).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "fs.h"
+#include "log.h"
+
+#define INO_BATCH 1024
+#define INO_FIRST 16 /* 1 is the root; 2..15 reserved */
+
+int64_t drfs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n)
+{
+	__atomic_add_fetch(&fs->stats[s], n, __ATOMIC_RELAXED);
+}
+
+int drfs_wop(struct drfs_fs *fs, const char *oid, rados_write_op_t op,
+	     int flags)
+{
+	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
+	int ret = rados_write_op_operate2(op, fs->io, oid, NULL,
+					  flags | LIBRADOS_OPERATION_FULL_TRY);
+	if (ret == -EDQUOT)
+		ret = -ENOSPC;
+	return ret;
+}
+
+int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
+	     uint64_t *ver)
+{
+	rados_completion_t c;
+	int ret;
+
+	drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
+	ret = rados_aio_create_completion2(NULL, NULL, &c);
+	if (ret < 0)
+		return ret;
+	ret = rados_aio_read_op_operate(op, fs->io, c, oid, 0);
+	if (ret == 0) {
+		rados_aio_wait_for_complete(c);
+		ret = rados_aio_get_return_value(c);
+		if (ver)
+			*ver = rados_aio_get_version(c);
+	}
+	rados_aio_release(c);
+	return ret;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
+		 char *err, size_t errlen)
+{
+	struct drfs_fs *fs = calloc(1, sizeof(*fs));
+	char name[128], tmo[16], mon[512] = "";
+	uuid_t u;
+	int ret;
+
+	if (!fs)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->ino_lock, NULL);
+	uuid_generate(u);
+	uuid_unparse_lower(u, fs->node);
+	fs->pool = strdup(o->pool ? o->pool : DRFS_DEFAULT_POOL);
+	fs->fsname = strdup(o->fsname ? o->fsname : DRFS_DEFAULT_FS);
+	snprintf(name, sizeof(name), "client.%s", o->id ? o->id : "admin");
+	ret = rados_create2(&fs->cluster, "ceph", name, 0);
+	if (ret < 0) {
+		seterr(err, errlen, "cannot create cluster handle: %s",
+		       strerror(-ret));
+		goto out_free;
+	}
+	/* Keep librados quiet on our stderr; its own errors are turned into
+	 * our one-line messages. */
+	rados_conf_set(fs->cluster, "log_to_stderr", "false");
+	rados_conf_set(fs->cluster, "err_to_stderr", "false");
+	rados_conf_set(fs->cluster, "log_file", "");
+	if (o->conf) {
+		ret = rados_conf_read_file(fs->cluster, o->conf);
+		if (ret < 0) {
+			seterr(err, errlen, "cannot read ceph config %s: %s",
+			       o->conf, strerror(-ret));
+			goto out_shutdown;
+		}
+	} else {
+		rados_conf_read_file(fs->cluster, NULL);
+	}
+	rados_conf_set(fs->cluster, "log_to_stderr", "false");
+	rados_conf_set(fs->cluster, "err_to_stderr", "false");
+	if (o->keyring)
+		rados_conf_set(fs->cluster, "keyring", o->keyring);
+	if (o->mon_host)
+		rados_conf_set(fs->cluster, "mon_host", o->mon_host);
+	snprintf(tmo, sizeof(tmo), "%d", o->timeout > 0 ? o->timeout : 10);
+	rados_conf_set(fs->cluster, "client_mount_timeout", tmo);
+	if (rados_conf_get(fs->cluster, "mon_host", mon, sizeof(mon)) < 0 ||
+	    !mon[0])
+		snprintf(mon, sizeof(mon), "(none configured)");
+	ret = rados_connect(fs->cluster);
+	if (ret < 0) {
+		if (ret == -ETIMEDOUT || ret == -ENOENT || ret == -EINVAL)
+			seterr(err, errlen,
+			       "cannot reach the Ceph monitors at %s within "
+			       "%s s: %s",
+			       mon, tmo, strerror(-ret));
+		else if (ret == -EACCES || ret == -EPERM)
+			seterr(err, errlen,
+			       "authentication as %s refused by the monitors "
+			       "at %s: %s (check id= and keyring=)",
+			       name, mon, strerror(-ret));
+		else
+			seterr(err, errlen,
+			       "cannot connect to the Ceph monitors at %s as "
+			       "%s: %s",
+			       mon, name, strerror(-ret));
+		goto out_shutdown;
+	}
+	ret = rados_ioctx_create(fs->cluster, fs->pool, &fs->io);
+	if (ret < 0) {
+		if (ret == -ENOENT)
+			seterr(err, errlen, "pool '%s' does not exist",
+			       fs->pool);
+		else
+			seterr(err, errlen, "cannot open pool '%s': %s",
+			       fs->pool, strerror(-ret));
+		goto out_shutdown;
+	}
+	rados_ioctx_set_namespace(fs->io, fs->fsname);
+	/* On a full pool (quota) fail writes with EDQUOT instead of
+	 * blocking forever; deletes still go through. */
+	rados_set_pool_full_try(fs->io);
+	*out = fs;
+	return 0;
+
+out_shutdown:
+	rados_shutdown(fs->cluster);
+out_free:
+	free(fs->pool);
+	free(fs->fsname);
+	free(fs);
+	return ret;
+}
+
+void drfs_disconnect(struct drfs_fs *fs)
+{
+	if (!fs)
+		return;
+	if (fs->io) {
+		rados_aio_flush(fs->io);
+		rados_ioctx_destroy(fs->io);
+	}
+	rados_shutdown(fs->cluster);
+	pthread_mutex_destroy(&fs->ino_lock);
+	free(fs->pool);
+	free(fs->fsname);
+	free(fs);
+}
+
+/* ---- superblock ---- */
+
+static int sb_write(struct drfs_fs *fs, bool exclusive)
+{
+	char created[32], format[16], epoch[32];
+	const char *keys[] = { "magic", "format", "uuid", "created",
+			       "lc_epoch" };
+	const char *vals[5];
+	size_t klen[5], vlen[5];
+	rados_write_op_t op = rados_create_write_op();
+	int ret;
+
+	snprintf(format, sizeof(format), "%u", fs->sb.format);
+	snprintf(created, sizeof(created), "%" PRId64, fs->sb.created_ns);
+	snprintf(epoch, sizeof(epoch), "%" PRIu64, fs->sb.lc_epoch);
+	vals[0] = DRFS_MAGIC;
+	vals[1] = format;
+	vals[2] = fs->sb.uuid;
+	vals[3] = created;
+	vals[4] = epoch;
+	for (int i = 0; i < 5; i++) {
+		klen[i] = strlen(keys[i]);
+		vlen[i] = strlen(vals[i]);
+	}
+	if (exclusive)
+		rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+	rados_write_op_omap_set2(op, keys, vals, klen, vlen, 5);
+	ret = drfs_wop(fs, "sb", op, 0);
+	rados_release_write_op(op);
+	return ret;
+}
+
+int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
+{
+	rados_read_op_t op = rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	char *key, *val;
+	size_t klen, vlen;
+	bool magic = false, more = false;
+	int prval = 0, ret;
+
+	rados_read_op_omap_get_vals2(op, "", "", 64, &it, (unsigned char *)&more,
+				     &prval);
+	ret = drfs_rop(fs, "sb", op, NULL);
+	if (ret == -ENOENT) {
+		seterr(err, errlen,
+		       "no datarootfs filesystem '%s' in pool '%s' (run "
+		       "datarootctl mkfs first)",
+		       fs->fsname, fs->pool);
+		goto out;
+	}
+	if (ret < 0) {
+		seterr(err, errlen, "cannot read superblock of '%s' in pool "
+		       "'%s': %s", fs->fsname, fs->pool, strerror(-ret));
+		goto out;
+	}
+	memset(&fs->sb, 0, sizeof(fs->sb));
+	while (rados_omap_get_next2(it, &key, &val, &klen, &vlen) == 0 &&
+	       key) {
+		char v[64];
+
+		snprintf(v, sizeof(v), "%.*s", (int)vlen, val);
+		if (!strcmp(key, "magic"))
+			magic = !strcmp(v, DRFS_MAGIC);
+		else if (!strcmp(key, "format"))
+			fs->sb.format = (uint32_t)strtoul(v, NULL, 10);
+		else if (!strcmp(key, "uuid"))
+			snprintf(fs->sb.uuid, sizeof(fs->sb.uuid), "%.36s", v);
+		else if (!strcmp(key, "created"))
+			fs->sb.created_ns = strtoll(v, NULL, 10);
+		else if (!strcmp(key, "lc_epoch"))
+			fs->sb.lc_epoch = strtoull(v, NULL, 10);
+	}
+	if (!magic) {
+		seterr(err, errlen, "object 'sb' in namespace '%s' of pool "
+		       "'%s' is not a datarootfs superblock",
+		       fs->fsname, fs->pool);
+		ret = -EINVAL;
+	} else if (fs->sb.format > DRFS_FORMAT || fs->sb.format == 0) {
+		seterr(err, errlen, "filesystem '%s' has format version %u; "
+		       "this datarootfs supports up to %u (upgrade it)",
+		       fs->fsname, fs->sb.format, DRFS_FORMAT);
+		ret = -EPROTO;
+	}
+out:
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return ret;
+}
+
+/* Remove every object of this filesystem's namespace. */
+static int wipe_namespace(struct drfs_fs *fs)
+{
+	rados_list_ctx_t ctx;
+	const char *entry, *key, *nspace;
+	int ret, n = 0;
+
+	ret = rados_nobjects_list_open(fs->io, &ctx);
+	if (ret < 0)
+		return ret;
+	while (rados_nobjects_list_next(ctx, &entry, &key, &nspace) == 0) {
+		ret = rados_remove(fs->io, entry);
+		if (ret < 0 && ret != -ENOENT) {
+			rados_nobjects_list_close(ctx);
+			return ret;
+		}
+		n++;
+	}
+	rados_nobjects_list_close(ctx);
+	return n;
+}
+
+int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
+	      size_t errlen)
+{
+	struct drfs_attr root = { 0 };
+	char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN], oid[DRFS_OID_MAX];
+	char next[32];
+	rados_write_op_t op;
+	uint64_t size;
+	time_t mtime;
+	uuid_t u;
+	int64_t now = drfs_now_ns();
+	int ret;
+
+	ret = rados_stat(fs->io, "sb", &size, &mtime);
+	if (ret == 0 && !o->force) {
+		seterr(err, errlen, "a filesystem '%s' already exists in pool "
+		       "'%s' (use --force to destroy it and make a new one)",
+		       fs->fsname, fs->pool);
+		return -EEXIST;
+	}
+	if (ret < 0 && ret != -ENOENT) {
+		seterr(err, errlen, "cannot check pool '%s': %s", fs->pool,
+		       strerror(-ret));
+		return ret;
+	}
+	if (o->force) {
+		ret = wipe_namespace(fs);
+		if (ret < 0) {
+			seterr(err, errlen, "cannot remove old filesystem: %s",
+			       strerror(-ret));
+			return ret;
+		}
+	}
+
+	root.ino = DRFS_ROOT_INO;
+	root.parent = DRFS_ROOT_INO;
+	root.mode = S_IFDIR | (o->root_mode ? o->root_mode : 0755);
+	root.nlink = 2;
+	root.atime_ns = root.btime_ns = now;
+	drfs_attr_encode(&root, abuf);
+	drfs_times_encode(now, now, tbuf);
+	drfs_oid(oid, DRFS_ROOT_INO, 0);
+	op = rados_create_write_op();
+	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+	rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+	ret = drfs_wop(fs, oid, op, 0);
+	rados_release_write_op(op);
+	if (ret < 0)
+		goto fail;
+
+	snprintf(next, sizeof(next), "%u", INO_FIRST);
+	op = rados_create_write_op();
+	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+	rados_write_op_setxattr(op, "next", next, strlen(next));
+	ret = drfs_wop(fs, "inoctr", op, 0);
+	rados_release_write_op(op);
+	if (ret < 0)
+		goto fail;
+
+	/* The superblock goes last: its presence means "a filesystem". */
+	uuid_generate(u);
+	uuid_unparse_lower(u, fs->sb.uuid);
+	fs->sb.format = DRFS_FORMAT;
+	fs->sb.created_ns = now;
+	fs->sb.lc_epoch = 1;
+	ret = sb_write(fs, true);
+	if (ret < 0)
+		goto fail;
+	return 0;
+fail:
+	seterr(err, errlen, "mkfs of '%s' in pool '%s' failed: %s", fs->fsname,
+	       fs->pool, strerror(-ret));
+	return ret;
+}
+
+/* ---- inode numbers ---- */
+
+/* Reserve a batch from "inoctr" with compare-and-swap on its xattr. */
+static int ino_reserve(struct drfs_fs *fs, uint64_t *first)
+{
+	for (;;) {
+		char cur[32] = "", next[32];
+		rados_write_op_t op;
+		uint64_t v;
+		int ret;
+
+		ret = rados_getxattr(fs->io, "inoctr", "next", cur,
+				     sizeof(cur) - 1);
+		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
+		if (ret < 0)
+			return ret;
+		cur[ret] = 0;
+		v = strtoull(cur, NULL, 10);
+		if (v < INO_FIRST)
+			return -EIO;
+		snprintf(next, sizeof(next), "%" PRIu64, v + INO_BATCH);
+		op = rados_create_write_op();
+		rados_write_op_cmpxattr(op, "next", LIBRADOS_CMPXATTR_OP_EQ,
+					cur, strlen(cur));
+		rados_write_op_setxattr(op, "next", next, strlen(next));
+		ret = drfs_wop(fs, "inoctr", op, 0);
+		rados_release_write_op(op);
+		if (ret == -ECANCELED) {
+			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+			continue;
+		}
+		if (ret < 0)
+			return ret;
+		*first = v;
+		return 0;
+	}
+}
+
+int drfs_ino_alloc(struct drfs_fs *fs, uint64_t *ino)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	if (fs->ino_next >= fs->ino_end) {
+		uint64_t first;
+
+		ret = ino_reserve(fs, &first);
+		if (ret < 0)
+			goto out;
+		fs->ino_next = first;
+		fs->ino_end = first + INO_BATCH;
+	}
+	*ino = fs->ino_next++;
+out:
+	pthread_mutex_unlock(&fs->ino_lock);
+	return ret;
+}

@@ -1,0 +1,36 @@
+/* Unit tests of the byte -> object mapping (fs/layout.h). */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "layout.h"
+
+Test(layout, stripes)
+{
+	cr_assert_eq(drfs_stripe_of(0), 0);
+	cr_assert_eq(drfs_stripe_of(DRFS_STRIPE - 1), 0);
+	cr_assert_eq(drfs_stripe_of(DRFS_STRIPE), 1);
+	cr_assert_eq(drfs_stripe_off(DRFS_STRIPE + 5), 5);
+	cr_assert_eq(drfs_stripes_for(0), 0);
+	cr_assert_eq(drfs_stripes_for(1), 1);
+	cr_assert_eq(drfs_stripes_for(DRFS_STRIPE), 1);
+	cr_assert_eq(drfs_stripes_for(DRFS_STRIPE + 1), 2);
+	/* 5 GiB + 1: beyond 32-bit offsets */
+	cr_assert_eq(drfs_stripe_of(5ull << 30), (5ull << 30) / DRFS_STRIPE);
+	cr_assert_eq(DRFS_STRIPE % DRFS_BLOCK, 0);
+}
+
+Test(layout, object_names)
+{
+	char oid[DRFS_OID_MAX], key[16];
+
+	drfs_oid(oid, 1, 0);
+	cr_assert_str_eq(oid, "i.0000000000000001");
+	drfs_oid(oid, 0xabc, 1280);
+	cr_assert_str_eq(oid, "i.0000000000000abc.00000500");
+	drfs_block_key(key, 63);
+	cr_assert_str_eq(key, "b.0000003f");
+	/* "b.g" must sort after every block key (used as range end) */
+	cr_assert(strcmp(key, "b.g") < 0);
+	drfs_block_key(key, 0xffffffffu);
+	cr_assert(strcmp(key, "b.g") < 0);
+}

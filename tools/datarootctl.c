@@ -1,0 +1,257 @@
+/*
+ * datarootctl - administration of datarootfs filesystems.
+ *
+ *   datarootctl [global options] COMMAND [command options]
+ *
+ * Commands: mkfs, status (and, as they land: fsck, purge).  Every error is
+ * one line on stderr and a non-zero exit; nothing is changed on error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+#include "log.h"
+
+struct global {
+	struct drfs_conn_opts conn;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: datarootctl [global options] COMMAND [options]\n"
+		"\n"
+		"global options:\n"
+		"  -c, --conf PATH      ceph.conf\n"
+		"  -i, --id NAME        cephx client id (default admin)\n"
+		"  -k, --keyring PATH   keyring\n"
+		"  -p, --pool NAME      pool (default %s)\n"
+		"  -n, --fs NAME        filesystem name (default %s)\n"
+		"  -t, --timeout SEC    cluster connect timeout (default 10)\n"
+		"\n"
+		"commands:\n"
+		"  mkfs [--force] [--root-mode OCTAL]   create a filesystem\n"
+		"  status [--json]                      show the filesystem\n"
+		"  recover                              finish stale renames\n",
+		DRFS_DEFAULT_POOL, DRFS_DEFAULT_FS);
+}
+
+static int connect_fs(struct global *g, struct drfs_fs **fs)
+{
+	char err[512];
+	int ret = drfs_connect(&g->conn, fs, err, sizeof(err));
+
+	if (ret < 0)
+		fprintf(stderr, "datarootctl: %s\n", err);
+	return ret;
+}
+
+static int cmd_mkfs(struct global *g, int argc, char **argv)
+{
+	static const struct option lo[] = { { "force", no_argument, 0, 'f' },
+					    { "root-mode", required_argument,
+					      0, 'm' },
+					    { 0, 0, 0, 0 } };
+	struct drfs_mkfs_opts mo = { .force = false, .root_mode = 0755 };
+	struct drfs_fs *fs;
+	char err[512];
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fm:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			mo.force = true;
+			break;
+		case 'm': {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+
+			if (*end || m > 07777) {
+				fprintf(stderr, "datarootctl mkfs: bad mode "
+						"'%s' (octal, e.g. 2777)\n",
+					optarg);
+				return 2;
+			}
+			mo.root_mode = (uint32_t)m;
+			break;
+		}
+		default:
+			fprintf(stderr, "datarootctl mkfs: usage: mkfs "
+					"[--force] [--root-mode OCTAL]\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "datarootctl mkfs: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (connect_fs(g, &fs) < 0)
+		return 1;
+	ret = drfs_mkfs(fs, &mo, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl mkfs: %s\n", err);
+	} else {
+		printf("created filesystem '%s' in pool '%s': uuid %s, format "
+		       "%u\n",
+		       fs->fsname, fs->pool, fs->sb.uuid, fs->sb.format);
+	}
+	drfs_disconnect(fs);
+	return ret < 0 ? 1 : 0;
+}
+
+static int cmd_status(struct global *g, int argc, char **argv)
+{
+	struct drfs_fs *fs;
+	uint64_t total, avail, objects;
+	char err[512];
+	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	int ret;
+
+	if (argc > 1 && !json) {
+		fprintf(stderr, "datarootctl status: unknown option '%s'\n",
+			argv[1]);
+		return 2;
+	}
+	if (connect_fs(g, &fs) < 0)
+		return 1;
+	ret = drfs_sb_load(fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl status: %s\n", err);
+		drfs_disconnect(fs);
+		return 1;
+	}
+	ret = drfs_statfs(fs, &total, &avail, &objects);
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl status: cannot stat pool: %s\n",
+			strerror(-ret));
+		drfs_disconnect(fs);
+		return 1;
+	}
+	if (json) {
+		printf("{\"fs\":\"%s\",\"pool\":\"%s\",\"uuid\":\"%s\","
+		       "\"format\":%u,\"created_ns\":%" PRId64 ","
+		       "\"localcache_epoch\":%" PRIu64 ","
+		       "\"objects\":%" PRIu64 ",\"bytes_total\":%" PRIu64
+		       ",\"bytes_avail\":%" PRIu64 "}\n",
+		       fs->fsname, fs->pool, fs->sb.uuid, fs->sb.format,
+		       fs->sb.created_ns, fs->sb.lc_epoch, objects, total,
+		       avail);
+	} else {
+		time_t t = (time_t)(fs->sb.created_ns / 1000000000);
+		char tb[64];
+
+		strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S %Z",
+			 localtime(&t));
+		printf("filesystem  %s (pool %s)\n"
+		       "uuid        %s\n"
+		       "format      %u\n"
+		       "created     %s\n"
+		       "objects     %" PRIu64 "\n"
+		       "space       %.1f GiB available of %.1f GiB\n",
+		       fs->fsname, fs->pool, fs->sb.uuid, fs->sb.format, tb,
+		       objects, avail / 1073741824.0, total / 1073741824.0);
+	}
+	drfs_disconnect(fs);
+	return 0;
+}
+
+static int cmd_recover(struct global *g, int argc, char **argv)
+{
+	struct drfs_fs *fs;
+	char err[512];
+	int ret;
+
+	(void)argc;
+	(void)argv;
+	if (connect_fs(g, &fs) < 0)
+		return 1;
+	ret = drfs_sb_load(fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl recover: %s\n", err);
+		drfs_disconnect(fs);
+		return 1;
+	}
+	ret = drfs_intents_recover(fs, 0);
+	if (ret < 0)
+		fprintf(stderr, "datarootctl recover: %s\n", strerror(-ret));
+	else
+		printf("%d rename intent(s) recovered\n", ret);
+	drfs_disconnect(fs);
+	return ret < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "conf", required_argument, 0, 'c' },
+		{ "id", required_argument, 0, 'i' },
+		{ "keyring", required_argument, 0, 'k' },
+		{ "pool", required_argument, 0, 'p' },
+		{ "fs", required_argument, 0, 'n' },
+		{ "timeout", required_argument, 0, 't' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	struct global g = { 0 };
+	int c;
+
+	g.conn.pool = DRFS_DEFAULT_POOL;
+	g.conn.fsname = DRFS_DEFAULT_FS;
+	g.conn.timeout = 10;
+	while ((c = getopt_long(argc, argv, "+c:i:k:p:n:t:h", lo, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'c':
+			g.conn.conf = optarg;
+			break;
+		case 'i':
+			g.conn.id = optarg;
+			break;
+		case 'k':
+			g.conn.keyring = optarg;
+			break;
+		case 'p':
+			g.conn.pool = optarg;
+			break;
+		case 'n':
+			g.conn.fsname = optarg;
+			break;
+		case 't':
+			g.conn.timeout = atoi(optarg);
+			if (g.conn.timeout <= 0) {
+				fprintf(stderr, "datarootctl: bad timeout "
+						"'%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	argc -= optind;
+	argv += optind;
+	if (!strcmp(argv[0], "mkfs"))
+		return cmd_mkfs(&g, argc, argv);
+	if (!strcmp(argv[0], "status"))
+		return cmd_status(&g, argc, argv);
+	if (!strcmp(argv[0], "recover"))
+		return cmd_recover(&g, argc, argv);
+	fprintf(stderr, "datarootctl: unknown command '%s' (see --help)\n",
+		argv[0]);
+	return 2;
+}
