@@ -191,6 +191,20 @@ int main(int argc, char *argv[])
 		drfs_log_level = LOG_DEBUG;
 		co.foreground = 1;
 	}
+	/* Options are checked (by libfuse) before the cluster is contacted. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	fuse_opt_add_arg(&args, "-osubtype=datarootfs");
+	{
+		char fsn[300];
+
+		snprintf(fsn, sizeof(fsn), "-ofsname=%s", o.source);
+		fuse_opt_add_arg(&args, fsn);
+	}
+	d.se = fuse_session_new(&args, &drfsd_ops, sizeof(drfsd_ops), &d);
+	if (!d.se) {
+		ret = -EINVAL; /* libfuse printed which option it refused */
+		goto out;
+	}
 	if (!co.foreground && daemonize(&report_fd) < 0) {
 		fprintf(stderr, "datarootfs: cannot fork: %s\n",
 			strerror(errno));
@@ -227,21 +241,8 @@ int main(int argc, char *argv[])
 	if (!d.table)
 		goto out_disconnect;
 
-	fuse_opt_add_arg(&args, "-odefault_permissions");
-	fuse_opt_add_arg(&args, "-osubtype=datarootfs");
-	{
-		char fsn[300];
-
-		snprintf(fsn, sizeof(fsn), "-ofsname=%s", o.source);
-		fuse_opt_add_arg(&args, fsn);
-	}
-	d.se = fuse_session_new(&args, &drfsd_ops, sizeof(drfsd_ops), &d);
-	if (!d.se) {
-		ret = -EINVAL; /* libfuse printed which option it refused */
-		goto out_table;
-	}
 	if (fuse_set_signal_handlers(d.se) != 0)
-		goto out_session;
+		goto out_table;
 	if (fuse_session_mount(d.se, co.mountpoint) != 0) {
 		ret = -EIO;
 		goto out_signals;
@@ -267,13 +268,13 @@ int main(int argc, char *argv[])
 	fuse_session_unmount(d.se);
 out_signals:
 	fuse_remove_signal_handlers(d.se);
-out_session:
-	fuse_session_destroy(d.se);
 out_table:
 	free(d.table);
 out_disconnect:
 	drfs_disconnect(d.fs);
 out:
+	if (d.se)
+		fuse_session_destroy(d.se);
 	report(&report_fd, ret == 0 ? 0 : 1);
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);

@@ -94,6 +94,17 @@ static struct dnode *node_get(struct drfsd *d, uint64_t ino, uint64_t lookups)
 	return n;
 }
 
+/* The node of @ino if the kernel knows it, without taking a reference. */
+static struct dnode *node_lookup(struct drfsd *d, uint64_t ino)
+{
+	struct dnode *n;
+
+	pthread_mutex_lock(&d->table_lock);
+	n = node_find_locked(d, ino);
+	pthread_mutex_unlock(&d->table_lock);
+	return n;
+}
+
 static void node_free_locked(struct drfsd *d, struct dnode *n)
 {
 	struct dnode **pp = bucket(d, n->ino);
@@ -215,15 +226,16 @@ out:
 	return ret;
 }
 
-/* End of buffered data, or 0. */
-static uint64_t wb_end(struct dnode *n)
+/* Show buffered writes in @a: the size they reach, their mtime. */
+static void wb_apply(struct dnode *n, struct drfs_attr *a)
 {
-	uint64_t end;
-
 	pthread_mutex_lock(&n->lock);
-	end = n->wb.len ? n->wb.off + n->wb.len : 0;
+	if (n->wb.len) {
+		if (n->wb.off + n->wb.len > a->size)
+			a->size = n->wb.off + n->wb.len;
+		a->mtime_ns = a->ctime_ns = n->wb.mtime_ns;
+	}
 	pthread_mutex_unlock(&n->lock);
-	return end;
 }
 
 /* ---- replies ---- */
@@ -329,15 +341,9 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		reply_err(req, ret);
 		return;
 	}
-	pthread_mutex_lock(&d->table_lock);
-	n = node_find_locked(d, ino);
-	pthread_mutex_unlock(&d->table_lock);
-	if (n) {
-		uint64_t end = wb_end(n);
-
-		if (end > a.size)
-			a.size = end;
-	}
+	n = node_lookup(d, ino);
+	if (n)
+		wb_apply(n, &a);
 	to_stat(&a, &st);
 	fuse_reply_attr(req, &st, d->attr_timeout);
 }
@@ -350,6 +356,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 	struct drfs_setattr sa = { 0 };
 	struct drfs_attr a;
 	struct stat st;
+	struct dnode *n;
 	int ret;
 
 	(void)fi;
@@ -366,16 +373,17 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 		sa.gid = attr->st_gid;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		struct dnode *n = node_get(d, ino, 0);
-
 		sa.valid |= DRFS_SA_SIZE;
 		sa.size = (uint64_t)attr->st_size;
-		if (n) {
-			ret = wb_sync(d, n);
-			if (ret < 0) {
-				reply_err(req, ret);
-				return;
-			}
+	}
+	/* Buffered writes land first: a truncate or an explicit mtime must
+	 * not be overtaken by them. */
+	n = node_lookup(d, ino);
+	if (n) {
+		ret = wb_sync(d, n);
+		if (ret < 0) {
+			reply_err(req, ret);
+			return;
 		}
 	}
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {

@@ -44,6 +44,7 @@ struct sio {
 	struct drfs_block rec[DRFS_BLOCKS_PER_STRIPE];
 	bool have[DRFS_BLOCKS_PER_STRIPE];
 	uint64_t ver;
+	uint64_t osize;
 	bool exists;
 	/* write side */
 	rados_write_op_t wop;
@@ -100,6 +101,8 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 	int ret;
 
 	s->rop = rados_create_read_op();
+	if (!xattrs && !want_data) /* only the version is wanted */
+		rados_read_op_stat(s->rop, &s->osize, NULL, &s->prval_x);
 	if (xattrs)
 		rados_read_op_getxattrs(s->rop, &s->xattrs_it, &s->prval_x);
 	if (want_data) {
@@ -351,7 +354,7 @@ static int sio_merge(struct drfs_fs *fs, struct sio *s, const char *src,
 	if (head_partial && s->exists)
 		memcpy(s->wbuf, s->buf, DRFS_BLOCK < wend - wstart ?
 						DRFS_BLOCK : wend - wstart);
-	if (tail_partial && s->exists && s->b1 != s->b0) {
+	if (tail_partial && s->exists && (s->b1 != s->b0 || !head_partial)) {
 		uint32_t t0 = s->b1 * DRFS_BLOCK;
 
 		memcpy(s->wbuf + (t0 - wstart),

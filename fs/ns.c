@@ -23,8 +23,9 @@
  *    drfs_intents_recover() rolls stale intents forward or back.
  *
  * omap_cmp against a missing key compares with an empty value, so
- * "value == ''" is our "key absent" guard (values are never empty); this was
- * checked on Ceph 16 (tests/integration/t0100-rados-guards.sh).
+ * "value == ''" is our "key absent" guard (values are never empty).  Checked
+ * on Ceph 16: creates succeed at all only if a missing key passes, and the
+ * cross-node O_EXCL race in t0300-two-node.sh fails if a present one does.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# test.sh - the one test command: deps, build, unit tests, a private Ceph
+# cluster on a free loopback port, integration tests through real FUSE
+# mounts, teardown (also on failure or Ctrl-C).  Exits non-zero on any
+# failure and ends with a summary line.
+#
+#   scripts/test.sh [PATTERN]     run integration tests matching PATTERN
+#
+# Environment: CI=true turns warnings into errors; DRFS_SANITIZE=1 builds
+# with ASan/UBSan (separate build dir).
+set -Eeuo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+PATTERN=${1:-}
+
+step() { echo "=== $*"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+BUILD=$TOP/build
+opts=()
+if [ "${CI:-}" = true ]; then
+	BUILD=$TOP/build-ci
+	opts+=(-Dwerror=true)
+fi
+if [ "${DRFS_SANITIZE:-0}" = 1 ]; then
+	BUILD=$TOP/build-asan
+	opts+=(-Dsanitize=true -Db_lundef=false)
+fi
+step "build ($BUILD)"
+if [ ! -f "$BUILD/build.ninja" ]; then
+	meson setup "$BUILD" "${opts[@]}" >/dev/null
+fi
+if ! out=$(ninja -C "$BUILD" 2>&1); then
+	echo "$out" >&2
+	echo "build failed" >&2
+	exit 1
+fi
+
+unit_rc=0
+step "unit tests"
+meson test -C "$BUILD" --print-errorlogs || unit_rc=$?
+
+# A private cluster on a free port above the OSD range.
+WORK=$(mktemp -d /tmp/drfs-test.XXXXXX)
+CLUSTER=$WORK/cluster
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	# Mounts of this run first (daemons are children of the tests), then
+	# the cluster, then the scratch space.
+	grep -F " $WORK/" /proc/mounts | awk '{print $2}' | while read -r m; do
+		fusermount3 -u -z "$m" 2>/dev/null || true
+	done
+	scripts/dev-cluster.sh down "$CLUSTER" >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port=$((41000 + RANDOM % 2000))
+while ss -ltn 2>/dev/null | grep -q ":$port "; do
+	port=$((port + 1))
+done
+step "cluster ($CLUSTER, port $port)"
+scripts/dev-cluster.sh up "$CLUSTER" --port "$port" >"$WORK/cluster.env"
+# shellcheck disable=SC1091
+. "$WORK/cluster.env"
+export CEPH_CONF DRFS_BUILD=$BUILD TEST_TMP=$WORK TOP
+
+step "integration tests"
+pass=0
+fail=0
+failed=()
+for t in tests/integration/t[0-9]*.sh; do
+	name=$(basename "$t" .sh)
+	[ -n "$PATTERN" ] && [[ $name != *$PATTERN* ]] && continue
+	start=$SECONDS
+	if bash "$t" >"$WORK/$name.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "PASS $name ($((SECONDS - start)) s)"
+	else
+		fail=$((fail + 1))
+		failed+=("$name")
+		echo "FAIL $name ($((SECONDS - start)) s)"
+		grep -E '^(not ok|#)' "$WORK/$name.log" | head -n 40 | sed 's/^/    /'
+	fi
+done
+
+echo
+if [ $unit_rc -ne 0 ] || [ $fail -ne 0 ]; then
+	echo "SUMMARY: FAILED - unit tests $([ $unit_rc -eq 0 ] && echo passed || echo FAILED), integration $pass passed, $fail failed (${failed[*]})"
+	exit 1
+fi
+echo "SUMMARY: OK - unit tests passed, integration $pass passed, 0 failed"

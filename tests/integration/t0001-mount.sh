@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# t0001: mkfs, two mounts of one filesystem, and bad input at mount time.
+. "$(dirname "$0")/lib.sh"
+
+mkfs_fs
+ok "mkfs refuses to overwrite an existing filesystem" \
+	bash -c "! $DATAROOTCTL -c $CEPH_CONF -n $T_FS mkfs 2>$T_DIR/e && grep -q 'already exists' $T_DIR/e"
+ok "status shows the filesystem" bash -c "$DATAROOTCTL -c $CEPH_CONF -n $T_FS status | grep -q 'format *1'"
+
+N1=$T_DIR/node1 N2=$T_DIR/node2
+ok "mount node1" mount_fs "$N1"
+ok "mount node2" mount_fs "$N2"
+ok "root is a directory" test -d "$N1"
+mkdir "$N1/made-on-1"
+ok "a directory made on node1 is listed on node2" bash -c "ls '$N2' | grep -qx made-on-1"
+echo hello >"$N2/made-on-1/f"
+check_eq "a file written on node2 reads on node1" hello "$(cat "$N1/made-on-1/f")"
+ok "statfs works" bash -c "df -P '$N1' | tail -1 | grep -q ."
+
+umount_fs "$N1"
+umount_fs "$N2"
+ok "both mounts are gone" bash -c "! grep -q '$T_DIR' /proc/mounts"
+
+# --- bad input: one clear line, non-zero exit, no hang ---
+M=$T_DIR/bad
+mkdir -p "$M"
+start=$SECONDS
+out=$("$DATAROOTFS" -f -o mon_host=127.0.0.1:1,timeout=3,conf=$CEPH_CONF "$T_FS" "$M" 2>&1); rc=$?
+check_eq "unreachable cluster: non-zero exit" 1 "$rc"
+contains "unreachable cluster: message names the monitor address" '127\.0\.0\.1:1' "$out"
+ok "unreachable cluster: gave up within the timeout bound" test $((SECONDS - start)) -le 15
+
+out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF,pool=nosuchpool "$T_FS" "$M" 2>&1); rc=$?
+check_eq "missing pool: exit 1" 1 "$rc"
+check_eq "missing pool: one line" "datarootfs: pool 'nosuchpool' does not exist" "$out"
+
+out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF nosuchfs "$M" 2>&1); rc=$?
+check_eq "missing filesystem: exit 1" 1 "$rc"
+contains "missing filesystem: says to run mkfs" 'datarootctl mkfs' "$out"
+check_eq "missing filesystem: one line" 1 "$(echo "$out" | wc -l)"
+
+start=$SECONDS
+out=$("$DATAROOTFS" -f -o mon_host=127.0.0.1:1,conf=$CEPH_CONF,bogus_option=1 "$T_FS" "$M" 2>&1); rc=$?
+ok "unknown option: refused before contacting the cluster" test $((SECONDS - start)) -le 2
+check_eq "unknown option: exit 1" 1 "$rc"
+contains "unknown option: named" bogus_option "$out"
+
+out=$("$DATAROOTFS" -f -o conf=/nonexistent/ceph.conf "$T_FS" "$M" 2>&1); rc=$?
+check_eq "missing ceph.conf: exit 1" 1 "$rc"
+contains "missing ceph.conf: named" /nonexistent/ceph.conf "$out"
+
+out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF "$T_FS" "$T_DIR/nonexistent" 2>&1); rc=$?
+check_eq "missing mount point: exit 1" 1 "$rc"
+
+out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF,id=nobody "$T_FS" "$M" 2>&1); rc=$?
+check_eq "unknown cephx user: exit 1" 1 "$rc"
+contains "unknown cephx user: says authentication/keyring" 'auth|keyring|ermission' "$out"
+
+ok "no mount left behind" bash -c "! grep -q ' $M ' /proc/mounts"
+
+# background mode: parent exits 0 only once mounted; failure reported
+ok "background mount of a missing fs fails with exit 1" bash -c "! $DATAROOTFS -o conf=$CEPH_CONF nosuchfs $M 2>/dev/null"
+ok "datarootctl with no cluster fails in bounded time" bash -c "! timeout 20 $DATAROOTCTL -c $CEPH_CONF -t 2 -n x status >/dev/null 2>&1 || true"
+done_testing
