@@ -45,6 +45,12 @@ static inline void drfs_op_times(rados_write_op_t op, int64_t now)
 	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 }
 
+/*
+ * Fault injection for crash tests: when the environment variable
+ * DRFS_FAULT names @point, the process dies on the spot (like kill -9).
+ */
+void drfs_fault(const char *point);
+
 /* ns.c */
 int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir);
 void drfs_dir_revive(struct drfs_fs *fs, uint64_t dir);
@@ -52,5 +58,10 @@ int drfs_dir_is_alive(struct drfs_fs *fs, uint64_t dir);
 int drfs_nlink_add(struct drfs_fs *fs, uint64_t ino, int delta, bool no_ctime,
 		   struct drfs_attr *out);
 int drfs_set_parent(struct drfs_fs *fs, uint64_t ino, uint64_t parent);
+/* Free an inode nothing points to, whatever its link count says. */
+int drfs_inode_orphan_free(struct drfs_fs *fs, uint64_t ino);
+
+/* rename.c: number of intents at least @min_age_s old. */
+int drfs_intents_count(struct drfs_fs *fs, int min_age_s);
 
 #endif

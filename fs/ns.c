@@ -437,6 +437,7 @@ again:
 	if (ret < 0)
 		return ret;
 
+	drfs_fault("create-before-link");
 	/* Link it: one guarded op on the parent. */
 	{
 		struct drfs_dentry d = { a.ino, mode_to_dt(mode) };
@@ -526,6 +527,7 @@ int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
 	}
 	if (ret < 0)
 		return ret;
+	drfs_fault("unlink-before-nlink");
 	ret = drfs_nlink_add(fs, rd.d.ino, -1, false, &a);
 	*gone_ino = rd.d.ino;
 	*gone_nlink = ret == 0 ? a.nlink : 0;
@@ -698,46 +700,56 @@ int drfs_readlink(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 		 unsigned max, drfs_dir_cb cb, void *ctx, bool *more)
 {
-	char oid[DRFS_OID_MAX];
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	unsigned char pmore = 0;
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret, n = 0;
+	char oid[DRFS_OID_MAX], cursor[300];
+	int ret = 0, n = 0;
 
 	drfs_oid(oid, dir, 0);
-	rados_read_op_omap_get_vals2(op, after ? after : "", "", max, &it,
-				     &pmore, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	if (ret < 0)
-		goto out;
-	*more = pmore;
-	while (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-		struct drfs_dentry d;
-		char name[256];
+	snprintf(cursor, sizeof(cursor), "%s", after ? after : "");
+	/* Special keys ("/dead", "/x/...") are skipped; keep paging until a
+	 * name was delivered or the directory ends. */
+	do {
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		unsigned char pmore = 0;
+		bool stop = false;
+		char *k, *v;
+		size_t kl, vl;
+		int prval = 0;
 
-		if (k[0] == '/' || kl > 255)
-			continue;
-		memcpy(name, k, kl);
-		name[kl] = 0;
-		if (drfs_dentry_decode(v, vl, &d) < 0) {
-			drfs_err("directory %" PRIx64 ": entry '%s' fails its "
-				 "checksum; not listed", dir, name);
-			continue;
+		rados_read_op_omap_get_vals2(op, cursor, "", max, &it, &pmore,
+					     &prval);
+		ret = drfs_rop(fs, oid, op, NULL);
+		*more = pmore;
+		while (ret == 0 && !stop &&
+		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+			struct drfs_dentry d;
+			char name[256];
+
+			snprintf(cursor, sizeof(cursor), "%.*s", (int)kl, k);
+			if (k[0] == '/' || kl > 255)
+				continue;
+			memcpy(name, k, kl);
+			name[kl] = 0;
+			if (drfs_dentry_decode(v, vl, &d) < 0) {
+				drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
+				drfs_err("directory %" PRIx64 ": entry '%s' "
+					 "fails its checksum; not listed",
+					 dir, name);
+				continue;
+			}
+			n++;
+			if (cb(ctx, name, d.ino, d.type)) {
+				*more = true;
+				stop = true;
+			}
 		}
-		n++;
-		if (cb(ctx, name, d.ino, d.type)) {
-			*more = true;
+		if (it)
+			rados_omap_get_end(it);
+		rados_release_read_op(op);
+		if (stop)
 			break;
-		}
-	}
-	ret = n;
-out:
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return ret;
+	} while (ret == 0 && n == 0 && *more);
+	return ret < 0 ? ret : n;
 }
 
 /* ---- setattr ---- */
@@ -977,6 +989,18 @@ int drfs_inode_free(struct drfs_fs *fs, uint64_t ino)
 		if (ret < 0)
 			return ret;
 	}
+	return inode_object_remove(fs, ino);
+}
+
+int drfs_inode_orphan_free(struct drfs_fs *fs, uint64_t ino)
+{
+	struct drfs_attr a;
+	int ret = drfs_getattr(fs, ino, &a);
+
+	if (ret == 0 && S_ISREG(a.mode) && a.size > 0)
+		ret = drfs_trim(fs, ino, a.size, 0);
+	if (ret < 0 && ret != -ENOENT && ret != -EIO)
+		return ret;
 	return inode_object_remove(fs, ino);
 }
 

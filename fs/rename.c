@@ -421,6 +421,7 @@ retry:
 			intent_del(fs, ikey);
 			goto out;
 		}
+		drfs_fault("rename-after-dst");
 		ret = apply_src(fs, &in, now);
 		if (ret < 0) {
 			undo_dst(fs, &in);
@@ -525,7 +526,8 @@ static void recover_one(struct drfs_fs *fs, const char *key,
 	intent_del(fs, key);
 }
 
-int drfs_intents_recover(struct drfs_fs *fs, int min_age_s)
+/* Visit intents at least @min_age_s old; @fix: recover them. */
+static int intents_scan(struct drfs_fs *fs, int min_age_s, bool fix)
 {
 	char after[300] = "";
 	unsigned char more = 0;
@@ -550,14 +552,18 @@ int drfs_intents_recover(struct drfs_fs *fs, int min_age_s)
 			snprintf(key, sizeof(key), "%.*s", (int)kl, k);
 			snprintf(after, sizeof(after), "%s", key);
 			if (intent_decode(v, vl, &in) < 0) {
-				drfs_err("rename intent %s is corrupt; "
-					 "removed", key);
-				intent_del(fs, key);
+				n++;
+				if (fix) {
+					drfs_err("rename intent %s is corrupt; "
+						 "removed", key);
+					intent_del(fs, key);
+				}
 				continue;
 			}
 			if (now - in.time_ns < (int64_t)min_age_s * 1000000000)
 				continue;
-			recover_one(fs, key, &in);
+			if (fix)
+				recover_one(fs, key, &in);
 			n++;
 		}
 		if (it)
@@ -567,4 +573,14 @@ int drfs_intents_recover(struct drfs_fs *fs, int min_age_s)
 	if (ret == -ENOENT)
 		return 0;
 	return ret < 0 ? ret : n;
+}
+
+int drfs_intents_recover(struct drfs_fs *fs, int min_age_s)
+{
+	return intents_scan(fs, min_age_s, true);
+}
+
+int drfs_intents_count(struct drfs_fs *fs, int min_age_s)
+{
+	return intents_scan(fs, min_age_s, false);
 }

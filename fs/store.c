@@ -15,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "fs.h"
+#include "internal.h"
 #include "log.h"
 
 #define INO_BATCH 1024
@@ -29,6 +31,21 @@ int64_t drfs_now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void drfs_fault(const char *point)
+{
+	static const char *armed;
+	static int checked;
+
+	if (!__atomic_load_n(&checked, __ATOMIC_ACQUIRE)) {
+		armed = getenv("DRFS_FAULT");
+		__atomic_store_n(&checked, 1, __ATOMIC_RELEASE);
+	}
+	if (armed && !strcmp(armed, point)) {
+		drfs_err("fault injection: dying at '%s'", point);
+		_exit(99);
+	}
 }
 
 void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n)

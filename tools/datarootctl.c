@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs.h"
+#include "fsck.h"
 #include "log.h"
 
 struct global {
@@ -37,6 +39,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  mkfs [--force] [--root-mode OCTAL]   create a filesystem\n"
 		"  status [--json]                      show the filesystem\n"
+		"  fsck [--repair] [--no-data] [--offline]  check (and repair)\n"
 		"  recover                              finish stale renames\n",
 		DRFS_DEFAULT_POOL, DRFS_DEFAULT_FS);
 }
@@ -162,6 +165,84 @@ static int cmd_status(struct global *g, int argc, char **argv)
 	return 0;
 }
 
+/* Exit codes as fsck(8). */
+#define FSCK_OK 0
+#define FSCK_CORRECTED 1
+#define FSCK_UNCORRECTED 4
+#define FSCK_ERROR 8
+#define FSCK_USAGE 16
+
+static int cmd_fsck(struct global *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "repair", no_argument, 0, 'r' },
+		{ "no-data", no_argument, 0, 'D' },
+		{ "offline", no_argument, 0, 'o' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	struct drfs_fsck_opts fo = { .verify_data = true, .out = stdout };
+	struct drfs_fsck_result r;
+	struct drfs_fs *fs;
+	char err[512];
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "yrDoh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'y':
+		case 'r':
+			fo.repair = true;
+			break;
+		case 'D':
+			fo.verify_data = false;
+			break;
+		case 'o':
+			fo.offline = true;
+			break;
+		case 'h':
+			printf("usage: datarootctl fsck [--repair|-y] "
+			       "[--no-data] [--offline]\n"
+			       "exit: 0 clean, 1 problems repaired, 4 problems "
+			       "left, 8 operational error, 16 usage\n");
+			return FSCK_OK;
+		default:
+			fprintf(stderr, "datarootctl fsck: usage: fsck "
+					"[--repair] [--no-data] [--offline]\n");
+			return FSCK_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "datarootctl fsck: unexpected argument '%s'\n",
+			argv[optind]);
+		return FSCK_USAGE;
+	}
+	if (connect_fs(g, &fs) < 0)
+		return FSCK_ERROR;
+	ret = drfs_sb_load(fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl fsck: %s\n", err);
+		drfs_disconnect(fs);
+		return FSCK_ERROR;
+	}
+	fo.progress = isatty(2);
+	ret = drfs_fsck(fs, &fo, &r);
+	drfs_disconnect(fs);
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl fsck: check aborted: %s\n",
+			strerror(-ret));
+		return FSCK_ERROR;
+	}
+	printf("fsck: %" PRIu64 " objects, %" PRIu64 " inodes, %" PRIu64
+	       " directories, %" PRIu64 " entries, %.1f MiB verified: "
+	       "%u problem(s), %u repaired\n",
+	       r.objects, r.inodes, r.dirs, r.entries,
+	       r.bytes_verified / 1048576.0, r.problems, r.repaired);
+	if (r.problems == 0)
+		return FSCK_OK;
+	return r.repaired == r.problems ? FSCK_CORRECTED : FSCK_UNCORRECTED;
+}
+
 static int cmd_recover(struct global *g, int argc, char **argv)
 {
 	struct drfs_fs *fs;
@@ -249,6 +330,8 @@ int main(int argc, char **argv)
 		return cmd_mkfs(&g, argc, argv);
 	if (!strcmp(argv[0], "status"))
 		return cmd_status(&g, argc, argv);
+	if (!strcmp(argv[0], "fsck"))
+		return cmd_fsck(&g, argc, argv);
 	if (!strcmp(argv[0], "recover"))
 		return cmd_recover(&g, argc, argv);
 	fprintf(stderr, "datarootctl: unknown command '%s' (see --help)\n",

@@ -1,0 +1,471 @@
+/*
+ * fsck.c - check (and repair) a datarootfs filesystem, online or offline.
+ *
+ * Three passes:
+ *   1. list every object of the namespace: inode objects, stripe objects,
+ *      the rest (superblock, allocator, intents);
+ *   2. walk the tree from the root: every entry must decode and point to an
+ *      inode object whose attributes decode; count references and
+ *      subdirectories; optionally read every file to verify the block
+ *      checksums;
+ *   3. compare: link counts, orphaned inodes and stripes, stale intents.
+ *
+ * Online safety: objects younger than DRFS_FSCK_GRACE seconds are left
+ * alone (a create or rename may be in flight), and repairs use the same
+ * guarded operations as the daemon.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsck.h"
+#include "internal.h"
+#include "log.h"
+
+#define GRACE_NS ((int64_t)DRFS_FSCK_GRACE * 1000000000)
+
+struct ient {
+	uint64_t ino;
+	uint32_t refs; /* entries pointing here */
+	uint32_t subdirs; /* for directories */
+	uint32_t stripes_max; /* highest stripe object seen + 1 */
+	bool has_object;
+	bool visited;
+	bool is_dir;
+};
+
+struct imap {
+	struct ient *v;
+	size_t cap, n;
+};
+
+static struct ient *imap_get(struct imap *m, uint64_t ino)
+{
+	size_t i;
+
+	if (m->n * 2 >= m->cap) {
+		struct imap nm = { 0 };
+
+		nm.cap = m->cap ? m->cap * 2 : 4096;
+		nm.v = calloc(nm.cap, sizeof(*nm.v));
+		if (!nm.v)
+			return NULL;
+		for (size_t j = 0; j < m->cap; j++)
+			if (m->v[j].ino) {
+				struct ient *e;
+
+				i = (m->v[j].ino * 0x9E3779B97F4A7C15ull) %
+				    nm.cap;
+				while (nm.v[i].ino)
+					i = (i + 1) % nm.cap;
+				e = &nm.v[i];
+				*e = m->v[j];
+				nm.n++;
+			}
+		free(m->v);
+		*m = nm;
+	}
+	i = (ino * 0x9E3779B97F4A7C15ull) % m->cap;
+	while (m->v[i].ino && m->v[i].ino != ino)
+		i = (i + 1) % m->cap;
+	if (!m->v[i].ino) {
+		m->v[i].ino = ino;
+		m->n++;
+	}
+	return &m->v[i];
+}
+
+struct ctx {
+	struct drfs_fs *fs;
+	const struct drfs_fsck_opts *o;
+	struct drfs_fsck_result *r;
+	struct imap map;
+	int64_t now;
+};
+
+static void problem(struct ctx *c, bool repaired, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void problem(struct ctx *c, bool repaired, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->r->problems++;
+	if (repaired)
+		c->r->repaired++;
+	va_start(ap, fmt);
+	fprintf(c->o->out, "%s", repaired ? "REPAIRED: " : "");
+	vfprintf(c->o->out, fmt, ap);
+	fputc('\n', c->o->out);
+	va_end(ap);
+}
+
+static void progress(struct ctx *c, const char *what, uint64_t n)
+{
+	if (c->o->progress && (n % 256) == 0) {
+		fprintf(stderr, "\rfsck: %s %" PRIu64 "...", what, n);
+		fflush(stderr);
+	}
+}
+
+/* ---- pass 1: objects ---- */
+
+static int list_objects(struct ctx *c)
+{
+	rados_list_ctx_t lc;
+	const char *oid, *key, *ns;
+	int ret;
+
+	ret = rados_nobjects_list_open(c->fs->io, &lc);
+	if (ret < 0)
+		return ret;
+	while ((ret = rados_nobjects_list_next(lc, &oid, &key, &ns)) == 0) {
+		uint64_t ino;
+		unsigned long long stripe;
+		char tail;
+
+		c->r->objects++;
+		progress(c, "listed objects", c->r->objects);
+		if (sscanf(oid, "i.%16" SCNx64 ".%llx%c", &ino, &stripe,
+			   &tail) == 2) {
+			struct ient *e = imap_get(&c->map, ino);
+
+			if (!e)
+				return -ENOMEM;
+			if (stripe + 1 > e->stripes_max)
+				e->stripes_max = (uint32_t)(stripe + 1);
+		} else if (sscanf(oid, "i.%16" SCNx64 "%c", &ino, &tail) ==
+			   1) {
+			struct ient *e = imap_get(&c->map, ino);
+
+			if (!e)
+				return -ENOMEM;
+			e->has_object = true;
+		}
+	}
+	rados_nobjects_list_close(lc);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* ---- pass 2: tree walk ---- */
+
+struct qitem {
+	uint64_t ino;
+	char *path;
+};
+
+struct queue {
+	struct qitem *v;
+	size_t head, tail, cap;
+};
+
+static int q_push(struct queue *q, uint64_t ino, const char *path)
+{
+	if (q->tail == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		struct qitem *nv = realloc(q->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		q->v = nv;
+		q->cap = cap;
+	}
+	q->v[q->tail].ino = ino;
+	q->v[q->tail].path = strdup(path);
+	q->tail++;
+	return 0;
+}
+
+static void remove_entry(struct ctx *c, uint64_t dir, const char *name,
+			 const char *val, size_t vlen)
+{
+	char oid[DRFS_OID_MAX];
+	rados_write_op_t op = rados_create_write_op();
+	int pr = 0;
+
+	drfs_oid(oid, dir, 0);
+	drfs_op_cmp(op, name, val, vlen, &pr);
+	drfs_op_rm(op, name);
+	drfs_wop(c->fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+}
+
+static void verify_data(struct ctx *c, const char *path,
+			const struct drfs_attr *a)
+{
+	size_t chunk = DRFS_STRIPE;
+	char *buf = malloc(chunk);
+
+	if (!buf)
+		return;
+	for (uint64_t off = 0; off < a->size; off += chunk) {
+		ssize_t n = drfs_read(c->fs, a->ino, off, chunk, buf);
+
+		if (n == -EIO) {
+			problem(c, false,
+				"checksum mismatch in %s (inode %" PRIx64
+				") at offset %" PRIu64
+				" (see the log for the object)",
+				path, a->ino, off);
+			break;
+		}
+		if (n <= 0)
+			break;
+		c->r->bytes_verified += (uint64_t)n;
+	}
+	free(buf);
+}
+
+struct entry_ctx {
+	struct ctx *c;
+	struct queue *q;
+	uint64_t dir;
+	const char *dpath;
+	int err;
+	char last[256]; /* paging cursor: last name seen */
+};
+
+static int check_entry(void *vctx, const char *name, uint64_t ino,
+		       uint8_t type)
+{
+	struct entry_ctx *ec = vctx;
+	struct ctx *c = ec->c;
+	struct ient *e = imap_get(&c->map, ino);
+	struct drfs_attr a;
+	char path[4096];
+	int ret;
+
+	if (!e) {
+		ec->err = -ENOMEM;
+		return 1;
+	}
+	snprintf(ec->last, sizeof(ec->last), "%s", name);
+	snprintf(path, sizeof(path), "%s/%s",
+		 strcmp(ec->dpath, "/") ? ec->dpath : "", name);
+	c->r->entries++;
+	progress(c, "checked entries", c->r->entries);
+	if (!e->has_object) {
+		bool fix = c->o->repair;
+
+		if (fix) {
+			struct drfs_dentry d = { ino, type };
+			char v[DRFS_DENTRY_LEN];
+
+			drfs_dentry_encode(&d, v);
+			remove_entry(c, ec->dir, name, v, sizeof(v));
+		}
+		problem(c, fix, "dangling entry %s -> inode %" PRIx64
+			" (no inode object)%s", path, ino,
+			fix ? ": entry removed" : "");
+		return 0;
+	}
+	ret = drfs_getattr(c->fs, ino, &a);
+	if (ret < 0) {
+		problem(c, false, "inode %" PRIx64 " of %s unreadable: %s",
+			ino, path, strerror(-ret));
+		return 0;
+	}
+	if (((a.mode & S_IFMT) >> 12) != type)
+		problem(c, false, "entry %s has type %u but inode %" PRIx64
+			" has mode %o", path, type, ino, a.mode);
+	e->refs++;
+	if (S_ISDIR(a.mode)) {
+		struct ient *pe = imap_get(&c->map, ec->dir);
+
+		if (e->visited || e->refs > 1) {
+			problem(c, false, "directory inode %" PRIx64
+				" linked more than once (at %s)", ino, path);
+			return 0;
+		}
+		e->is_dir = true;
+		if (pe)
+			pe->subdirs++;
+		if (a.parent != ec->dir) {
+			bool fix = c->o->repair &&
+				   drfs_set_parent(c->fs, ino, ec->dir) == 0;
+
+			problem(c, fix, "directory %s records parent %" PRIx64
+				" instead of %" PRIx64 "%s", path, a.parent,
+				ec->dir, fix ? ": fixed" : "");
+		}
+		if (q_push(ec->q, ino, path) < 0) {
+			ec->err = -ENOMEM;
+			return 1;
+		}
+	} else if (S_ISREG(a.mode) && c->o->verify_data && !e->visited) {
+		verify_data(c, path, &a);
+	}
+	if (S_ISREG(a.mode) && !e->visited &&
+	    e->stripes_max > drfs_stripes_for(a.size) &&
+	    e->stripes_max > 1) {
+		bool fix = c->o->repair &&
+			   drfs_trim(c->fs, ino, (uint64_t)e->stripes_max *
+							DRFS_STRIPE,
+				     a.size) == 0;
+
+		problem(c, fix, "%s has stripe objects beyond its size %" PRIu64
+			"%s", path, a.size, fix ? ": removed" : "");
+	}
+	e->visited = true;
+	return 0;
+}
+
+static int walk(struct ctx *c)
+{
+	struct queue q = { 0 };
+	int ret = q_push(&q, DRFS_ROOT_INO, "/");
+	struct ient *root = imap_get(&c->map, DRFS_ROOT_INO);
+
+	if (!root || ret < 0)
+		return -ENOMEM;
+	if (!root->has_object) {
+		problem(c, false, "root directory object is missing");
+		return -EIO;
+	}
+	root->visited = true;
+	root->is_dir = true;
+	root->refs = 1;
+	while (q.head < q.tail) {
+		struct qitem it = q.v[q.head++];
+		struct entry_ctx ec = { c, &q, it.ino, it.path, 0, "" };
+		bool more = true;
+
+		uint64_t bad0 = __atomic_load_n(
+			&c->fs->stats[DRFS_ST_CSUM_ERR], __ATOMIC_RELAXED);
+
+		c->r->dirs++;
+		if (drfs_dir_is_alive(c->fs, it.ino) == -ENOENT) {
+			problem(c, false, "directory %s is marked dead but "
+				"still linked (interrupted rmdir)", it.path);
+		}
+		while (more) {
+			int n = drfs_readdir(c->fs, it.ino,
+					     ec.last[0] ? ec.last : NULL, 512,
+					     check_entry, &ec, &more);
+
+			if (n < 0) {
+				problem(c, false, "directory %s unreadable: %s",
+					it.path, strerror(-n));
+				break;
+			}
+			if (ec.err < 0) {
+				ret = ec.err;
+				break;
+			}
+		}
+		if (__atomic_load_n(&c->fs->stats[DRFS_ST_CSUM_ERR],
+				    __ATOMIC_RELAXED) != bad0)
+			problem(c, false, "directory %s holds entries that fail "
+				"their checksum (named in the log above)",
+				it.path);
+		free(it.path);
+		if (ret < 0)
+			break;
+	}
+	for (size_t i = q.head; i < q.tail; i++)
+		free(q.v[i].path);
+	free(q.v);
+	return ret < 0 ? ret : 0;
+}
+
+/* ---- pass 3: counts and orphans ---- */
+
+static int64_t inode_age_ns(struct ctx *c, uint64_t ino)
+{
+	struct drfs_attr a;
+
+	if (drfs_getattr(c->fs, ino, &a) < 0)
+		return INT64_MAX;
+	return c->now - (a.ctime_ns > a.btime_ns ? a.ctime_ns : a.btime_ns);
+}
+
+static void check_counts(struct ctx *c)
+{
+	for (size_t i = 0; i < c->map.cap; i++) {
+		struct ient *e = &c->map.v[i];
+		struct drfs_attr a;
+		uint32_t want;
+
+		if (!e->ino)
+			continue;
+		if (!e->has_object) {
+			/* stripes without an inode */
+			bool fix = c->o->repair &&
+				   drfs_trim(c->fs, e->ino,
+					     (uint64_t)e->stripes_max *
+						     DRFS_STRIPE,
+					     DRFS_STRIPE) == 0;
+
+			problem(c, fix, "orphaned stripe objects of missing "
+				"inode %" PRIx64 "%s", e->ino,
+				fix ? ": removed" : "");
+			continue;
+		}
+		if (!e->visited) {
+			bool fix;
+
+			if (!c->o->offline &&
+			    inode_age_ns(c, e->ino) < GRACE_NS)
+				continue; /* may be a create in flight */
+			fix = c->o->repair && drfs_inode_orphan_free(c->fs,
+								     e->ino) ==
+						      0;
+			problem(c, fix, "orphaned inode %" PRIx64
+				" (no entry points to it)%s", e->ino,
+				fix ? ": freed" : "");
+			continue;
+		}
+		if (drfs_getattr(c->fs, e->ino, &a) < 0)
+			continue;
+		want = e->is_dir ? 2 + e->subdirs : e->refs;
+		if (a.nlink != want) {
+			bool fix = c->o->repair &&
+				   drfs_nlink_add(c->fs, e->ino,
+						  (int)want - (int)a.nlink, true,
+						  NULL) == 0;
+
+			problem(c, fix, "inode %" PRIx64 " has link count %u, "
+				"%u expected%s", e->ino, a.nlink, want,
+				fix ? ": fixed" : "");
+		}
+	}
+}
+
+int drfs_fsck(struct drfs_fs *fs, const struct drfs_fsck_opts *o,
+	      struct drfs_fsck_result *r)
+{
+	struct ctx c = { fs, o, r, { 0 }, drfs_now_ns() };
+	int ret, n;
+
+	memset(r, 0, sizeof(*r));
+	n = drfs_intents_count(fs, o->offline ? 0 : DRFS_FSCK_GRACE);
+	if (n > 0) {
+		int done = o->repair ?
+				   drfs_intents_recover(fs, o->offline ?
+								    0 :
+								    DRFS_FSCK_GRACE) :
+				   0;
+
+		for (int i = 0; i < n; i++)
+			problem(&c, done > i, "stale rename intent%s",
+				done > i ? ": rolled forward or back" : "");
+	}
+	ret = list_objects(&c);
+	if (ret < 0)
+		goto out;
+	ret = walk(&c);
+	if (ret < 0)
+		goto out;
+	check_counts(&c);
+	r->inodes = c.map.n;
+out:
+	if (o->progress)
+		fprintf(stderr, "\r\033[K");
+	free(c.map.v);
+	return ret;
+}
