@@ -44,6 +44,7 @@ meson test -C "$BUILD" --print-errorlogs || unit_rc=$?
 
 # A private cluster on a free port above the OSD range.
 WORK=$(mktemp -d /tmp/drfs-test.XXXXXX)
+chmod 0755 "$WORK" # the POSIX suite runs cases as other users
 CLUSTER=$WORK/cluster
 cleanup() {
 	local rc=$?

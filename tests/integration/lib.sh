@@ -14,6 +14,7 @@ DATAROOTFS=$DRFS_BUILD/daemon/datarootfs
 DATAROOTCTL=$DRFS_BUILD/tools/datarootctl
 T_NAME=$(basename "$0" .sh)
 T_DIR=$(mktemp -d "${TEST_TMP:-/tmp}/$T_NAME.XXXXXX")
+chmod 0755 "$T_DIR"
 T_FS="t$$_$(date +%s%N | tail -c 7)"
 T_FAILS=0
 T_CHECKS=0
