@@ -29,6 +29,7 @@ struct dnode {
 	uint64_t nlookup;
 	unsigned nopen;
 	bool doomed; /* link count reached 0 while open here */
+	bool locked; /* atomic: this node has taken cluster locks on it */
 	pthread_mutex_t lock;
 	struct wbuf wb;
 	struct dnode *next; /* hash chain */
@@ -43,8 +44,27 @@ struct drfsd {
 	size_t nnodes;
 	double attr_timeout; /* shared areas: 0 (always ask) */
 	size_t wb_max; /* flush the write buffer beyond this */
+	struct lockwait *lw;
 };
 
+/* Blocked lock requests waiting for a release (locks.c). */
+struct lockwait;
+
 extern const struct fuse_lowlevel_ops drfsd_ops;
+
+int drfsd_locks_start(struct drfsd *d);
+void drfsd_locks_stop(struct drfsd *d);
+void drfs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   struct flock *lock);
+void drfs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   struct flock *lock, int sleep);
+void drfs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   int op);
+/* Called from ops.c: a file is being closed by @owner. */
+void drfsd_locks_on_flush(struct drfsd *d, struct dnode *n, uint64_t owner);
+void drfsd_locks_on_release(struct drfsd *d, struct dnode *n, uint64_t owner);
+/* ops.c helpers shared with locks.c */
+struct dnode *drfsd_node(struct drfsd *d, uint64_t ino);
+int drfsd_wb_sync(struct drfsd *d, struct dnode *n);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "lock.h"
 #include "log.h"
 
 struct options {
@@ -241,8 +242,18 @@ int main(int argc, char *argv[])
 	if (!d.table)
 		goto out_disconnect;
 
-	if (fuse_set_signal_handlers(d.se) != 0)
+	ret = drfs_session_start(d.fs);
+	if (ret < 0) {
+		fprintf(stderr, "datarootfs: cannot register the node "
+				"session: %s\n", strerror(-ret));
 		goto out_table;
+	}
+	ret = drfsd_locks_start(&d);
+	if (ret < 0)
+		goto out_session;
+	ret = -1;
+	if (fuse_set_signal_handlers(d.se) != 0)
+		goto out_session;
 	if (fuse_session_mount(d.se, co.mountpoint) != 0) {
 		ret = -EIO;
 		goto out_signals;
@@ -268,6 +279,9 @@ int main(int argc, char *argv[])
 	fuse_session_unmount(d.se);
 out_signals:
 	fuse_remove_signal_handlers(d.se);
+out_session:
+	drfsd_locks_stop(&d);
+	drfs_session_stop(d.fs);
 out_table:
 	free(d.table);
 out_disconnect:

@@ -95,7 +95,7 @@ static struct dnode *node_get(struct drfsd *d, uint64_t ino, uint64_t lookups)
 }
 
 /* The node of @ino if the kernel knows it, without taking a reference. */
-static struct dnode *node_lookup(struct drfsd *d, uint64_t ino)
+struct dnode *drfsd_node(struct drfsd *d, uint64_t ino)
 {
 	struct dnode *n;
 
@@ -166,7 +166,7 @@ static int wb_flush_locked(struct drfsd *d, struct dnode *n)
 }
 
 /* Flush and hand out (and clear) the pending error. */
-static int wb_sync(struct drfsd *d, struct dnode *n)
+int drfsd_wb_sync(struct drfsd *d, struct dnode *n)
 {
 	int ret;
 
@@ -271,6 +271,11 @@ static void drfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Cluster-wide locks: the kernel must ask us, not lock locally. */
+	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+		conn->want |= FUSE_CAP_POSIX_LOCKS;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	conn->max_write = 1u << 20;
@@ -341,7 +346,7 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		reply_err(req, ret);
 		return;
 	}
-	n = node_lookup(d, ino);
+	n = drfsd_node(d, ino);
 	if (n)
 		wb_apply(n, &a);
 	to_stat(&a, &st);
@@ -378,9 +383,9 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 	}
 	/* Buffered writes land first: a truncate or an explicit mtime must
 	 * not be overtaken by them. */
-	n = node_lookup(d, ino);
+	n = drfsd_node(d, ino);
 	if (n) {
-		ret = wb_sync(d, n);
+		ret = drfsd_wb_sync(d, n);
 		if (ret < 0) {
 			reply_err(req, ret);
 			return;
@@ -621,7 +626,7 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	char *buf;
 	ssize_t ret;
 
-	ret = wb_sync(d, n);
+	ret = drfsd_wb_sync(d, n);
 	if (ret < 0) {
 		reply_err(req, (int)ret);
 		return;
@@ -661,9 +666,14 @@ static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
+	int ret = drfsd_wb_sync(d, n);
+
 	(void)ino;
-	reply_err(req, wb_sync(ctx_of(req),
-			       (struct dnode *)(uintptr_t)fi->fh));
+	/* close() drops the closing process's fcntl locks on the file */
+	drfsd_locks_on_flush(d, n, fi->lock_owner);
+	reply_err(req, ret);
 }
 
 static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -671,7 +681,7 @@ static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	(void)ino;
 	(void)datasync;
-	reply_err(req, wb_sync(ctx_of(req),
+	reply_err(req, drfsd_wb_sync(ctx_of(req),
 			       (struct dnode *)(uintptr_t)fi->fh));
 }
 
@@ -683,7 +693,9 @@ static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	bool free_it = false;
 	int ret;
 
-	ret = wb_sync(d, n);
+	ret = drfsd_wb_sync(d, n);
+	if (fi->flock_release)
+		drfsd_locks_on_release(d, n, fi->lock_owner);
 	pthread_mutex_lock(&d->table_lock);
 	n->nopen--;
 	if (n->nopen == 0 && n->doomed) {
@@ -1004,4 +1016,7 @@ const struct fuse_lowlevel_ops drfsd_ops = {
 	.listxattr = drfs_op_listxattr,
 	.removexattr = drfs_op_removexattr,
 	.access = drfs_op_access,
+	.getlk = drfs_op_getlk,
+	.setlk = drfs_op_setlk,
+	.flock = drfs_op_flock,
 };

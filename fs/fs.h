@@ -59,6 +59,9 @@ enum drfs_stat {
 	DRFS_ST_CSUM_ERR,
 	DRFS_ST_BYTES_READ,
 	DRFS_ST_BYTES_WRITTEN,
+	DRFS_ST_LOCK_OPS,
+	DRFS_ST_LOCK_CONFLICTS,
+	DRFS_ST_LOCKS_BROKEN,
 	DRFS_ST__COUNT,
 };
 
@@ -74,6 +77,16 @@ struct drfs_fs {
 	uint64_t ino_end; /* protected by ino_lock */
 	uint64_t intent_seq; /* atomic */
 	uint64_t stats[DRFS_ST__COUNT]; /* atomic */
+	/* node session (lock.c) */
+	char addr[128]; /* our client address, for fencing */
+	bool fenced; /* atomic: we were blocklisted or lost our session */
+	bool session_up;
+	pthread_t session_thread;
+	pthread_mutex_t session_lock;
+	pthread_cond_t session_cond;
+	bool session_stop; /* protected by session_lock */
+	char session_val[256]; /* our current "sessions" value, for CAS */
+	size_t session_vlen;
 };
 
 /* ---- connection, superblock (store.c) ---- */

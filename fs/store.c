@@ -53,15 +53,36 @@ void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n)
 	__atomic_add_fetch(&fs->stats[s], n, __ATOMIC_RELAXED);
 }
 
+/*
+ * The OSDs refuse a blocklisted client with ESHUTDOWN: another node fenced
+ * us after our lease expired.  From then on nothing is written.
+ */
+static int fenced_check(struct drfs_fs *fs, int ret)
+{
+	if (ret == -ESHUTDOWN) {
+		if (!__atomic_exchange_n(&fs->fenced, true, __ATOMIC_SEQ_CST))
+			drfs_err("THIS NODE HAS BEEN FENCED (blocklisted by "
+				 "the cluster after its lease expired): every "
+				 "operation now fails with EIO. Unmount and "
+				 "mount again.");
+		return -EIO;
+	}
+	return ret;
+}
+
 int drfs_wop(struct drfs_fs *fs, const char *oid, rados_write_op_t op,
 	     int flags)
 {
+	int ret;
+
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
 	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-	int ret = rados_write_op_operate2(op, fs->io, oid, NULL,
-					  flags | LIBRADOS_OPERATION_FULL_TRY);
+	ret = rados_write_op_operate2(op, fs->io, oid, NULL,
+				      flags | LIBRADOS_OPERATION_FULL_TRY);
 	if (ret == -EDQUOT)
 		ret = -ENOSPC;
-	return ret;
+	return fenced_check(fs, ret);
 }
 
 int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
@@ -70,6 +91,8 @@ int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
 	rados_completion_t c;
 	int ret;
 
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
 	drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
 	ret = rados_aio_create_completion2(NULL, NULL, &c);
 	if (ret < 0)
@@ -82,7 +105,7 @@ int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
 			*ver = rados_aio_get_version(c);
 	}
 	rados_aio_release(c);
-	return ret;
+	return fenced_check(fs, ret);
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)

@@ -1,0 +1,419 @@
+/*
+ * locks.c - FUSE glue for cluster-wide fcntl and flock locks.
+ *
+ * Non-blocking requests are answered at once.  A blocking request
+ * (F_SETLKW, flock without LOCK_NB) that meets a conflict is parked on the
+ * wait list *without* holding a FUSE worker thread: one waker thread
+ * retries the parked requests whenever a watched lock object is notified
+ * (every unlock notifies) and at least every POLL_MS (which also breaks
+ * the locks of nodes whose lease expired).  An interrupted waiter (signal:
+ * FUSE_INTERRUPT) is answered EINTR.
+ *
+ * Data under locks: before an unlock returns, this node's buffered writes
+ * are made durable; when a lock is granted, the kernel's page cache of the
+ * inode is dropped, so the new holder reads what the previous one wrote.
+ *
+ * Locking: lw->lock protects the wait list and the watch table.  A waiter
+ * marked busy is being retried by the waker without the lock held; an
+ * interrupt arriving then only flags it, and the waker finishes it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "lock.h"
+#include "log.h"
+
+#define POLL_MS 500
+
+struct waiter {
+	fuse_req_t req;
+	uint64_t ino;
+	int kind;
+	uint64_t owner;
+	struct drfs_lk lk;
+	bool busy, interrupted;
+	struct waiter *next;
+};
+
+struct watch {
+	uint64_t ino;
+	uint64_t cookie;
+	char oid[DRFS_OID_MAX];
+	struct lockwait *lw;
+	bool used;
+};
+
+struct lockwait {
+	struct drfsd *d;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct waiter *list;
+	struct watch *watches;
+	size_t nwatches, capwatches;
+	bool kick, stop;
+	pthread_t thread;
+};
+
+static struct drfsd *ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void granted(struct drfsd *d, struct dnode *n, uint64_t ino)
+{
+	if (n)
+		__atomic_store_n(&n->locked, true, __ATOMIC_RELAXED);
+	/* The previous holder may have changed the file on another node. */
+	fuse_lowlevel_notify_inval_inode(d->se, ino, 0, 0);
+}
+
+static void waiter_list_remove(struct lockwait *lw, struct waiter *w)
+{
+	for (struct waiter **pp = &lw->list; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+}
+
+static void on_interrupt(fuse_req_t req, void *data)
+{
+	struct lockwait *lw = ctx_of(req)->lw;
+	struct waiter *w = data;
+
+	pthread_mutex_lock(&lw->lock);
+	if (w->busy) {
+		w->interrupted = true;
+		pthread_mutex_unlock(&lw->lock);
+		return;
+	}
+	waiter_list_remove(lw, w);
+	pthread_mutex_unlock(&lw->lock);
+	fuse_reply_err(req, EINTR);
+	free(w);
+}
+
+static void watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
+		     uint64_t notifier_id, void *data, size_t len)
+{
+	struct watch *wt = arg;
+	struct lockwait *lw = wt->lw;
+
+	(void)notifier_id;
+	(void)data;
+	(void)len;
+	rados_notify_ack(lw->d->fs->io, wt->oid, notify_id, handle, NULL, 0);
+	pthread_mutex_lock(&lw->lock);
+	lw->kick = true;
+	pthread_cond_signal(&lw->cond);
+	pthread_mutex_unlock(&lw->lock);
+}
+
+static void watch_err(void *arg, uint64_t cookie, int err)
+{
+	(void)cookie;
+	drfs_warn("lock watch on %s lost: %s (polling until re-armed)",
+		  ((struct watch *)arg)->oid, strerror(-err));
+}
+
+/*
+ * Make the watch table match the inodes on the wait list.  Called by the
+ * waker with lw->lock held; watches are fixed-size slots so callbacks can
+ * keep pointers to them.
+ */
+static void watches_sync(struct lockwait *lw)
+{
+	struct drfs_fs *fs = lw->d->fs;
+
+	for (size_t i = 0; i < lw->nwatches; i++)
+		lw->watches[i].used = false;
+	for (struct waiter *w = lw->list; w; w = w->next) {
+		size_t i, free_slot = SIZE_MAX;
+
+		for (i = 0; i < lw->nwatches; i++) {
+			if (lw->watches[i].cookie && lw->watches[i].ino == w->ino)
+				break;
+			if (!lw->watches[i].cookie && free_slot == SIZE_MAX)
+				free_slot = i;
+		}
+		if (i < lw->nwatches) {
+			lw->watches[i].used = true;
+			continue;
+		}
+		if (free_slot == SIZE_MAX) {
+			if (lw->nwatches == lw->capwatches)
+				continue; /* table full: polling covers it */
+			free_slot = lw->nwatches++;
+		}
+		{
+			struct watch *wt = &lw->watches[free_slot];
+
+			wt->ino = w->ino;
+			wt->lw = lw;
+			drfs_lock_oid(wt->oid, w->ino);
+			if (rados_watch2(fs->io, wt->oid, &wt->cookie, watch_cb,
+					 watch_err, wt) < 0)
+				wt->cookie = 0;
+			else
+				wt->used = true;
+		}
+	}
+	for (size_t i = 0; i < lw->nwatches; i++)
+		if (lw->watches[i].cookie && !lw->watches[i].used) {
+			rados_unwatch2(fs->io, lw->watches[i].cookie);
+			lw->watches[i].cookie = 0;
+		}
+}
+
+static void *waker_main(void *arg)
+{
+	struct lockwait *lw = arg;
+	struct drfsd *d = lw->d;
+
+	pthread_mutex_lock(&lw->lock);
+	while (!lw->stop) {
+		struct timespec ts;
+
+		watches_sync(lw);
+		if (!lw->kick) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += POLL_MS * 1000000L;
+			ts.tv_sec += ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			if (lw->list)
+				pthread_cond_timedwait(&lw->cond, &lw->lock,
+						       &ts);
+			else
+				pthread_cond_wait(&lw->cond, &lw->lock);
+		}
+		lw->kick = false;
+		if (lw->stop)
+			break;
+		/* retry every parked request, oldest first */
+		for (struct waiter *w = lw->list, *next; w; w = next) {
+			int ret;
+
+			w->busy = true;
+			pthread_mutex_unlock(&lw->lock);
+			ret = drfs_lock_set(d->fs, w->ino, w->kind, w->owner,
+					    &w->lk, NULL);
+			pthread_mutex_lock(&lw->lock);
+			w->busy = false;
+			next = w->next;
+			if (ret == -EAGAIN && !w->interrupted)
+				continue;
+			waiter_list_remove(lw, w);
+			pthread_mutex_unlock(&lw->lock);
+			if (w->interrupted) {
+				if (ret == 0) {
+					struct drfs_lk un = w->lk;
+
+					un.type = F_UNLCK;
+					drfs_lock_set(d->fs, w->ino, w->kind,
+						      w->owner, &un, NULL);
+				}
+				ret = -EINTR;
+			} else if (ret == 0) {
+				granted(d, drfsd_node(d, w->ino), w->ino);
+			}
+			fuse_reply_err(w->req, ret < 0 ? -ret : 0);
+			free(w);
+			pthread_mutex_lock(&lw->lock);
+			next = lw->list; /* the list may have changed */
+		}
+	}
+	pthread_mutex_unlock(&lw->lock);
+	return NULL;
+}
+
+int drfsd_locks_start(struct drfsd *d)
+{
+	struct lockwait *lw = calloc(1, sizeof(*lw));
+
+	if (!lw)
+		return -ENOMEM;
+	lw->d = d;
+	lw->capwatches = 1024;
+	lw->watches = calloc(lw->capwatches, sizeof(*lw->watches));
+	if (!lw->watches) {
+		free(lw);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&lw->lock, NULL);
+	pthread_cond_init(&lw->cond, NULL);
+	d->lw = lw;
+	return -pthread_create(&lw->thread, NULL, waker_main, lw);
+}
+
+void drfsd_locks_stop(struct drfsd *d)
+{
+	struct lockwait *lw = d->lw;
+
+	if (!lw)
+		return;
+	pthread_mutex_lock(&lw->lock);
+	lw->stop = true;
+	pthread_cond_signal(&lw->cond);
+	pthread_mutex_unlock(&lw->lock);
+	pthread_join(lw->thread, NULL);
+	for (size_t i = 0; i < lw->nwatches; i++)
+		if (lw->watches[i].cookie)
+			rados_unwatch2(d->fs->io, lw->watches[i].cookie);
+	rados_watch_flush(d->fs->cluster);
+	while (lw->list) {
+		struct waiter *w = lw->list;
+
+		lw->list = w->next;
+		fuse_reply_err(w->req, EINTR);
+		free(w);
+	}
+	free(lw->watches);
+	free(lw);
+	d->lw = NULL;
+}
+
+/* Take, wait for, or release a lock; replies to @req in every case. */
+static void lock_request(fuse_req_t req, uint64_t ino, int kind,
+			 uint64_t owner, const struct drfs_lk *lk, bool sleep)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = drfsd_node(d, ino);
+	struct waiter *w;
+	int ret;
+
+	if (lk->type == F_UNLCK && n) {
+		/* what we wrote under the lock is durable before others
+		 * can take it */
+		ret = drfsd_wb_sync(d, n);
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+	}
+	ret = drfs_lock_set(d->fs, ino, kind, owner, lk, NULL);
+	if (ret == 0 && lk->type != F_UNLCK)
+		granted(d, n, ino);
+	if (ret != -EAGAIN || !sleep) {
+		fuse_reply_err(req, ret < 0 ? -ret : 0);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	w->req = req;
+	w->ino = ino;
+	w->kind = kind;
+	w->owner = owner;
+	w->lk = *lk;
+	pthread_mutex_lock(&d->lw->lock);
+	w->next = NULL;
+	{
+		struct waiter **pp = &d->lw->list;
+
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = w;
+	}
+	d->lw->kick = true; /* arm the watch now */
+	pthread_cond_signal(&d->lw->cond);
+	pthread_mutex_unlock(&d->lw->lock);
+	fuse_req_interrupt_func(req, on_interrupt, w);
+}
+
+static void from_flock(const struct flock *fl, struct drfs_lk *lk)
+{
+	lk->type = fl->l_type;
+	lk->start = (uint64_t)fl->l_start;
+	lk->end = fl->l_len == 0 ? UINT64_MAX :
+				   (uint64_t)(fl->l_start + fl->l_len - 1);
+	lk->pid = (uint32_t)fl->l_pid;
+}
+
+void drfs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   struct flock *lock)
+{
+	struct drfs_lk lk;
+	int ret;
+
+	from_flock(lock, &lk);
+	ret = drfs_lock_get(ctx_of(req)->fs, ino, DRFS_LK_POSIX, fi->lock_owner,
+			    &lk);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	lock->l_type = (short)lk.type;
+	if (lk.type != F_UNLCK) {
+		lock->l_whence = SEEK_SET;
+		lock->l_start = (off_t)lk.start;
+		lock->l_len = lk.end == UINT64_MAX ?
+				      0 :
+				      (off_t)(lk.end - lk.start + 1);
+		lock->l_pid = (pid_t)lk.pid;
+	}
+	fuse_reply_lock(req, lock);
+}
+
+void drfs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   struct flock *lock, int sleep)
+{
+	struct drfs_lk lk;
+
+	from_flock(lock, &lk);
+	lock_request(req, ino, DRFS_LK_POSIX, fi->lock_owner, &lk, sleep);
+}
+
+void drfs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   int op)
+{
+	struct drfs_lk lk = { 0, UINT64_MAX, F_UNLCK, 0 };
+
+	switch (op & ~LOCK_NB) {
+	case LOCK_SH:
+		lk.type = F_RDLCK;
+		break;
+	case LOCK_EX:
+		lk.type = F_WRLCK;
+		break;
+	case LOCK_UN:
+		break;
+	default:
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	lk.pid = fuse_req_ctx(req)->pid;
+	lock_request(req, ino, DRFS_LK_FLOCK, fi->lock_owner, &lk,
+		     !(op & LOCK_NB));
+}
+
+void drfsd_locks_on_flush(struct drfsd *d, struct dnode *n, uint64_t owner)
+{
+	int ret;
+
+	if (!__atomic_load_n(&n->locked, __ATOMIC_RELAXED))
+		return;
+	ret = drfs_lock_release(d->fs, n->ino, DRFS_LK_POSIX, owner);
+	if (ret < 0)
+		drfs_warn("cannot release fcntl locks on inode %" PRIx64
+			  " at close: %s", n->ino, strerror(-ret));
+}
+
+void drfsd_locks_on_release(struct drfsd *d, struct dnode *n, uint64_t owner)
+{
+	int ret;
+
+	if (!__atomic_load_n(&n->locked, __ATOMIC_RELAXED))
+		return;
+	ret = drfs_lock_release(d->fs, n->ino, DRFS_LK_FLOCK, owner);
+	if (ret < 0)
+		drfs_warn("cannot release flock on inode %" PRIx64
+			  " at close: %s", n->ino, strerror(-ret));
+}
