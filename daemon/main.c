@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -30,6 +31,7 @@ struct options {
 	char *pool;
 	char *fs;
 	int timeout;
+	int retry;
 	int debug;
 	char *source;
 	int nonopt;
@@ -44,6 +46,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("pool=%s", pool),
 	OPT("fs=%s", fs),
 	OPT("timeout=%d", timeout),
+	OPT("retry=%d", retry),
 	OPT("debug", debug),
 	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_END
@@ -65,6 +68,8 @@ static void usage(const char *prog)
 	       "    -o fs=NAME          filesystem name (default: SOURCE)\n"
 	       "    -o timeout=SECONDS  give up reaching the cluster after "
 	       "this (10)\n"
+	       "    -o retry=SECONDS    keep retrying an unreachable cluster "
+	       "this long (boot)\n"
 	       "    -o debug            debug logging (implies -f)\n"
 	       "\n",
 	       prog, DRFS_DEFAULT_POOL);
@@ -144,6 +149,37 @@ static void detach_stdio(void)
 		close(fd);
 }
 
+/*
+ * Connect; with retry > 0 (boot, network not up yet) keep trying an
+ * unreachable cluster for that many seconds, logging each attempt.
+ * Missing pools and refused credentials are not retried.
+ */
+static int connect_retry(const struct drfs_conn_opts *conn,
+			 struct drfs_fs **fs, int retry)
+{
+	time_t deadline = time(NULL) + retry;
+	unsigned delay = 1;
+	char err[512];
+
+	for (;;) {
+		int ret = drfs_connect(conn, fs, err, sizeof(err));
+
+		if (ret == 0)
+			return 0;
+		if (retry <= 0 || time(NULL) >= deadline ||
+		    (ret != -ETIMEDOUT && ret != -ENOTCONN &&
+		     ret != -ECONNREFUSED && ret != -EHOSTUNREACH)) {
+			fprintf(stderr, "datarootfs: %s\n", err);
+			return ret;
+		}
+		drfs_warn("%s; retrying in %u s (giving up in %ld s)", err,
+			  delay, (long)(deadline - time(NULL)));
+		sleep(delay);
+		if (delay < 10)
+			delay *= 2;
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -183,6 +219,11 @@ int main(int argc, char *argv[])
 			errno ? strerror(errno) : "not a directory");
 		return 1;
 	}
+	if (o.retry < 0 || o.retry > 86400) {
+		fprintf(stderr, "datarootfs: retry=%d: must be 0..86400\n",
+			o.retry);
+		return 1;
+	}
 	if (o.timeout < 0 || o.timeout > 3600) {
 		fprintf(stderr, "datarootfs: timeout=%d: must be 0..3600\n",
 			o.timeout);
@@ -219,11 +260,9 @@ int main(int argc, char *argv[])
 	conn.pool = o.pool;
 	conn.fsname = o.fs ? o.fs : o.source;
 	conn.timeout = o.timeout ? o.timeout : 10;
-	ret = drfs_connect(&conn, &d.fs, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "datarootfs: %s\n", err);
+	ret = connect_retry(&conn, &d.fs, o.retry);
+	if (ret < 0)
 		goto out;
-	}
 	ret = drfs_sb_load(d.fs, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(stderr, "datarootfs: %s\n", err);

@@ -17,6 +17,7 @@
 
 #include "fs.h"
 #include "fsck.h"
+#include "lock.h"
 #include "log.h"
 
 struct global {
@@ -109,6 +110,32 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 	return ret < 0 ? 1 : 0;
 }
 
+struct node_print {
+	bool json;
+	int n;
+	int64_t now;
+};
+
+static void print_node(void *vctx, const char *node, const char *addr,
+		       int64_t expire_ns, const char *info)
+{
+	struct node_print *np = vctx;
+	/* the lease was renewed DRFS_LEASE s before it expires */
+	double age = (np->now - (expire_ns - (int64_t)DRFS_LEASE *
+						      1000000000)) / 1e9;
+	bool alive = expire_ns > np->now;
+
+	if (np->json)
+		printf("%s{\"node\":\"%s\",\"addr\":\"%s\",\"version\":"
+		       "\"%s\",\"lease_age_s\":%.1f,\"alive\":%s}",
+		       np->n ? "," : "", node, addr, info, age,
+		       alive ? "true" : "false");
+	else
+		printf("  %s  %-28s %-18s lease renewed %.1f s ago%s\n", node,
+		       addr, info, age, alive ? "" : "  EXPIRED");
+	np->n++;
+}
+
 static int cmd_status(struct global *g, int argc, char **argv)
 {
 	struct drfs_fs *fs;
@@ -138,14 +165,18 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		return 1;
 	}
 	if (json) {
+		struct node_print np = { true, 0, drfs_now_ns() };
+
 		printf("{\"fs\":\"%s\",\"pool\":\"%s\",\"uuid\":\"%s\","
 		       "\"format\":%u,\"created_ns\":%" PRId64 ","
 		       "\"localcache_epoch\":%" PRIu64 ","
 		       "\"objects\":%" PRIu64 ",\"bytes_total\":%" PRIu64
-		       ",\"bytes_avail\":%" PRIu64 "}\n",
+		       ",\"bytes_avail\":%" PRIu64 ",\"nodes\":[",
 		       fs->fsname, fs->pool, fs->sb.uuid, fs->sb.format,
 		       fs->sb.created_ns, fs->sb.lc_epoch, objects, total,
 		       avail);
+		drfs_sessions_list(fs, print_node, &np);
+		printf("]}\n");
 	} else {
 		time_t t = (time_t)(fs->sb.created_ns / 1000000000);
 		char tb[64];
@@ -160,6 +191,14 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		       "space       %.1f GiB available of %.1f GiB\n",
 		       fs->fsname, fs->pool, fs->sb.uuid, fs->sb.format, tb,
 		       objects, avail / 1073741824.0, total / 1073741824.0);
+		{
+			struct node_print np = { false, 0, drfs_now_ns() };
+
+			printf("nodes:\n");
+			drfs_sessions_list(fs, print_node, &np);
+			if (!np.n)
+				printf("  (none mounted)\n");
+		}
 	}
 	drfs_disconnect(fs);
 	return 0;

@@ -30,6 +30,13 @@ check_eq "unreachable cluster: non-zero exit" 1 "$rc"
 contains "unreachable cluster: message names the monitor address" '127\.0\.0\.1:1' "$out"
 ok "unreachable cluster: gave up within the timeout bound" test $((SECONDS - start)) -le 15
 
+# boot: retry= keeps trying an unreachable cluster, then gives up
+start=$SECONDS
+out=$("$DATAROOTFS" -f -o mon_host=127.0.0.1:1,timeout=1,retry=4,conf=$CEPH_CONF "$T_FS" "$M" 2>&1); rc=$?
+check_eq "retry=4 with no cluster: exit 1" 1 "$rc"
+contains "retry=4: each attempt logged" 'retrying in' "$out"
+ok "retry=4: gave up after about 4 s ($((SECONDS - start)) s)" test $((SECONDS - start)) -ge 3 -a $((SECONDS - start)) -le 9
+
 out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF,pool=nosuchpool "$T_FS" "$M" 2>&1); rc=$?
 check_eq "missing pool: exit 1" 1 "$rc"
 check_eq "missing pool: one line" "datarootfs: pool 'nosuchpool' does not exist" "$out"
