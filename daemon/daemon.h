@@ -30,6 +30,10 @@ struct dnode {
 	unsigned nopen;
 	bool doomed; /* link count reached 0 while open here */
 	bool locked; /* atomic: this node has taken cluster locks on it */
+	/* localcache inodes (local.c): an O_PATH fd to the local file */
+	bool has_lfd;
+	int lfd;
+	bool unsealed; /* created here, creating handle not yet released */
 	pthread_mutex_t lock;
 	struct wbuf wb;
 	struct dnode *next; /* hash chain */
@@ -45,7 +49,33 @@ struct drfsd {
 	double attr_timeout; /* shared areas: 0 (always ask) */
 	size_t wb_max; /* flush the write buffer beyond this */
 	struct lockwait *lw;
+	/* localcache area (local.c) */
+	char *lc_name; /* name of the area under the root, NULL: disabled */
+	char *lc_path; /* local directory (tmpfs) holding epoch dirs */
+	bool lc_strict;
+	pthread_rwlock_t lc_lock; /* protects lc_root_fd, lc_epoch */
+	int lc_root_fd; /* O_PATH of <lc_path>/<epoch> */
+	uint64_t lc_epoch;
+	uint64_t lc_watch;
+	uint64_t lc_breaches[4]; /* atomic; enum lc_breach */
+	int64_t lc_last_log_ns; /* atomic */
 };
+
+/* Inode numbers of localcache inodes: this bit | the local st_ino. */
+#define DRFSD_LOCAL_BIT (1ull << 62)
+static inline bool drfsd_is_local(uint64_t ino)
+{
+	return (ino & DRFSD_LOCAL_BIT) != 0;
+}
+
+extern const struct fuse_lowlevel_ops drfsd_local_ops;
+int drfsd_local_start(struct drfsd *d);
+void drfsd_local_stop(struct drfsd *d);
+/* lookup of the area root itself (parent is the mount root) */
+void drfsd_local_root_lookup(fuse_req_t req);
+bool drfsd_local_is_area(struct drfsd *d, uint64_t parent, const char *name);
+struct dnode *drfsd_node_get(struct drfsd *d, uint64_t ino, uint64_t lookups);
+void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup);
 
 /* Blocked lock requests waiting for a release (locks.c). */
 struct lockwait;

@@ -33,6 +33,9 @@ struct options {
 	int timeout;
 	int retry;
 	int debug;
+	char *lc_name;
+	char *lc_path;
+	char *lc_mode;
 	char *source;
 	int nonopt;
 };
@@ -47,6 +50,9 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("fs=%s", fs),
 	OPT("timeout=%d", timeout),
 	OPT("retry=%d", retry),
+	OPT("localcache_name=%s", lc_name),
+	OPT("localcache_path=%s", lc_path),
+	OPT("localcache=%s", lc_mode),
 	OPT("debug", debug),
 	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_END
@@ -70,6 +76,13 @@ static void usage(const char *prog)
 	       "this (10)\n"
 	       "    -o retry=SECONDS    keep retrying an unreachable cluster "
 	       "this long (boot)\n"
+	       "    -o localcache_name=NAME  node-local area under the root "
+	       "(localcache;\n"
+	       "                        'none' disables it)\n"
+	       "    -o localcache_path=DIR   its local directory (tmpfs; "
+	       "default /dev/shm/datarootfs-FS)\n"
+	       "    -o localcache=compat|strict  append-only breaches logged "
+	       "or refused\n"
 	       "    -o debug            debug logging (implies -f)\n"
 	       "\n",
 	       prog, DRFS_DEFAULT_POOL);
@@ -229,6 +242,22 @@ int main(int argc, char *argv[])
 			o.timeout);
 		return 1;
 	}
+	if (o.lc_mode && strcmp(o.lc_mode, "compat") &&
+	    strcmp(o.lc_mode, "strict")) {
+		fprintf(stderr, "datarootfs: localcache=%s: must be compat or "
+				"strict\n", o.lc_mode);
+		return 1;
+	}
+	if (o.lc_name && (!o.lc_name[0] || strchr(o.lc_name, '/'))) {
+		fprintf(stderr, "datarootfs: localcache_name=%s: must be one "
+				"name\n", o.lc_name);
+		return 1;
+	}
+	if (o.lc_path && o.lc_path[0] != '/') {
+		fprintf(stderr, "datarootfs: localcache_path=%s: must be an "
+				"absolute path\n", o.lc_path);
+		return 1;
+	}
 	if (o.debug || co.debug) {
 		drfs_log_level = LOG_DEBUG;
 		co.foreground = 1;
@@ -290,6 +319,23 @@ int main(int argc, char *argv[])
 	ret = drfsd_locks_start(&d);
 	if (ret < 0)
 		goto out_session;
+	if (!o.lc_name || strcmp(o.lc_name, "none")) {
+		char path[4096];
+
+		d.lc_name = o.lc_name ? o.lc_name : "localcache";
+		/* one directory per mount: two mounts on one host are two
+		 * nodes */
+		snprintf(path, sizeof(path), "/dev/shm/datarootfs-%s%s",
+			 d.fs->fsname, co.mountpoint);
+		for (char *p = path + strlen("/dev/shm/"); *p; p++)
+			if (*p == '/')
+				*p = '_';
+		d.lc_path = o.lc_path ? o.lc_path : strdup(path);
+		d.lc_strict = o.lc_mode && !strcmp(o.lc_mode, "strict");
+		ret = drfsd_local_start(&d);
+		if (ret < 0)
+			goto out_session;
+	}
 	ret = -1;
 	if (fuse_set_signal_handlers(d.se) != 0)
 		goto out_session;
@@ -318,7 +364,12 @@ int main(int argc, char *argv[])
 	fuse_session_unmount(d.se);
 out_signals:
 	fuse_remove_signal_handlers(d.se);
+	/* destroy runs the .destroy handler (final flush of buffered
+	 * writes): the table and the cluster must still be there */
+	fuse_session_destroy(d.se);
+	d.se = NULL;
 out_session:
+	drfsd_local_stop(&d);
 	drfsd_locks_stop(&d);
 	drfs_session_stop(d.fs);
 out_table:

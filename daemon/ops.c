@@ -71,7 +71,7 @@ static struct dnode *node_find_locked(struct drfsd *d, uint64_t ino)
 }
 
 /* Find or add the node for @ino; adds @lookups to its lookup count. */
-static struct dnode *node_get(struct drfsd *d, uint64_t ino, uint64_t lookups)
+struct dnode *drfsd_node_get(struct drfsd *d, uint64_t ino, uint64_t lookups)
 {
 	struct dnode *n;
 
@@ -113,12 +113,14 @@ static void node_free_locked(struct drfsd *d, struct dnode *n)
 		pp = &(*pp)->next;
 	*pp = n->next;
 	d->nnodes--;
+	if (n->has_lfd)
+		close(n->lfd);
 	pthread_mutex_destroy(&n->lock);
 	free(n->wb.buf);
 	free(n);
 }
 
-static void node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup)
+void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup)
 {
 	struct dnode *n;
 
@@ -256,16 +258,36 @@ static void reply_entry(fuse_req_t req, const struct drfs_attr *a)
 	struct drfsd *d = ctx_of(req);
 	struct fuse_entry_param e;
 
-	if (!node_get(d, a->ino, 1)) {
+	if (!drfsd_node_get(d, a->ino, 1)) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	fill_entry(d, a, &e);
 	if (fuse_reply_entry(req, &e) == -ENOENT)
-		node_forget(d, a->ino, 1); /* interrupted: undo */
+		drfsd_node_forget(d, a->ino, 1); /* interrupted: undo */
 }
 
 /* ---- handlers ---- */
+
+/* Requests on localcache inodes go to local.c. */
+#define LOCAL(ino, op, ...)                                    \
+	do {                                                   \
+		if (drfsd_is_local(ino)) {                     \
+			drfsd_local_ops.op(__VA_ARGS__);       \
+			return;                                \
+		}                                              \
+	} while (0)
+
+/* The localcache area root cannot be replaced or removed. */
+static bool area_name(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      int err)
+{
+	if (drfsd_local_is_area(ctx_of(req), parent, name)) {
+		fuse_reply_err(req, err);
+		return true;
+	}
+	return false;
+}
 
 static void drfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -301,6 +323,11 @@ static void drfs_op_destroy(void *userdata)
 static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 			   const char *name)
 {
+	if (drfsd_local_is_area(ctx_of(req), parent, name)) {
+		drfsd_local_root_lookup(req);
+		return;
+	}
+	LOCAL(parent, lookup, req, parent, name);
 	struct drfs_attr a;
 	int ret = drfs_lookup(ctx_of(req)->fs, parent, name, &a);
 
@@ -320,7 +347,7 @@ static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 
 static void drfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	node_forget(ctx_of(req), ino, nlookup);
+	drfsd_node_forget(ctx_of(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -328,13 +355,14 @@ static void drfs_op_forget_multi(fuse_req_t req, size_t count,
 				 struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		node_forget(ctx_of(req), forgets[i].ino, forgets[i].nlookup);
+		drfsd_node_forget(ctx_of(req), forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
 static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
+	LOCAL(ino, getattr, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct drfs_attr a;
 	struct stat st;
@@ -357,6 +385,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 			    struct stat *attr, int to_set,
 			    struct fuse_file_info *fi)
 {
+	LOCAL(ino, setattr, req, ino, attr, to_set, fi);
 	struct drfsd *d = ctx_of(req);
 	struct drfs_setattr sa = { 0 };
 	struct drfs_attr a;
@@ -416,6 +445,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 
 static void drfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	LOCAL(ino, readlink, req, ino);
 	char buf[4097];
 	int ret = drfs_readlink(ctx_of(req)->fs, ino, buf, sizeof(buf));
 
@@ -438,6 +468,9 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode, dev_t rdev)
 {
+	if (area_name(req, parent, name, EEXIST))
+		return;
+	LOCAL(parent, mknod, req, parent, name, mode, rdev);
 	struct drfs_attr a;
 	bool created;
 	int ret = make_node(req, parent, name, mode, rdev, NULL, true, &a,
@@ -452,12 +485,16 @@ static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void drfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode)
 {
+	LOCAL(parent, mkdir, req, parent, name, mode);
 	drfs_op_mknod(req, parent, name, S_IFDIR | (mode & 07777), 0);
 }
 
 static void drfs_op_symlink(fuse_req_t req, const char *link,
 			    fuse_ino_t parent, const char *name)
 {
+	if (area_name(req, parent, name, EEXIST))
+		return;
+	LOCAL(parent, symlink, req, link, parent, name);
 	struct drfs_attr a;
 	bool created;
 	int ret = make_node(req, parent, name, S_IFLNK | 0777, 0, link, true,
@@ -496,6 +533,9 @@ static void release_gone(struct drfsd *d, uint64_t ino, uint32_t nlink)
 static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
 			   const char *name)
 {
+	if (area_name(req, parent, name, EISDIR))
+		return;
+	LOCAL(parent, unlink, req, parent, name);
 	struct drfsd *d = ctx_of(req);
 	uint64_t ino = 0;
 	uint32_t nlink = 1;
@@ -508,6 +548,9 @@ static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
 
 static void drfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (area_name(req, parent, name, EBUSY))
+		return;
+	LOCAL(parent, rmdir, req, parent, name);
 	reply_err(req, drfs_rmdir(ctx_of(req)->fs, parent, name));
 }
 
@@ -515,6 +558,14 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
 			   const char *name, fuse_ino_t newparent,
 			   const char *newname, unsigned int flags)
 {
+	if (area_name(req, parent, name, EBUSY) ||
+	    area_name(req, newparent, newname, EBUSY))
+		return;
+	if (drfsd_is_local(parent) || drfsd_is_local(newparent)) {
+		drfsd_local_ops.rename(req, parent, name, newparent, newname,
+				       flags);
+		return;
+	}
 	struct drfsd *d = ctx_of(req);
 	uint64_t ino = 0;
 	uint32_t nlink = 1;
@@ -529,6 +580,13 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
 static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
+	if (area_name(req, newparent, newname, EEXIST))
+		return;
+	if (drfsd_is_local(ino) != drfsd_is_local(newparent)) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	LOCAL(ino, link, req, ino, newparent, newname);
 	struct drfs_attr a;
 	int ret = drfs_link(ctx_of(req)->fs, ino, newparent, newname, &a);
 
@@ -542,7 +600,7 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct drfsd *d = ctx_of(req);
-	struct dnode *n = node_get(d, ino, 0);
+	struct dnode *n = drfsd_node_get(d, ino, 0);
 
 	if (!n)
 		return -ENOMEM;
@@ -558,6 +616,7 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
+	LOCAL(ino, open, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct drfs_attr a;
 	int ret = drfs_getattr(d->fs, ino, &a);
@@ -579,6 +638,9 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
 			   const char *name, mode_t mode,
 			   struct fuse_file_info *fi)
 {
+	if (area_name(req, parent, name, EISDIR))
+		return;
+	LOCAL(parent, create, req, parent, name, mode, fi);
 	struct drfsd *d = ctx_of(req);
 	struct fuse_entry_param e;
 	struct drfs_attr a;
@@ -598,13 +660,13 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
 		reply_err(req, ret);
 		return;
 	}
-	if (!node_get(d, a.ino, 1)) {
+	if (!drfsd_node_get(d, a.ino, 1)) {
 		reply_err(req, -ENOMEM);
 		return;
 	}
 	ret = open_common(req, a.ino, fi);
 	if (ret < 0) {
-		node_forget(d, a.ino, 1);
+		drfsd_node_forget(d, a.ino, 1);
 		reply_err(req, ret);
 		return;
 	}
@@ -614,13 +676,14 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
 		pthread_mutex_lock(&d->table_lock);
 		((struct dnode *)(uintptr_t)fi->fh)->nopen--;
 		pthread_mutex_unlock(&d->table_lock);
-		node_forget(d, a.ino, 1);
+		drfsd_node_forget(d, a.ino, 1);
 	}
 }
 
 static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 			 off_t off, struct fuse_file_info *fi)
 {
+	LOCAL(ino, read, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
 	char *buf;
@@ -647,6 +710,7 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			  size_t size, off_t off, struct fuse_file_info *fi)
 {
+	LOCAL(ino, write, req, ino, buf, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
 	int ret;
@@ -666,6 +730,7 @@ static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	LOCAL(ino, flush, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
 	int ret = drfsd_wb_sync(d, n);
@@ -679,6 +744,7 @@ static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			  struct fuse_file_info *fi)
 {
+	LOCAL(ino, fsync, req, ino, datasync, fi);
 	(void)ino;
 	(void)datasync;
 	reply_err(req, drfsd_wb_sync(ctx_of(req),
@@ -688,6 +754,7 @@ static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
+	LOCAL(ino, release, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
 	bool free_it = false;
@@ -723,6 +790,7 @@ struct dirh {
 static void drfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
+	LOCAL(ino, opendir, req, ino, fi);
 	struct drfs_attr a;
 	struct dirh *h;
 	int ret = drfs_getattr(ctx_of(req)->fs, ino, &a);
@@ -749,6 +817,7 @@ struct fill_ctx {
 	char *buf;
 	size_t size, used;
 	bool full;
+	const char *shadow; /* a name not to list (the localcache area) */
 };
 
 static int fill_one(struct fill_ctx *f, const char *name, uint64_t ino,
@@ -774,6 +843,8 @@ static int dir_cb(void *vctx, const char *name, uint64_t ino, uint8_t type)
 	struct fill_ctx *f = vctx;
 	struct dirh *h = f->h;
 
+	if (f->shadow && !strcmp(name, f->shadow))
+		return 0;
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
 		char **nn = realloc(h->names, cap * sizeof(*nn));
@@ -792,9 +863,10 @@ static int dir_cb(void *vctx, const char *name, uint64_t ino, uint8_t type)
 static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			    off_t off, struct fuse_file_info *fi)
 {
+	LOCAL(ino, readdir, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
-	struct fill_ctx f = { req, h, NULL, size, 0, false };
+	struct fill_ctx f = { req, h, NULL, size, 0, false, NULL };
 	struct drfs_attr a;
 	int ret = 0;
 
@@ -820,6 +892,21 @@ static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (fill_one(&f, "..", a.parent, DT_DIR, 2))
 			goto reply;
 	}
+	if (off < 3 && ino == FUSE_ROOT_ID && d->lc_name) {
+		/* the localcache area, served from this node's tmpfs */
+		struct stat st;
+		int ok;
+
+		pthread_rwlock_rdlock(&d->lc_lock);
+		ok = fstat(d->lc_root_fd, &st);
+		pthread_rwlock_unlock(&d->lc_lock);
+		if (ok == 0 && fill_one(&f, d->lc_name,
+					DRFSD_LOCAL_BIT | st.st_ino, DT_DIR,
+					3))
+			goto reply;
+	}
+	if (ino == FUSE_ROOT_ID)
+		f.shadow = d->lc_name;
 	/* Offsets 3.. are names; 3 + i means "after names[i - 1]". */
 	if (off > 3 && (size_t)(off - 3) < h->n) {
 		/* seekdir() back: drop what came after */
@@ -851,6 +938,7 @@ reply:
 static void drfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			       struct fuse_file_info *fi)
 {
+	LOCAL(ino, releasedir, req, ino, fi);
 	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
 
 	(void)ino;
@@ -865,6 +953,7 @@ static void drfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			     struct fuse_file_info *fi)
 {
+	LOCAL(ino, fsyncdir, req, ino, datasync, fi);
 	/* Every namespace change is acknowledged by RADOS before we reply. */
 	(void)ino;
 	(void)datasync;
@@ -874,6 +963,7 @@ static void drfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 static void drfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	LOCAL(ino, statfs, req, ino);
 	struct statvfs sv = { 0 };
 	uint64_t total, avail, objects;
 	int ret = drfs_statfs(ctx_of(req)->fs, &total, &avail, &objects);
@@ -906,6 +996,7 @@ static bool xattr_supported(const char *name)
 static void drfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     const char *value, size_t size, int flags)
 {
+	LOCAL(ino, setxattr, req, ino, name, value, size, flags);
 	if (!xattr_supported(name)) {
 		reply_err(req, -EOPNOTSUPP);
 		return;
@@ -917,6 +1008,7 @@ static void drfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void drfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     size_t size)
 {
+	LOCAL(ino, getxattr, req, ino, name, size);
 	char *buf = NULL;
 	int ret;
 
@@ -943,6 +1035,7 @@ static void drfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 static void drfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	LOCAL(ino, listxattr, req, ino, size);
 	char *buf = NULL;
 	int ret;
 
@@ -966,6 +1059,10 @@ static void drfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void drfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
 				const char *name)
 {
+	if (drfsd_is_local(ino)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	if (!xattr_supported(name)) {
 		reply_err(req, -ENODATA);
 		return;
@@ -975,6 +1072,7 @@ static void drfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
 
 static void drfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
+	LOCAL(ino, access, req, ino, mask);
 	/* Permissions are checked by the kernel (default_permissions); we
 	 * only confirm the inode still exists. */
 	struct drfs_attr a;

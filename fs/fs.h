@@ -106,6 +106,13 @@ int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 /* Read and check the superblock into fs->sb. */
 int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen);
 
+/*
+ * Purge every node's localcache: bump the superblock's purge epoch and
+ * notify; returns once every watching node switched (or timed out).
+ */
+int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
+		  size_t *timedout);
+
 int drfs_ino_alloc(struct drfs_fs *fs, uint64_t *ino);
 int64_t drfs_now_ns(void);
 

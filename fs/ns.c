@@ -896,7 +896,7 @@ int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
 		ret = (int)vl;
 		if (size && vl > size)
 			ret = -ERANGE;
-		else if (size)
+		else if (size && vl)
 			memcpy(buf, v, vl);
 	}
 out:

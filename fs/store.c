@@ -475,3 +475,49 @@ out:
 	pthread_mutex_unlock(&fs->ino_lock);
 	return ret;
 }
+
+int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
+		  size_t *timedout)
+{
+	char *reply = NULL;
+	size_t rlen = 0;
+	int ret;
+
+	for (;;) {
+		char old[32], new[32], msg[48];
+		rados_write_op_t op;
+		int pr = 0;
+
+		ret = drfs_sb_load(fs, NULL, 0);
+		if (ret < 0)
+			return ret;
+		snprintf(old, sizeof(old), "%" PRIu64, fs->sb.lc_epoch);
+		snprintf(new, sizeof(new), "%" PRIu64, fs->sb.lc_epoch + 1);
+		op = rados_create_write_op();
+		drfs_op_cmp(op, "lc_epoch", old, strlen(old), &pr);
+		drfs_op_set(op, "lc_epoch", new, strlen(new));
+		ret = drfs_wop(fs, "sb", op, 0);
+		rados_release_write_op(op);
+		if (ret == -ECANCELED)
+			continue; /* a concurrent purge: bump again */
+		if (ret < 0)
+			return ret;
+		*epoch = fs->sb.lc_epoch + 1;
+		/* every mounted node switches before it acknowledges */
+		snprintf(msg, sizeof(msg), "lc %" PRIu64, *epoch);
+		ret = rados_notify2(fs->io, "sb", msg, (int)strlen(msg), 15000,
+				    &reply, &rlen);
+		break;
+	}
+	*acked = *timedout = 0;
+	if (reply) {
+		struct notify_ack_t *acks = NULL;
+		struct notify_timeout_t *tmo = NULL;
+
+		if (rados_decode_notify_response(reply, rlen, &acks, acked,
+						 &tmo, timedout) == 0)
+			rados_free_notify_response(acks, *acked, tmo);
+		rados_buffer_free(reply);
+	}
+	return ret == -ETIMEDOUT ? 0 : ret;
+}

@@ -26,6 +26,9 @@ if [ "${CI:-}" = true ]; then
 fi
 if [ "${DRFS_SANITIZE:-0}" = 1 ]; then
 	BUILD=$TOP/build-asan
+	# errors abort; leak reports are for valgrind runs, not every exit
+	export ASAN_OPTIONS=abort_on_error=1:detect_leaks=0
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	opts+=(-Dsanitize=true -Db_lundef=false)
 fi
 step "build ($BUILD)"
@@ -49,6 +52,7 @@ CLUSTER=$WORK/cluster
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	set +e # best effort: one failing step must not skip the others
 	# Mounts of this run first (daemons are children of the tests), then
 	# the cluster, then the scratch space.
 	grep -F " $WORK/" /proc/mounts | awk '{print $2}' | while read -r m; do

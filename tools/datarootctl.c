@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"  mkfs [--force] [--root-mode OCTAL]   create a filesystem\n"
 		"  status [--json]                      show the filesystem\n"
 		"  fsck [--repair] [--no-data] [--offline]  check (and repair)\n"
+		"  purge --localcache [--dry-run]       empty every node's "
+		"localcache\n"
 		"  recover                              finish stale renames\n",
 		DRFS_DEFAULT_POOL, DRFS_DEFAULT_FS);
 }
@@ -282,6 +284,70 @@ static int cmd_fsck(struct global *g, int argc, char **argv)
 	return r.repaired == r.problems ? FSCK_CORRECTED : FSCK_UNCORRECTED;
 }
 
+static int cmd_purge(struct global *g, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "localcache", no_argument, 0, 'l' },
+		{ "dry-run", no_argument, 0, 'n' },
+		{ 0, 0, 0, 0 }
+	};
+	bool lc = false, dry = false;
+	struct drfs_fs *fs;
+	char err[512];
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == 'l')
+			lc = true;
+		else if (c == 'n')
+			dry = true;
+		else
+			goto usage;
+	}
+	if (!lc || optind < argc)
+		goto usage;
+	if (connect_fs(g, &fs) < 0)
+		return 1;
+	ret = drfs_sb_load(fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl purge: %s\n", err);
+		drfs_disconnect(fs);
+		return 1;
+	}
+	if (dry) {
+		printf("would purge the localcache of every node (epoch %"
+		       PRIu64 " -> %" PRIu64 ")\n",
+		       fs->sb.lc_epoch, fs->sb.lc_epoch + 1);
+		drfs_disconnect(fs);
+		return 0;
+	}
+	{
+		uint64_t epoch;
+		size_t acked, timedout;
+
+		ret = drfs_lc_purge(fs, &epoch, &acked, &timedout);
+		if (ret < 0) {
+			fprintf(stderr, "datarootctl purge: %s\n",
+				strerror(-ret));
+		} else {
+			printf("localcache purged: epoch %" PRIu64 ", %zu "
+			       "node(s) switched", epoch, acked);
+			if (timedout)
+				printf(", %zu did not answer (they start "
+				       "empty when they mount again)",
+				       timedout);
+			printf("\n");
+		}
+	}
+	drfs_disconnect(fs);
+	return ret < 0 ? 1 : 0;
+usage:
+	fprintf(stderr, "datarootctl purge: usage: purge --localcache "
+			"[--dry-run]\n");
+	return 2;
+}
+
 static int cmd_recover(struct global *g, int argc, char **argv)
 {
 	struct drfs_fs *fs;
@@ -369,6 +435,8 @@ int main(int argc, char **argv)
 		return cmd_mkfs(&g, argc, argv);
 	if (!strcmp(argv[0], "status"))
 		return cmd_status(&g, argc, argv);
+	if (!strcmp(argv[0], "purge"))
+		return cmd_purge(&g, argc, argv);
 	if (!strcmp(argv[0], "fsck"))
 		return cmd_fsck(&g, argc, argv);
 	if (!strcmp(argv[0], "recover"))

@@ -128,10 +128,15 @@ wait_bg() {
 	return 0
 }
 
+T_EXTRA_MOUNTS=() # other mounts a test made (tmpfs...), undone last
+
 t_cleanup() {
 	local mnt
 	for mnt in "${!T_PIDS[@]}"; do
 		umount_fs "$mnt"
+	done
+	for mnt in "${T_EXTRA_MOUNTS[@]}"; do
+		umount "$mnt" 2>/dev/null
 	done
 	rm -rf "$T_DIR"
 }

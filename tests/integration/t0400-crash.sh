@@ -7,8 +7,9 @@
 #   - every recorded file exists with its SHA-1 (close and fsync are durable);
 #   - filedir holds no tmp content under a final name (name == SHA-1);
 #   - MUC keys hold one whole version: the last renamed or the in-flight one;
-#   - a directory moved across parents is in exactly one place (after
-#     `datarootctl recover` when the move itself was cut), whole;
+#   - a directory moved across parents (also one moved back and forth in a
+#     tight loop, so kills land inside renames) is in exactly one place
+#     (after `datarootctl recover` when the move itself was cut), whole;
 #   - a 40 MiB file cut mid-write: its fsynced first 8 MiB read back intact,
 #     every other 64 KiB block is either the written data or zeros, and no
 #     read returns EIO;
@@ -16,7 +17,8 @@
 #     no EIO) and (on node1) every file can be read;
 #   - `datarootctl fsck` (when the build has it): exit 0/4, `--repair`
 #     exit 0/1, then a clean fsck (exit 0, nothing "dangling"), and the
-#     manifest still verifies after the repair.
+#     manifest still verifies after the repair; at the end, after a clean
+#     unmount (the daemons must exit by themselves), an offline fsck.
 . "$(dirname "$0")/lib.sh"
 
 ITER=${T0400_ITER:-6}
@@ -31,7 +33,7 @@ mkdir -p "$MF"
 head -c $((40 << 20)) /dev/urandom >"$T_DIR/big.src"
 MUC=cache/cachestore_file/default_application/core_string/abc-cache
 mkdir -p "$A/filedir" "$A/$MUC" "$A/sessions" "$A/temp/backup" \
-	"$A/temp/big" "$A/trashdir/moved"
+	"$A/temp/big" "$A/trashdir/moved" "$A/temp/pp" "$A/trashdir/pp"
 
 have_fsck=
 "$DATAROOTCTL" fsck --help >/dev/null 2>&1 && have_fsck=1
@@ -62,7 +64,8 @@ w_filedir() {
 		rm -f "$d/$h.tmp"
 		dd if="$src" of="$d/$h.tmp" bs=1M status=none || continue
 		echo "tmp $d/$h.tmp $d/$h $h" >>"$m"
-		[ "$(sha <"$d/$h.tmp")" = "$h" ] || { echo "readback $d/$h.tmp" >>"$m"; continue; }
+		r=$(sha1sum "$d/$h.tmp") || continue # read failed: daemon gone
+		[ "${r:0:40}" = "$h" ] || { echo "readback $d/$h.tmp" >>"$m"; continue; }
 		mv "$d/$h.tmp" "$d/$h" || continue
 		echo "file $d/$h $h" >>"$m"
 		chmod 0666 "$d/$h"
@@ -71,7 +74,7 @@ w_filedir() {
 
 # (b) MUC: O_EXCL temp, write, re-read, rename over the key.
 w_muc() {
-	local m=$MF/b src=$T_DIR/b.src n=0 k t h
+	local m=$MF/b src=$T_DIR/b.src n=0 k t h r
 	cd "$A" || exit 1
 	while [ ! -e "$STOP" ]; do
 		n=$((n + 1))
@@ -80,7 +83,8 @@ w_muc() {
 		head -c $((100 + RANDOM % 20000)) /dev/urandom >"$src"
 		h=$(sha <"$src")
 		dd if="$src" of="$t" conv=excl status=none || continue
-		[ "$(sha <"$t")" = "$h" ] || { echo "readback $t" >>"$m"; continue; }
+		r=$(sha1sum "$t") || continue
+		[ "${r:0:40}" = "$h" ] || { echo "readback $t" >>"$m"; continue; }
 		echo "mucpend $k $h" >>"$m"
 		mv -f "$t" "$k" || continue
 		echo "muc $k $h" >>"$m"
@@ -129,6 +133,31 @@ w_dirmove() {
 	done
 }
 
+# (f) one non-empty directory moved back and forth across parents as fast
+#     as possible, so that kills land inside cross-directory renames.
+cat >"$T_DIR/pingpong.py" <<'PY'
+import os, sys
+m, it = sys.argv[1], sys.argv[2]
+a, b = 'temp/pp/j' + it, 'trashdir/pp/j' + it
+os.mkdir(a)
+for f in ('f1', 'f2', 'f3'):
+    with open(os.path.join(a, f), 'w') as fh:
+        fh.write('pingpong %s %s' % (it, f))
+with open(m, 'a') as log:
+    log.write('ppmade %s %s\n' % (a, b))
+    log.flush()
+    src, dst = a, b
+    while not os.path.exists(sys.argv[3]):
+        os.rename(src, dst)
+        log.write('ppat %s %s\n' % (dst, src))
+        log.flush()
+        src, dst = dst, src
+PY
+w_pingpong() {
+	cd "$A" || exit 1
+	python3 "$T_DIR/pingpong.py" "$MF/f" "$1" "$STOP"
+}
+
 # (e) a 40 MiB file: 8 MiB with fsync, then 32 MiB more written slowly.
 w_big() {
 	local m=$MF/e it=$1 n=0 p k
@@ -141,7 +170,7 @@ w_big() {
 		echo "bigsync $p" >>"$m"
 		for k in $(seq 8 39); do
 			[ -e "$STOP" ] && break
-			dd if="$T_DIR/big.src" bs=1M skip=$k count=1 status=none
+			dd if="$T_DIR/big.src" bs=1M skip="$k" count=1 status=none
 			sleep 0.03
 		done | dd of="$p" bs=1M seek=8 conv=notrunc,fsync iflag=fullblock status=none || continue
 		[ -e "$STOP" ] && break
@@ -151,7 +180,7 @@ w_big() {
 
 # ---------------------------------------------------------------- checker
 cat >"$T_DIR/verify.py" <<'EOF'
-import hashlib, os, sys, errno
+import hashlib, os, stat, sys
 
 mode, mnt, mfdir, bigsrc = sys.argv[1:5]
 # mode: "full" (manifest + walk + read everything), "walk" (stat only),
@@ -163,7 +192,10 @@ def err(cat, msg):
 def P(rel):
     return os.path.join(mnt, rel)
 
+done_read = {}
 def sha_file(rel):
+    if rel in done_read:
+        return done_read[rel]
     h = hashlib.sha1()
     with open(P(rel), 'rb') as f:
         while True:
@@ -171,7 +203,8 @@ def sha_file(rel):
             if not b:
                 break
             h.update(b)
-    return h.hexdigest()
+    done_read[rel] = h.hexdigest()
+    return done_read[rel]
 
 def exists(rel):
     try:
@@ -201,7 +234,7 @@ for name in sorted(os.listdir(mfdir)):
     with open(os.path.join(mfdir, name)) as f:
         lines += [l.split() for l in f if l.strip()]
 
-files, tmps, muc_c, muc_p, jobs, bigs = {}, [], {}, {}, {}, {}
+files, tmps, muc_c, muc_p, jobs, bigs, pps = {}, [], {}, {}, {}, {}, {}
 for l in lines:
     t = l[0]
     if t == 'file':
@@ -220,6 +253,11 @@ for l in lines:
         j['files'][l[3]] = l[4]
     elif t in ('dirmade', 'moved', 'rmstart', 'rmdone'):
         jobs.setdefault((l[1], l[2]), {'files': {}, 'st': 'mk'})['st'] = t
+    elif t == 'ppmade':
+        pps[l[1]] = (l[1], l[2])   # where it is, the other place
+    elif t == 'ppat':
+        key = l[1] if l[1].startswith('temp/') else l[2]
+        pps[key] = (l[1], l[2])
     elif t in ('bigstart', 'bigsync', 'bigdone'):
         bigs[l[1]] = t
 
@@ -265,6 +303,24 @@ if mode in ('full', 'moves'):
             for f, h in j['files'].items():
                 check_sha('dirmove', where + '/' + f, h)
                 n_checked += 1
+
+    for here, there in pps.values():
+        # here: where the last rename that returned put it; there: where
+        # the next one (maybe cut) was taking it
+        eh, et = exists(here), exists(there)
+        if eh and et:
+            if mode == 'full' and os.lstat(P(here)).st_ino == os.lstat(P(there)).st_ino:
+                pending_moves += 1
+            else:
+                err('dirmove', '%s: in two places (%s)' % (here, there))
+        elif not eh and not et:
+            err('dirmove', '%s: in neither place (nor %s)' % (here, there))
+        where = here if eh else there
+        if exists(where):
+            for f in ('f1', 'f2', 'f3'):
+                it = where.split('/j')[-1]
+                want = hashlib.sha1(('pingpong %s %s' % (it, f)).encode()).hexdigest()
+                check_sha('dirmove', where + '/' + f, want)
 
 if mode == 'full':
     for rel, h in files.items():
@@ -313,6 +369,7 @@ if mode == 'full':
         except OSError as e:
             err('big', '%s: read: %s' % (rel, e.strerror))
             continue
+        done_read[rel] = 'read'  # the walk need not read it again
         if len(data) != size:
             err('big', '%s: read %d bytes of %d' % (rel, len(data), size))
         for off in range(0, len(data), B):
@@ -344,9 +401,9 @@ if mode in ('full', 'walk'):
             except OSError as e:
                 err('walk', '%s: listed, but lstat: %s' % (r, e.strerror))
                 continue
-            if os.path.isdir(P(r)) and not os.path.islink(P(r)):
+            if stat.S_ISDIR(st.st_mode):
                 stack.append(r)
-            elif mode == 'full' and os.path.isfile(P(r)):
+            elif mode == 'full' and stat.S_ISREG(st.st_mode) and r not in done_read:
                 try:
                     with open(P(r), 'rb') as f:
                         while f.read(1 << 20):
@@ -380,20 +437,22 @@ vcheck() {
 }
 vval() { awk -v k="$1" '$1 == k { print $2 }' <<<"$V"; }
 
-# fsck_cycle LABEL: fsck, repair, fsck again (when fsck exists).
+# fsck_cycle LABEL [OPTION...]: fsck, repair, fsck again (when fsck exists).
 fsck_cycle() {
-	local out rc
+	local label=$1 out rc
+	shift
 	[ -n "$have_fsck" ] || return 0
-	out=$(ctl fsck 2>&1); rc=$?
-	ok "$1: fsck exits 0 (clean) or 4 (problems), not $rc" test $rc = 0 -o $rc = 4
-	[ $rc = 4 ] && say "$1: fsck found: $(head -n 5 <<<"$out" | tr '\n' '|')"
-	out=$(ctl fsck --repair 2>&1); rc=$?
-	ok "$1: fsck --repair exits 0 or 1, not $rc" test $rc = 0 -o $rc = 1
+	out=$(ctl fsck "$@" 2>&1); rc=$?
+	ok "$label: fsck exits 0 (clean) or 4 (problems), not $rc" test $rc = 0 -o $rc = 4
+	[ $rc != 0 ] && say "$label: fsck found: $(head -n 5 <<<"$out" | tr '\n' '|')"
+	say "$label: $(tail -n 1 <<<"$out")"
+	out=$(ctl fsck --repair "$@" 2>&1); rc=$?
+	ok "$label: fsck --repair exits 0 or 1, not $rc" test $rc = 0 -o $rc = 1
 	[ $rc != 0 ] && [ $rc != 1 ] && sed 's/^/#   /' <<<"$out" | head -n 10
-	out=$(ctl fsck 2>&1); rc=$?
-	check_eq "$1: fsck after repair is clean (exit)" 0 "$rc"
+	out=$(ctl fsck "$@" 2>&1); rc=$?
+	check_eq "$label: fsck after repair is clean (exit)" 0 "$rc"
 	[ $rc != 0 ] && sed 's/^/#   /' <<<"$out" | head -n 10
-	check_eq "$1: fsck after repair reports nothing dangling" "" \
+	check_eq "$label: fsck after repair reports nothing dangling" "" \
 		"$(grep -i dangling <<<"$out")"
 }
 
@@ -406,6 +465,7 @@ for it in $(seq "$ITER"); do
 	w_small "$it" >>"$T_DIR/wl.log" 2>&1 &
 	w_dirmove "$it" >>"$T_DIR/wl.log" 2>&1 &
 	w_big "$it" >>"$T_DIR/wl.log" 2>&1 &
+	w_pingpong "$it" >>"$T_DIR/wl.log" 2>&1 &
 	ms=$((300 + RANDOM % 1700))
 	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	crash_fs "$A"
@@ -419,20 +479,41 @@ for it in $(seq "$ITER"); do
 	verify full "$A"
 	say "iteration $it: $lines manifest lines, $(vval checked) checked, $(vval entries) entries, $(vval pending_moves) move(s) cut mid-way, big: $(tail -n 1 "$MF/e" 2>/dev/null | cut -d' ' -f1)"
 	vcheck "iteration $it node1" manifest filedir muc dirmove big walk
+	pending=$(vval pending_moves)
 	verify walk "$B"
 	vcheck "iteration $it node2 (observer)" walk
-	if [ "$(vval pending_moves)" != 0 ] || [ "$it" = "$ITER" ]; then
+	if [ "$pending" != 0 ] || [ "$it" = "$ITER" ]; then
 		ok "iteration $it: datarootctl recover" ctl recover
 		verify moves "$A"
 		vcheck "iteration $it after recover" dirmove
 	fi
-	fsck_cycle "iteration $it"
+	fsck_cycle "iteration $it" --no-data
 done
 say "crash loop: $((SECONDS - start_all)) s"
 
-# After all repairs: everything recorded is still there, on both nodes.
+# umount_clean MNT: unmount; the daemon must exit by itself (an offline
+# fsck is only safe once it has).
+umount_clean() {
+	local pid=${T_PIDS[$1]:-} _
+	fusermount3 -u "$1"
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	ok "$(basename "$1"): the daemon exits by itself within 5 s of the unmount" \
+		bash -c "! kill -0 $pid 2>/dev/null"
+	umount_fs "$1"
+}
+
+# Offline (no node mounted): no grace period, so orphans of the crashes
+# count; data verified.  Then everything recorded must still be there.
+umount_clean "$A"
+umount_clean "$B"
+fsck_cycle "final, offline" --offline
+mount_fs "$A" || exit 1
+mount_fs "$B" || exit 1
 verify full "$B"
-vcheck "final, node2" manifest filedir muc dirmove big walk
+vcheck "final, after repair, node2" manifest filedir muc dirmove big walk
 ok "node1 and node2 list the same tree" \
 	diff <(cd "$A" && find . | sort) <(cd "$B" && find . | sort)
 ok "rm -rf of the whole tree works after the crashes" rm -rf "$A/temp" "$A/sessions" "$A/filedir"

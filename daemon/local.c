@@ -1,0 +1,880 @@
+/*
+ * local.c - the localcache area: node-local, append-only, purged cluster-wide.
+ *
+ * "<root>/<lc_name>" is not stored in Ceph: it is served from
+ * <lc_path>/<epoch>/ on this node's own filesystem (tmpfs), passthrough
+ * style (each inode the kernel knows holds an O_PATH fd).  Inode numbers
+ * are DRFSD_LOCAL_BIT | the local st_ino, so they never meet RADOS inode
+ * numbers.  Two nodes have different contents here, which is correct.
+ *
+ * Append-only contract (Moodle: "only add new files"): a file is sealed
+ * once the handle that created it is released.  Breaches - opening a
+ * sealed file for writing, truncating it, renaming over an existing file -
+ * are counted and logged (rate-limited) in compat mode and refused with
+ * EPERM in strict mode.  Deleting files and directories is always allowed
+ * (Moodle removes old revision directories, and purges).
+ *
+ * Purge: the superblock holds a purge epoch.  `datarootctl purge
+ * --localcache` bumps it and notifies the "sb" object; every node switches
+ * to an empty <lc_path>/<new epoch>/ inside the watch callback, before it
+ * acknowledges, so when the purge command returns no node serves a
+ * pre-purge file.  A node that was down mounts with the current epoch and
+ * so starts empty.  Old epoch directories are deleted in the background.
+ *
+ * Kernel caching: the area is only changed through this daemon, so local
+ * entries and attributes are cached by the kernel for a long time and file
+ * pages are kept across opens (keep_cache): reads run at page-cache speed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#define LC_TIMEOUT 3600.0
+
+enum lc_breach { LC_REWRITE, LC_TRUNCATE, LC_RENAME_OVER, LC__N };
+static const char *const breach_names[] = { "in-place rewrite of a sealed "
+					    "file",
+					    "truncate of a sealed file",
+					    "rename over an existing file" };
+
+static struct drfsd *ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* A breach of the append-only contract: count, log, refuse if strict. */
+static int breach(struct drfsd *d, enum lc_breach kind, const char *what)
+{
+	int64_t now = drfs_now_ns();
+	int64_t last = __atomic_load_n(&d->lc_last_log_ns, __ATOMIC_RELAXED);
+
+	__atomic_add_fetch(&d->lc_breaches[kind], 1, __ATOMIC_RELAXED);
+	if (now - last > 10 * 1000000000ll &&
+	    __atomic_compare_exchange_n(&d->lc_last_log_ns, &last, now, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		drfs_warn("localcache append-only breach (%s): %s; %s "
+			  "(further breaches counted, logged every 10 s)",
+			  breach_names[kind], what,
+			  d->lc_strict ? "refused (strict)" : "allowed (compat)");
+	return d->lc_strict ? -EPERM : 0;
+}
+
+/* ---- epochs ---- */
+
+static int rm_cb(const char *path, const struct stat *st, int flag,
+		 struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void *rm_old_epochs(void *arg)
+{
+	char *keep = arg; /* "<lc_path>/<epoch>" */
+	char *slash = strrchr(keep, '/');
+	DIR *dp;
+	struct dirent *e;
+
+	*slash = 0;
+	dp = opendir(keep);
+	while (dp && (e = readdir(dp))) {
+		char path[4096];
+
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, slash + 1))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", keep, e->d_name);
+		nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	if (dp)
+		closedir(dp);
+	free(keep);
+	return NULL;
+}
+
+/* Switch to <lc_path>/<epoch> (made empty if new); old ones go away. */
+static int lc_switch(struct drfsd *d, uint64_t epoch)
+{
+	char path[4096];
+	pthread_t t;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%" PRIu64, d->lc_path, epoch);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_PATH | O_DIRECTORY);
+	if (fd < 0)
+		return -errno;
+	pthread_rwlock_wrlock(&d->lc_lock);
+	if (d->lc_root_fd >= 0)
+		close(d->lc_root_fd);
+	d->lc_root_fd = fd;
+	d->lc_epoch = epoch;
+	pthread_rwlock_unlock(&d->lc_lock);
+	if (pthread_create(&t, NULL, rm_old_epochs, strdup(path)) == 0)
+		pthread_detach(t);
+	return 0;
+}
+
+static void sb_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
+			uint64_t notifier_id, void *data, size_t len)
+{
+	struct drfsd *d = arg;
+	char buf[64];
+	uint64_t epoch;
+
+	(void)notifier_id;
+	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 63 ? len : 63),
+		 (char *)data);
+	if (sscanf(buf, "lc %" SCNu64, &epoch) == 1 && epoch != d->lc_epoch) {
+		int ret = lc_switch(d, epoch);
+
+		if (ret < 0)
+			drfs_err("localcache purge to epoch %" PRIu64
+				 " failed: %s", epoch, strerror(-ret));
+		else
+			drfs_info("localcache purged: now epoch %" PRIu64,
+				  epoch);
+		/* the area root changed: drop the kernel's cached entry */
+		fuse_lowlevel_notify_inval_entry(d->se, FUSE_ROOT_ID,
+						 d->lc_name,
+						 strlen(d->lc_name));
+	}
+	rados_notify_ack(d->fs->io, "sb", notify_id, handle, NULL, 0);
+}
+
+static void sb_watch_err(void *arg, uint64_t cookie, int err)
+{
+	(void)arg;
+	(void)cookie;
+	drfs_warn("watch on the superblock lost (%s): a localcache purge may "
+		  "be seen late", strerror(-err));
+}
+
+int drfsd_local_start(struct drfsd *d)
+{
+	struct statfs sfs;
+	int ret;
+
+	if (!d->lc_name)
+		return 0;
+	pthread_rwlock_init(&d->lc_lock, NULL);
+	d->lc_root_fd = -1;
+	if (mkdir(d->lc_path, 0700) < 0 && errno != EEXIST) {
+		ret = -errno;
+		fprintf(stderr, "datarootfs: localcache_path %s: %s\n",
+			d->lc_path, strerror(errno));
+		return ret;
+	}
+	/* not readable by other users: it holds the site's cached data */
+	chmod(d->lc_path, 0700);
+	if (statfs(d->lc_path, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC)
+		drfs_warn("localcache_path %s is not on tmpfs (filesystem "
+			  "type 0x%lx): localcache reads and writes will hit "
+			  "that disk; mount a tmpfs there for speed",
+			  d->lc_path, (unsigned long)sfs.f_type);
+	ret = lc_switch(d, d->fs->sb.lc_epoch);
+	if (ret < 0) {
+		fprintf(stderr, "datarootfs: localcache_path %s: %s\n",
+			d->lc_path, strerror(-ret));
+		return ret;
+	}
+	ret = rados_watch2(d->fs->io, "sb", &d->lc_watch, sb_watch_cb,
+			   sb_watch_err, d);
+	if (ret < 0) {
+		fprintf(stderr, "datarootfs: cannot watch the superblock: "
+				"%s\n", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+void drfsd_local_stop(struct drfsd *d)
+{
+	if (!d->lc_name)
+		return;
+	if (d->lc_watch)
+		rados_unwatch2(d->fs->io, d->lc_watch);
+	rados_watch_flush(d->fs->cluster);
+	if (d->lc_root_fd >= 0)
+		close(d->lc_root_fd);
+}
+
+bool drfsd_local_is_area(struct drfsd *d, uint64_t parent, const char *name)
+{
+	return d->lc_name && parent == FUSE_ROOT_ID &&
+	       !strcmp(name, d->lc_name);
+}
+
+/* ---- inodes ---- */
+
+static int lfd_of(struct drfsd *d, uint64_t ino)
+{
+	struct dnode *n = drfsd_node(d, ino);
+
+	return n && n->has_lfd ? n->lfd : -1;
+}
+
+/* Reply with the entry for @fd (an O_PATH fd we own, consumed here). */
+static void reply_local_entry(fuse_req_t req, int fd, bool area_root)
+{
+	struct drfsd *d = ctx_of(req);
+	struct fuse_entry_param e;
+	struct dnode *n;
+
+	memset(&e, 0, sizeof(e));
+	if (fstatat(fd, "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		int err = errno;
+
+		close(fd);
+		fuse_reply_err(req, err);
+		return;
+	}
+	e.ino = DRFSD_LOCAL_BIT | e.attr.st_ino;
+	e.attr.st_ino = e.ino;
+	e.attr_timeout = LC_TIMEOUT;
+	/* the area root may change with a purge: always ask */
+	e.entry_timeout = area_root ? 0 : LC_TIMEOUT;
+	n = drfsd_node_get(d, e.ino, 1);
+	if (!n) {
+		close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (n->has_lfd) {
+		close(fd);
+	} else {
+		n->lfd = fd;
+		n->has_lfd = true;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		drfsd_node_forget(d, e.ino, 1);
+}
+
+void drfsd_local_root_lookup(fuse_req_t req)
+{
+	struct drfsd *d = ctx_of(req);
+	int fd;
+
+	pthread_rwlock_rdlock(&d->lc_lock);
+	fd = dup(d->lc_root_fd);
+	pthread_rwlock_unlock(&d->lc_lock);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	reply_local_entry(req, fd, true);
+}
+
+static void l_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int pfd = lfd_of(ctx_of(req), parent);
+	int fd;
+
+	if (pfd < 0) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	fd = openat(pfd, name, O_PATH | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			struct fuse_entry_param e;
+
+			memset(&e, 0, sizeof(e));
+			fuse_reply_entry(req, &e); /* negative, not cached */
+		} else {
+			fuse_reply_err(req, errno);
+		}
+		return;
+	}
+	reply_local_entry(req, fd, false);
+}
+
+static void reply_local_attr(fuse_req_t req, int fd, uint64_t ino)
+{
+	struct stat st;
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	st.st_ino = ino;
+	fuse_reply_attr(req, &st, LC_TIMEOUT);
+}
+
+static void l_getattr(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	int fd = lfd_of(ctx_of(req), ino);
+
+	(void)fi;
+	if (fd < 0)
+		fuse_reply_err(req, ESTALE);
+	else
+		reply_local_attr(req, fd, ino);
+}
+
+static void l_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		      int to_set, struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = drfsd_node(d, ino);
+	char proc[64];
+	int fd = lfd_of(d, ino), ret = 0;
+
+	if (fd < 0) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		ret = chmod(proc, attr->st_mode);
+	if (!ret && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+		ret = fchownat(fd, "",
+			       (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid :
+							      (uid_t)-1,
+			       (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid :
+							      (gid_t)-1,
+			       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	if (!ret && (to_set & FUSE_SET_ATTR_SIZE)) {
+		if (n && !n->unsealed) {
+			ret = breach(d, LC_TRUNCATE, "truncate");
+			if (ret < 0) {
+				fuse_reply_err(req, -ret);
+				return;
+			}
+		}
+		ret = fi ? ftruncate((int)fi->fh, attr->st_size) :
+			   truncate(proc, attr->st_size);
+	}
+	if (!ret && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+		struct timespec tv[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			tv[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			tv[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			tv[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			tv[1] = attr->st_mtim;
+		ret = utimensat(AT_FDCWD, proc, tv, 0);
+	}
+	if (ret < 0)
+		fuse_reply_err(req, errno);
+	else
+		reply_local_attr(req, fd, ino);
+}
+
+static void l_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	int fd = lfd_of(ctx_of(req), ino);
+	ssize_t r = fd < 0 ? -1 : readlinkat(fd, "", buf, sizeof(buf) - 1);
+
+	if (r < 0) {
+		fuse_reply_err(req, fd < 0 ? ESTALE : errno);
+		return;
+	}
+	buf[r] = 0;
+	fuse_reply_readlink(req, buf);
+}
+
+struct mk {
+	int pfd;
+	const char *name;
+	mode_t mode;
+	dev_t rdev;
+	const char *link;
+};
+
+static int do_mk(void *arg)
+{
+	struct mk *m = arg;
+
+	if (m->link)
+		return symlinkat(m->link, m->pfd, m->name);
+	if (S_ISDIR(m->mode))
+		return mkdirat(m->pfd, m->name, m->mode & 07777);
+	return mknodat(m->pfd, m->name, m->mode, m->rdev);
+}
+
+static void make(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, dev_t rdev, const char *link)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct mk m = { lfd_of(ctx_of(req), parent), name, mode, rdev, link };
+	int fd;
+
+	if (m.pfd < 0) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	/* made as root, then given to the caller (fchownat below) */
+	if (do_mk(&m) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	fchownat(m.pfd, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW);
+	fd = openat(m.pfd, name, O_PATH | O_NOFOLLOW);
+	if (fd < 0)
+		fuse_reply_err(req, errno);
+	else
+		reply_local_entry(req, fd, false);
+}
+
+static void l_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    mode_t mode, dev_t rdev)
+{
+	make(req, parent, name, mode, rdev, NULL);
+}
+
+static void l_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    mode_t mode)
+{
+	make(req, parent, name, S_IFDIR | mode, 0, NULL);
+}
+
+static void l_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		      const char *name)
+{
+	make(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void l_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int pfd = lfd_of(ctx_of(req), parent);
+
+	fuse_reply_err(req, pfd < 0 ? ESTALE :
+		       unlinkat(pfd, name, 0) < 0 ? errno : 0);
+}
+
+static void l_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int pfd = lfd_of(ctx_of(req), parent);
+
+	fuse_reply_err(req, pfd < 0 ? ESTALE :
+		       unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? errno : 0);
+}
+
+static void l_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     fuse_ino_t newparent, const char *newname,
+		     unsigned int flags)
+{
+	struct drfsd *d = ctx_of(req);
+	int pfd = lfd_of(d, parent), npfd = lfd_of(d, newparent);
+	struct stat st;
+
+	if (!drfsd_is_local(parent) || !drfsd_is_local(newparent)) {
+		fuse_reply_err(req, EXDEV); /* other areas: copy instead */
+		return;
+	}
+	if (pfd < 0 || npfd < 0) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
+	    fstatat(npfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISDIR(st.st_mode)) {
+		char what[600];
+		int ret;
+
+		snprintf(what, sizeof(what), "rename to '%s'", newname);
+		ret = breach(d, LC_RENAME_OVER, what);
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+	}
+	fuse_reply_err(req, renameat2(pfd, name, npfd, newname, flags) < 0 ?
+				    errno :
+				    0);
+}
+
+static void l_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		   const char *newname)
+{
+	struct drfsd *d = ctx_of(req);
+	int fd = lfd_of(d, ino), npfd = lfd_of(d, newparent);
+	char proc[64];
+
+	if (!drfsd_is_local(newparent)) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	if (fd < 0 || npfd < 0) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, npfd, newname, AT_SYMLINK_FOLLOW) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	fd = openat(npfd, newname, O_PATH | O_NOFOLLOW);
+	if (fd < 0)
+		fuse_reply_err(req, errno);
+	else
+		reply_local_entry(req, fd, false);
+}
+
+/* ---- files ---- */
+
+static void l_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = drfsd_node(d, ino);
+	char proc[64];
+	int fd;
+
+	if (!n || !n->has_lfd) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && !n->unsealed) {
+		int ret = breach(d, LC_REWRITE, "open for writing");
+
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", n->lfd);
+	fd = open(proc, fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL));
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	pthread_mutex_lock(&d->table_lock);
+	n->nopen++;
+	pthread_mutex_unlock(&d->table_lock);
+	fi->fh = (uint64_t)fd;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void l_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	int pfd = lfd_of(d, parent), fd, pathfd;
+	struct fuse_entry_param e;
+	struct dnode *n;
+	struct stat st;
+	bool existed;
+
+	if (pfd < 0) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	existed = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (existed && !(fi->flags & O_EXCL)) {
+		int ret = breach(d, LC_REWRITE, "create over an existing file");
+
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+	}
+	fd = openat(pfd, name, (fi->flags | O_CREAT) & ~O_NOFOLLOW,
+		    mode & 07777);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if (!existed)
+		fchown(fd, c->uid, c->gid);
+	pathfd = openat(pfd, name, O_PATH | O_NOFOLLOW);
+	memset(&e, 0, sizeof(e));
+	if (pathfd < 0 || fstat(fd, &e.attr) < 0) {
+		int err = errno;
+
+		close(fd);
+		if (pathfd >= 0)
+			close(pathfd);
+		fuse_reply_err(req, err);
+		return;
+	}
+	e.ino = DRFSD_LOCAL_BIT | e.attr.st_ino;
+	e.attr.st_ino = e.ino;
+	e.attr_timeout = e.entry_timeout = LC_TIMEOUT;
+	n = drfsd_node_get(d, e.ino, 1);
+	if (!n) {
+		close(fd);
+		close(pathfd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (n->has_lfd) {
+		close(pathfd);
+	} else {
+		n->lfd = pathfd;
+		n->has_lfd = true;
+	}
+	if (!existed)
+		n->unsealed = true; /* until this handle is released */
+	pthread_mutex_unlock(&n->lock);
+	pthread_mutex_lock(&d->table_lock);
+	n->nopen++;
+	pthread_mutex_unlock(&d->table_lock);
+	fi->fh = (uint64_t)fd;
+	fi->keep_cache = 1;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		close(fd);
+		drfsd_node_forget(d, e.ino, 1);
+	}
+}
+
+static void l_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void l_write(fuse_req_t req, fuse_ino_t ino, const char *data,
+		    size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t r = pwrite((int)fi->fh, data, size, off);
+
+	(void)ino;
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+static void l_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int fd = dup((int)fi->fh);
+
+	(void)ino;
+	fuse_reply_err(req, fd < 0 ? errno : close(fd) < 0 ? errno : 0);
+}
+
+static void l_release(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi)
+{
+	struct drfsd *d = ctx_of(req);
+	struct dnode *n = drfsd_node(d, ino);
+
+	close((int)fi->fh);
+	if (n) {
+		pthread_mutex_lock(&d->table_lock);
+		if (n->nopen > 0)
+			n->nopen--;
+		if (n->nopen == 0)
+			n->unsealed = false; /* sealed */
+		pthread_mutex_unlock(&d->table_lock);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void l_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, (datasync ? fdatasync((int)fi->fh) :
+					fsync((int)fi->fh)) < 0 ?
+				    errno :
+				    0);
+}
+
+/* ---- directories ---- */
+
+struct ldir {
+	DIR *dp;
+	off_t offset;
+	struct dirent *entry;
+};
+
+static void l_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int pfd = lfd_of(ctx_of(req), ino), fd;
+	struct ldir *h;
+
+	if (pfd < 0) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY);
+	h = calloc(1, sizeof(*h));
+	if (fd < 0 || !h || !(h->dp = fdopendir(fd))) {
+		int err = errno ? errno : ENOMEM;
+
+		if (fd >= 0)
+			close(fd);
+		free(h);
+		fuse_reply_err(req, err);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void l_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct ldir *h = (struct ldir *)(uintptr_t)fi->fh;
+	char *buf = malloc(size), *p = buf;
+	size_t rem = size;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (off != h->offset) {
+		seekdir(h->dp, off);
+		h->entry = NULL;
+		h->offset = off;
+	}
+	for (;;) {
+		struct stat st = { 0 };
+		size_t n;
+
+		if (!h->entry) {
+			errno = 0;
+			h->entry = readdir(h->dp);
+			if (!h->entry)
+				break;
+		}
+		st.st_ino = DRFSD_LOCAL_BIT | h->entry->d_ino;
+		st.st_mode = (mode_t)h->entry->d_type << 12;
+		n = fuse_add_direntry(req, p, rem, h->entry->d_name, &st,
+				      h->entry->d_off);
+		if (n > rem)
+			break;
+		p += n;
+		rem -= n;
+		h->offset = h->entry->d_off;
+		h->entry = NULL;
+	}
+	fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void l_releasedir(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	struct ldir *h = (struct ldir *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	closedir(h->dp);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+static void l_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct drfsd *d = ctx_of(req);
+	struct statvfs sv;
+	int fd = lfd_of(d, ino);
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fd < 0 || statvfs(proc, &sv) < 0)
+		fuse_reply_err(req, fd < 0 ? ESTALE : errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static void l_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	(void)mask;
+	fuse_reply_err(req, lfd_of(ctx_of(req), ino) < 0 ? ESTALE : 0);
+}
+
+static void l_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void l_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       size_t size)
+{
+	(void)ino;
+	(void)name;
+	(void)size;
+	fuse_reply_err(req, ENODATA);
+}
+
+static void l_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(void)ino;
+	if (size)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_xattr(req, 0);
+}
+
+static void l_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       const char *value, size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, ENOTSUP);
+}
+
+const struct fuse_lowlevel_ops drfsd_local_ops = {
+	.lookup = l_lookup,
+	.getattr = l_getattr,
+	.setattr = l_setattr,
+	.readlink = l_readlink,
+	.mknod = l_mknod,
+	.mkdir = l_mkdir,
+	.symlink = l_symlink,
+	.unlink = l_unlink,
+	.rmdir = l_rmdir,
+	.rename = l_rename,
+	.link = l_link,
+	.open = l_open,
+	.create = l_create,
+	.read = l_read,
+	.write = l_write,
+	.flush = l_flush,
+	.release = l_release,
+	.fsync = l_fsync,
+	.opendir = l_opendir,
+	.readdir = l_readdir,
+	.releasedir = l_releasedir,
+	.fsyncdir = l_fsyncdir,
+	.statfs = l_statfs,
+	.access = l_access,
+	.getxattr = l_getxattr,
+	.listxattr = l_listxattr,
+	.setxattr = l_setxattr,
+};
