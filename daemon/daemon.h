@@ -39,6 +39,14 @@ struct dnode {
 	struct dnode *next; /* hash chain */
 };
 
+enum drfsd_op {
+	DRFSD_OP_LOOKUP, DRFSD_OP_GETATTR, DRFSD_OP_SETATTR, DRFSD_OP_CREATE,
+	DRFSD_OP_MKDIR, DRFSD_OP_UNLINK, DRFSD_OP_RMDIR, DRFSD_OP_RENAME,
+	DRFSD_OP_LINK, DRFSD_OP_OPEN, DRFSD_OP_READ, DRFSD_OP_WRITE,
+	DRFSD_OP_READDIR, DRFSD_OP_FLUSH, DRFSD_OP_FSYNC, DRFSD_OP_LOCK,
+	DRFSD_OP__N
+};
+
 struct drfsd {
 	struct drfs_fs *fs;
 	struct fuse_session *se;
@@ -59,7 +67,24 @@ struct drfsd {
 	uint64_t lc_watch;
 	uint64_t lc_breaches[4]; /* atomic; enum lc_breach */
 	int64_t lc_last_log_ns; /* atomic */
+	uint64_t ops[DRFSD_OP__N]; /* atomic */
 };
+
+/* Statistics (stats.c). */
+#define DRFSD_STATS_BIT (1ull << 61)
+#define DRFSD_STATS_PROM ".datarootfs-stats.prom"
+#define DRFSD_STATS_TXT ".datarootfs-stats.txt"
+static inline bool drfsd_is_stats(uint64_t ino)
+{
+	return (ino & DRFSD_STATS_BIT) && !(ino & (1ull << 62));
+}
+void drfsd_count(struct drfsd *d, enum drfsd_op op);
+int drfsd_stats_ino(const char *name); /* 0 if not a stats file */
+void drfsd_stats_entry(struct drfsd *d, int which, struct fuse_entry_param *e);
+void drfsd_stats_open(fuse_req_t req, uint64_t ino, struct fuse_file_info *fi);
+void drfsd_stats_read(fuse_req_t req, size_t size, off_t off,
+		      struct fuse_file_info *fi);
+void drfsd_stats_release(fuse_req_t req, struct fuse_file_info *fi);
 
 /* Inode numbers of localcache inodes: this bit | the local st_ino. */
 #define DRFSD_LOCAL_BIT (1ull << 62)

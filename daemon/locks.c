@@ -287,6 +287,7 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind,
 	struct waiter *w;
 	int ret;
 
+	drfsd_count(d, DRFSD_OP_LOCK);
 	if (lk->type == F_UNLCK && n) {
 		/* what we wrote under the lock is durable before others
 		 * can take it */

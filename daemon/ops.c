@@ -282,7 +282,8 @@ static void reply_entry(fuse_req_t req, const struct drfs_attr *a)
 static bool area_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int err)
 {
-	if (drfsd_local_is_area(ctx_of(req), parent, name)) {
+	if (drfsd_local_is_area(ctx_of(req), parent, name) ||
+	    (parent == FUSE_ROOT_ID && drfsd_stats_ino(name))) {
 		fuse_reply_err(req, err);
 		return true;
 	}
@@ -323,6 +324,14 @@ static void drfs_op_destroy(void *userdata)
 static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
 			   const char *name)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_LOOKUP);
+	if (parent == FUSE_ROOT_ID && drfsd_stats_ino(name)) {
+		struct fuse_entry_param e;
+
+		drfsd_stats_entry(ctx_of(req), drfsd_stats_ino(name), &e);
+		fuse_reply_entry(req, &e);
+		return;
+	}
 	if (drfsd_local_is_area(ctx_of(req), parent, name)) {
 		drfsd_local_root_lookup(req);
 		return;
@@ -362,6 +371,14 @@ static void drfs_op_forget_multi(fuse_req_t req, size_t count,
 static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_GETATTR);
+	if (drfsd_is_stats(ino)) {
+		struct fuse_entry_param e;
+
+		drfsd_stats_entry(ctx_of(req), (int)(ino & 3), &e);
+		fuse_reply_attr(req, &e.attr, 1.0);
+		return;
+	}
 	LOCAL(ino, getattr, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct drfs_attr a;
@@ -385,6 +402,11 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 			    struct stat *attr, int to_set,
 			    struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_SETATTR);
+	if (drfsd_is_stats(ino)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	LOCAL(ino, setattr, req, ino, attr, to_set, fi);
 	struct drfsd *d = ctx_of(req);
 	struct drfs_setattr sa = { 0 };
@@ -468,6 +490,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode, dev_t rdev)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_CREATE);
 	if (area_name(req, parent, name, EEXIST))
 		return;
 	LOCAL(parent, mknod, req, parent, name, mode, rdev);
@@ -485,6 +508,7 @@ static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void drfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_MKDIR);
 	LOCAL(parent, mkdir, req, parent, name, mode);
 	drfs_op_mknod(req, parent, name, S_IFDIR | (mode & 07777), 0);
 }
@@ -533,6 +557,7 @@ static void release_gone(struct drfsd *d, uint64_t ino, uint32_t nlink)
 static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
 			   const char *name)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_UNLINK);
 	if (area_name(req, parent, name, EISDIR))
 		return;
 	LOCAL(parent, unlink, req, parent, name);
@@ -548,6 +573,7 @@ static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
 
 static void drfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_RMDIR);
 	if (area_name(req, parent, name, EBUSY))
 		return;
 	LOCAL(parent, rmdir, req, parent, name);
@@ -558,6 +584,7 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
 			   const char *name, fuse_ino_t newparent,
 			   const char *newname, unsigned int flags)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_RENAME);
 	if (area_name(req, parent, name, EBUSY) ||
 	    area_name(req, newparent, newname, EBUSY))
 		return;
@@ -580,6 +607,7 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
 static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_LINK);
 	if (area_name(req, newparent, newname, EEXIST))
 		return;
 	if (drfsd_is_local(ino) != drfsd_is_local(newparent)) {
@@ -616,6 +644,11 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_OPEN);
+	if (drfsd_is_stats(ino)) {
+		drfsd_stats_open(req, ino, fi);
+		return;
+	}
 	LOCAL(ino, open, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct drfs_attr a;
@@ -638,6 +671,7 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
 			   const char *name, mode_t mode,
 			   struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_CREATE);
 	if (area_name(req, parent, name, EISDIR))
 		return;
 	LOCAL(parent, create, req, parent, name, mode, fi);
@@ -683,6 +717,11 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
 static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 			 off_t off, struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_READ);
+	if (drfsd_is_stats(ino)) {
+		drfsd_stats_read(req, size, off, fi);
+		return;
+	}
 	LOCAL(ino, read, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
@@ -710,6 +749,7 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			  size_t size, off_t off, struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_WRITE);
 	LOCAL(ino, write, req, ino, buf, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
@@ -730,6 +770,11 @@ static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_FLUSH);
+	if (drfsd_is_stats(ino)) {
+		fuse_reply_err(req, 0);
+		return;
+	}
 	LOCAL(ino, flush, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
@@ -744,6 +789,7 @@ static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			  struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_FSYNC);
 	LOCAL(ino, fsync, req, ino, datasync, fi);
 	(void)ino;
 	(void)datasync;
@@ -754,6 +800,10 @@ static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
+	if (drfsd_is_stats(ino)) {
+		drfsd_stats_release(req, fi);
+		return;
+	}
 	LOCAL(ino, release, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
@@ -863,6 +913,7 @@ static int dir_cb(void *vctx, const char *name, uint64_t ino, uint8_t type)
 static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			    off_t off, struct fuse_file_info *fi)
 {
+	drfsd_count(ctx_of(req), DRFSD_OP_READDIR);
 	LOCAL(ino, readdir, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;

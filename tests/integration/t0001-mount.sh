@@ -16,6 +16,12 @@ ok "a directory made on node1 is listed on node2" bash -c "ls '$N2' | grep -qx m
 echo hello >"$N2/made-on-1/f"
 check_eq "a file written on node2 reads on node1" hello "$(cat "$N1/made-on-1/f")"
 ok "statfs works" bash -c "df -P '$N1' | tail -1 | grep -q ."
+# live statistics: hidden, read-only, Prometheus text and human text
+contains "stats (Prometheus) count requests" 'datarootfs_requests_total\{fs="[^"]+",op="mkdir"\} [1-9]' "$(cat "$N1/.datarootfs-stats.prom")"
+contains "stats (text) show RADOS ops" '^rados ops +read=[0-9]+ write=[1-9]' "$(cat "$N1/.datarootfs-stats.txt")"
+ok "stats files are not listed" bash -c "! ls -a '$N1' | grep -q datarootfs-stats"
+ok "stats files are read-only, even for root" bash -c "! echo x 2>/dev/null >'$N1/.datarootfs-stats.txt'"
+ok "stats files cannot be removed" bash -c "! rm -f '$N1/.datarootfs-stats.txt' 2>/dev/null"
 
 umount_fs "$N1"
 umount_fs "$N2"

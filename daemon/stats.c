@@ -1,0 +1,229 @@
+/*
+ * stats.c - live statistics of this node, as two hidden read-only files in
+ * the mount root (not listed by readdir):
+ *
+ *   .datarootfs-stats.prom   Prometheus text format (node_exporter's
+ *                            textfile collector or any scraper)
+ *   .datarootfs-stats.txt    the same, for people
+ *
+ * Each open takes a snapshot; reads serve it (direct_io, so the size 0 in
+ * the attributes does not hide the content).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "lock.h"
+
+static const char *const op_names[] = {
+	"lookup", "getattr", "setattr", "create", "mkdir", "unlink", "rmdir",
+	"rename", "link",    "open",    "read",   "write", "readdir", "flush",
+	"fsync",  "lock",
+};
+
+_Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DRFSD_OP__N,
+	       "op_names");
+
+void drfsd_count(struct drfsd *d, enum drfsd_op op)
+{
+	__atomic_add_fetch(&d->ops[op], 1, __ATOMIC_RELAXED);
+}
+
+int drfsd_stats_ino(const char *name)
+{
+	if (!strcmp(name, DRFSD_STATS_PROM))
+		return 1;
+	if (!strcmp(name, DRFSD_STATS_TXT))
+		return 2;
+	return 0;
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = b->cap * 2 + 4096;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			abort();
+	}
+}
+
+static uint64_t ld(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+static char *render(struct drfsd *d, bool prom, size_t *len)
+{
+	struct drfs_fs *fs = d->fs;
+	struct sbuf b = { NULL, 0, 0 };
+	const char *lbl = fs->fsname;
+	static const char *const breach[] = { "rewrite", "truncate",
+					      "rename_over" };
+
+	put(&b, "%s", "");
+	if (prom) {
+		put(&b, "# HELP datarootfs_requests_total FUSE requests by "
+			"operation\n# TYPE datarootfs_requests_total counter\n");
+		for (int i = 0; i < DRFSD_OP__N; i++)
+			put(&b,
+			    "datarootfs_requests_total{fs=\"%s\",op=\"%s\"} "
+			    "%" PRIu64 "\n",
+			    lbl, op_names[i], ld(&d->ops[i]));
+		put(&b, "# HELP datarootfs_rados_ops_total RADOS operations "
+			"sent\n# TYPE datarootfs_rados_ops_total counter\n");
+		put(&b, "datarootfs_rados_ops_total{fs=\"%s\",kind=\"read\"} "
+			"%" PRIu64 "\n",
+		    lbl, ld(&fs->stats[DRFS_ST_RADOS_READ]));
+		put(&b, "datarootfs_rados_ops_total{fs=\"%s\",kind=\"write\"} "
+			"%" PRIu64 "\n",
+		    lbl, ld(&fs->stats[DRFS_ST_RADOS_WRITE]));
+		put(&b, "datarootfs_rados_retries_total{fs=\"%s\"} %" PRIu64
+			"\n",
+		    lbl, ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
+		put(&b, "datarootfs_checksum_errors_total{fs=\"%s\"} %" PRIu64
+			"\n",
+		    lbl, ld(&fs->stats[DRFS_ST_CSUM_ERR]));
+		put(&b, "datarootfs_bytes_read_total{fs=\"%s\"} %" PRIu64 "\n",
+		    lbl, ld(&fs->stats[DRFS_ST_BYTES_READ]));
+		put(&b, "datarootfs_bytes_written_total{fs=\"%s\"} %" PRIu64
+			"\n",
+		    lbl, ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
+		put(&b, "datarootfs_lock_requests_total{fs=\"%s\"} %" PRIu64
+			"\n",
+		    lbl, ld(&fs->stats[DRFS_ST_LOCK_OPS]));
+		put(&b, "datarootfs_lock_conflicts_total{fs=\"%s\"} %" PRIu64
+			"\n",
+		    lbl, ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]));
+		put(&b, "datarootfs_locks_broken_total{fs=\"%s\"} %" PRIu64
+			"\n",
+		    lbl, ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]));
+		for (int i = 0; i < 3; i++)
+			put(&b,
+			    "datarootfs_localcache_breaches_total{fs=\"%s\","
+			    "kind=\"%s\"} %" PRIu64 "\n",
+			    lbl, breach[i], ld(&d->lc_breaches[i]));
+		put(&b, "datarootfs_localcache_epoch{fs=\"%s\"} %" PRIu64 "\n",
+		    lbl, d->lc_epoch);
+		put(&b, "datarootfs_inodes_known{fs=\"%s\"} %zu\n", lbl,
+		    d->nnodes);
+		put(&b, "datarootfs_fenced{fs=\"%s\"} %d\n", lbl,
+		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? 1 : 0);
+	} else {
+		put(&b, "filesystem   %s (pool %s), node %s\n", lbl, fs->pool,
+		    fs->node);
+		put(&b, "fenced       %s\n",
+		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? "YES" :
+								      "no");
+		put(&b, "requests    ");
+		for (int i = 0; i < DRFSD_OP__N; i++)
+			put(&b, " %s=%" PRIu64, op_names[i], ld(&d->ops[i]));
+		put(&b, "\nrados ops    read=%" PRIu64 " write=%" PRIu64
+			" retries=%" PRIu64 "\n",
+		    ld(&fs->stats[DRFS_ST_RADOS_READ]),
+		    ld(&fs->stats[DRFS_ST_RADOS_WRITE]),
+		    ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
+		put(&b, "bytes        read=%" PRIu64 " written=%" PRIu64 "\n",
+		    ld(&fs->stats[DRFS_ST_BYTES_READ]),
+		    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
+		put(&b, "checksums    errors=%" PRIu64 "\n",
+		    ld(&fs->stats[DRFS_ST_CSUM_ERR]));
+		put(&b, "locks        requests=%" PRIu64 " conflicts=%" PRIu64
+			" broken=%" PRIu64 " (lease %d s)\n",
+		    ld(&fs->stats[DRFS_ST_LOCK_OPS]),
+		    ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]),
+		    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]), DRFS_LEASE);
+		put(&b, "localcache   %s, %s, epoch %" PRIu64
+			", breaches rewrite=%" PRIu64 " truncate=%" PRIu64
+			" rename_over=%" PRIu64 "\n",
+		    d->lc_path ? d->lc_path : "(disabled)",
+		    d->lc_strict ? "strict" : "compat", d->lc_epoch,
+		    ld(&d->lc_breaches[0]), ld(&d->lc_breaches[1]),
+		    ld(&d->lc_breaches[2]));
+		put(&b, "inodes       %zu known to the kernel\n", d->nnodes);
+	}
+	*len = b.len;
+	return b.p;
+}
+
+void drfsd_stats_entry(struct drfsd *d, int which, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = DRFSD_STATS_BIT | (uint64_t)which;
+	e->attr.st_ino = e->ino;
+	e->attr.st_mode = S_IFREG | 0444;
+	e->attr.st_nlink = 1;
+	e->attr.st_mtime = time(NULL);
+	(void)d;
+}
+
+struct snap {
+	char *buf;
+	size_t len;
+};
+
+void drfsd_stats_open(fuse_req_t req, uint64_t ino, struct fuse_file_info *fi)
+{
+	struct drfsd *d = fuse_req_userdata(req);
+	struct snap *s;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	s->buf = render(d, (ino & 3) == 1, &s->len);
+	fi->fh = (uint64_t)(uintptr_t)s;
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
+void drfsd_stats_read(fuse_req_t req, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	struct snap *s = (struct snap *)(uintptr_t)fi->fh;
+
+	if ((size_t)off >= s->len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, s->buf + off,
+			       s->len - (size_t)off < size ?
+				       s->len - (size_t)off :
+				       size);
+}
+
+void drfsd_stats_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	struct snap *s = (struct snap *)(uintptr_t)fi->fh;
+
+	free(s->buf);
+	free(s);
+	fuse_reply_err(req, 0);
+}
