@@ -68,6 +68,9 @@ struct drfsd {
 	uint64_t lc_breaches[4]; /* atomic; enum lc_breach */
 	int64_t lc_last_log_ns; /* atomic */
 	uint64_t ops[DRFSD_OP__N]; /* atomic */
+	/* filedir: the content-addressed area, NULL: disabled */
+	const char *filedir_name;
+	bool filedir_reject; /* hash mismatch at rename: refuse (or log) */
 };
 
 /* Statistics (stats.c). */

@@ -36,6 +36,8 @@ struct options {
 	char *lc_name;
 	char *lc_path;
 	char *lc_mode;
+	char *fd_name;
+	char *fd_verify;
 	char *source;
 	int nonopt;
 };
@@ -53,6 +55,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("localcache_name=%s", lc_name),
 	OPT("localcache_path=%s", lc_path),
 	OPT("localcache=%s", lc_mode),
+	OPT("filedir_name=%s", fd_name),
+	OPT("filedir_verify=%s", fd_verify),
 	OPT("debug", debug),
 	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_END
@@ -83,6 +87,9 @@ static void usage(const char *prog)
 	       "default /dev/shm/datarootfs-FS)\n"
 	       "    -o localcache=compat|strict  append-only breaches logged "
 	       "or refused\n"
+	       "    -o filedir_name=NAME     content-addressed area (filedir; "
+	       "'none' disables)\n"
+	       "    -o filedir_verify=reject|log  SHA-1 mismatch at rename\n"
 	       "    -o debug            debug logging (implies -f)\n"
 	       "\n",
 	       prog, DRFS_DEFAULT_POOL);
@@ -101,17 +108,24 @@ static int opt_proc(void *data, const char *arg, int key,
 	return 1;
 }
 
+/* libfuse prints some messages in pieces: gather them into one line. */
 static void fuse_log_sink(enum fuse_log_level level, const char *fmt,
 			  va_list ap)
 {
-	char buf[1024];
+	static __thread char line[1024];
+	static __thread size_t used;
 	size_t n;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
-	drfs_log((int)level, "%s", buf);
+	vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	used = strlen(line);
+	n = used;
+	if (n == 0 || (line[n - 1] != '\n' && n < sizeof(line) - 1))
+		return;
+	if (line[n - 1] == '\n')
+		line[n - 1] = 0;
+	drfs_log((int)level, "%s", line);
+	used = 0;
+	line[0] = 0;
 }
 
 /* Fork; the parent exits with the status the child reports on @fd. */
@@ -258,6 +272,12 @@ int main(int argc, char *argv[])
 				"absolute path\n", o.lc_path);
 		return 1;
 	}
+	if (o.fd_verify && strcmp(o.fd_verify, "reject") &&
+	    strcmp(o.fd_verify, "log")) {
+		fprintf(stderr, "datarootfs: filedir_verify=%s: must be reject "
+				"or log\n", o.fd_verify);
+		return 1;
+	}
 	if (o.debug || co.debug) {
 		drfs_log_level = LOG_DEBUG;
 		co.foreground = 1;
@@ -307,6 +327,9 @@ int main(int argc, char *argv[])
 	d.table = calloc(d.nbuckets, sizeof(*d.table));
 	d.attr_timeout = 0.0;
 	d.wb_max = 8u << 20;
+	if (!o.fd_name || strcmp(o.fd_name, "none"))
+		d.filedir_name = o.fd_name ? o.fd_name : "filedir";
+	d.filedir_reject = !o.fd_verify || !strcmp(o.fd_verify, "reject");
 	if (!d.table)
 		goto out_disconnect;
 
@@ -354,8 +377,9 @@ int main(int argc, char *argv[])
 
 	lcfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lcfg, 1);
-	fuse_loop_cfg_set_max_threads(lcfg, co.max_threads > 0 ?
-						    co.max_threads : 64);
+	/* libfuse's default is 10; blocked lock waiters hold none */
+	fuse_loop_cfg_set_max_threads(lcfg, co.max_threads > 10 ?
+						    co.max_threads : 32);
 	fuse_loop_cfg_set_idle_threads(lcfg, 8);
 	ret = co.singlethread ? fuse_session_loop(d.se) :
 				fuse_session_loop_mt(d.se, lcfg);

@@ -546,11 +546,14 @@ static void release_gone(struct drfsd *d, uint64_t ino, uint32_t nlink)
 	}
 	pthread_mutex_unlock(&d->table_lock);
 	if (!open_here) {
-		int ret = drfs_inode_free(d->fs, ino);
+		/* freed after a grace period: other nodes may have it
+		 * open */
+		int ret = drfs_orphan_add(d->fs, ino);
 
 		if (ret < 0)
-			drfs_warn("cannot free inode %" PRIx64 ": %s (fsck "
-				  "will reclaim it)", ino, strerror(-ret));
+			drfs_warn("cannot record unlinked inode %" PRIx64
+				  ": %s (fsck will reclaim it)", ino,
+				  strerror(-ret));
 	}
 }
 
@@ -596,9 +599,43 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
 	struct drfsd *d = ctx_of(req);
 	uint64_t ino = 0;
 	uint32_t nlink = 1;
-	int ret = drfs_rename(d->fs, parent, name, newparent, newname, flags,
-			      &ino, &nlink);
+	struct drfs_attr src;
+	int cas = 0, ret;
 
+	/* into the content-addressed pool: the content must match the name */
+	if (d->filedir_name && !(flags & RENAME_EXCHANGE))
+		cas = drfs_filedir_match(d->fs, d->filedir_name, newparent,
+					 newname);
+	if (cas > 0) {
+		char sha[41];
+
+		ret = drfs_lookup(d->fs, parent, name, &src);
+		if (ret == 0 && S_ISREG(src.mode) &&
+		    !(src.flags & DRFS_IF_IMMUTABLE)) {
+			ret = drfs_sha1_hex(d->fs, src.ino, sha);
+			if (ret == 0 && strcmp(sha, newname)) {
+				drfs_warn("filedir: content of '%s' has SHA-1 "
+					  "%s, not its new name %s: %s", name,
+					  sha, newname,
+					  d->filedir_reject ? "rename refused" :
+							      "allowed (log)");
+				ret = d->filedir_reject ? -EPERM : 0;
+			}
+		}
+		if (ret < 0) {
+			reply_err(req, ret);
+			return;
+		}
+	}
+	ret = drfs_rename(d->fs, parent, name, newparent, newname, flags, &ino,
+			  &nlink);
+	if (ret == 0 && cas > 0 && S_ISREG(src.mode)) {
+		int r = drfs_set_flags(d->fs, src.ino, DRFS_IF_IMMUTABLE);
+
+		if (r < 0)
+			drfs_warn("filedir: cannot seal inode %" PRIx64 ": %s",
+				  src.ino, strerror(-r));
+	}
 	if (ret == 0)
 		release_gone(d, ino, nlink);
 	reply_err(req, ret);
@@ -661,10 +698,14 @@ static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 		ret = -EPERM;
 	if (ret == 0)
 		ret = open_common(req, ino, fi);
-	if (ret < 0)
+	if (ret < 0) {
 		reply_err(req, ret);
-	else
-		fuse_reply_open(req, fi);
+		return;
+	}
+	/* pool content never changes: keep its pages across opens */
+	if (a.flags & DRFS_IF_IMMUTABLE)
+		fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
 }
 
 static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,

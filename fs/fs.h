@@ -189,6 +189,15 @@ int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
 int drfs_listxattr(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size);
 int drfs_removexattr(struct drfs_fs *fs, uint64_t ino, const char *name);
 
+/*
+ * An inode lost its last link: record it; it is freed DRFS_ORPHAN_GRACE
+ * seconds later (other nodes may still have it open) by the reaper.
+ */
+#define DRFS_ORPHAN_GRACE 60
+int drfs_orphan_add(struct drfs_fs *fs, uint64_t ino);
+/* Free recorded orphans older than @grace_s; returns count freed. */
+int drfs_orphans_reap(struct drfs_fs *fs, int grace_s);
+
 /* Free an inode whose link count is 0: its stripes, then the object. */
 int drfs_inode_free(struct drfs_fs *fs, uint64_t ino);
 
@@ -198,6 +207,16 @@ int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes,
 /* Roll stale rename intents forward or back.  @min_age_s: only intents at
  * least that old (their owner is assumed dead).  Returns count handled. */
 int drfs_intents_recover(struct drfs_fs *fs, int min_age_s);
+
+/* ---- filedir (filedir.c) ---- */
+
+/* Is @name 40 lowercase hex digits? */
+bool drfs_filedir_name(const char *name);
+/* 1 if @dir/@name is <root>/@area/ab/cd/abcd..., 0 if not, -errno. */
+int drfs_filedir_match(struct drfs_fs *fs, const char *area, uint64_t dir,
+		       const char *name);
+int drfs_sha1_hex(struct drfs_fs *fs, uint64_t ino, char out[41]);
+int drfs_set_flags(struct drfs_fs *fs, uint64_t ino, uint32_t flags);
 
 /* ---- file data (data.c) ---- */
 

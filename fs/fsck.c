@@ -36,6 +36,7 @@ struct ient {
 	uint32_t subdirs; /* for directories */
 	uint32_t stripes_max; /* highest stripe object seen + 1 */
 	bool has_object;
+	bool pending; /* unlinked, waiting for its grace period */
 	bool visited;
 	bool is_dir;
 };
@@ -373,6 +374,15 @@ static int walk(struct ctx *c)
 	return ret < 0 ? ret : 0;
 }
 
+static void mark_pending(void *vctx, uint64_t ino)
+{
+	struct ctx *c = vctx;
+	struct ient *e = imap_get(&c->map, ino);
+
+	if (e)
+		e->pending = true;
+}
+
 /* ---- pass 3: counts and orphans ---- */
 
 static int64_t inode_age_ns(struct ctx *c, uint64_t ino)
@@ -393,6 +403,8 @@ static void check_counts(struct ctx *c)
 
 		if (!e->ino)
 			continue;
+		if (!e->has_object && !e->stripes_max)
+			continue; /* a freed orphan still on the list */
 		if (!e->has_object) {
 			/* stripes without an inode */
 			bool fix = c->o->repair &&
@@ -404,6 +416,14 @@ static void check_counts(struct ctx *c)
 			problem(c, fix, "orphaned stripe objects of missing "
 				"inode %" PRIx64 "%s", e->ino,
 				fix ? ": removed" : "");
+			continue;
+		}
+		if (!e->visited && e->pending) {
+			c->r->pending++;
+			if (c->o->repair || c->o->offline) {
+				/* nobody has it open any more */
+				drfs_inode_orphan_free(c->fs, e->ino);
+			}
 			continue;
 		}
 		if (!e->visited) {
@@ -459,6 +479,9 @@ int drfs_fsck(struct drfs_fs *fs, const struct drfs_fsck_opts *o,
 	if (ret < 0)
 		goto out;
 	ret = walk(&c);
+	if (ret < 0)
+		goto out;
+	ret = drfs_orphans_scan(fs, 0, false, mark_pending, &c);
 	if (ret < 0)
 		goto out;
 	check_counts(&c);

@@ -21,6 +21,7 @@ struct drfs_fsck_opts {
 struct drfs_fsck_result {
 	uint64_t objects, inodes, dirs, entries, bytes_verified;
 	unsigned problems, repaired;
+	unsigned pending; /* unlinked inodes waiting to be freed */
 };
 
 /* 0 when the check ran (see r->problems), -errno if it could not. */

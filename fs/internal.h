@@ -61,6 +61,14 @@ int drfs_set_parent(struct drfs_fs *fs, uint64_t ino, uint64_t parent);
 /* Free an inode nothing points to, whatever its link count says. */
 int drfs_inode_orphan_free(struct drfs_fs *fs, uint64_t ino);
 
+/* Compare-and-swap edit of an inode's attributes (see attr_update). */
+int drfs_attr_edit(struct drfs_fs *fs, uint64_t ino,
+		   int (*fn)(struct drfs_attr *a, void *ctx), void *ctx);
+
+/* orphan.c */
+int drfs_orphans_scan(struct drfs_fs *fs, int grace_s, bool reap,
+		      void (*is_pending)(void *ctx, uint64_t ino), void *ctx);
+
 /* rename.c: number of intents at least @min_age_s old. */
 int drfs_intents_count(struct drfs_fs *fs, int min_age_s);
 

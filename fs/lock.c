@@ -475,6 +475,7 @@ static int session_put(struct drfs_fs *fs, bool first)
 static void *session_main(void *arg)
 {
 	struct drfs_fs *fs = arg;
+	unsigned tick = 0;
 
 	pthread_mutex_lock(&fs->session_lock);
 	while (!fs->session_stop) {
@@ -499,6 +500,14 @@ static void *session_main(void *arg)
 		} else if (ret < 0) {
 			drfs_warn("cannot renew the node lease: %s",
 				  strerror(-ret));
+		}
+		/* free unlinked inodes whose grace period is over (every
+		 * ~20 s; idempotent if several nodes do it) */
+		if (ret == 0 && ++tick % 5 == 0) {
+			int n = drfs_orphans_reap(fs, DRFS_ORPHAN_GRACE);
+
+			if (n > 0)
+				drfs_dbg("reaped %d unlinked inode(s)", n);
 		}
 		pthread_mutex_lock(&fs->session_lock);
 	}

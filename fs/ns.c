@@ -194,6 +194,12 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn,
 	}
 }
 
+int drfs_attr_edit(struct drfs_fs *fs, uint64_t ino,
+		   int (*fn)(struct drfs_attr *a, void *ctx), void *ctx)
+{
+	return attr_update(fs, ino, fn, ctx, NULL);
+}
+
 static int touch_ctime(struct drfs_attr *a, void *ctx)
 {
 	(void)ctx;

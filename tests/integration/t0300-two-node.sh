@@ -172,7 +172,16 @@ check_eq "symlink made on node1 resolves on node2" linked "$(cat "$B/sym")"
 setfattr -n user.moodle -v 42 "$A/h1"
 check_eq "xattr set on node1 read on node2" 42 "$(getfattr --only-values -n user.moodle "$B/h2")"
 
+# a file open on one node stays usable when another node deletes it
+echo "still here" >"$A/openfile"
+exec 7<>"$A/openfile"
+rm "$B/openfile"
+ok "deleted on node2: gone from the namespace" test ! -e "$A/openfile"
+check_eq "deleted on node2: node1's open descriptor still reads it" "still here" "$(cat <&7)"
+ok "deleted on node2: node1 can still write and close it" bash -c "echo more >&7 && exec 7>&-"
+exec 7>&-
+
 umount_fs "$A"
 umount_fs "$B"
-check_daemon_logs
+check_daemon_logs 'filedir: content of'
 done_testing

@@ -1,0 +1,116 @@
+/*
+ * orphan.c - deferred freeing of unlinked inodes.
+ *
+ * An inode whose last name goes away may still be open on another node (a
+ * POSIX filesystem keeps it readable and writable until the last close;
+ * Moodle nodes race on the same tmp file in filedir).  So the node that
+ * drops the last link does not free it: it records the inode in one of
+ * ORPHAN_SHARDS "orphans.<n>" objects (omap key: inode, value: time), and
+ * every mounted node reaps entries older than DRFS_ORPHAN_GRACE seconds
+ * whose link count is still 0.  A node that keeps a deleted file open for
+ * longer than the grace period loses it (ENOENT/EIO): documented.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "log.h"
+
+#define ORPHAN_SHARDS 16
+
+static void shard_oid(char out[32], uint64_t ino)
+{
+	snprintf(out, 32, "orphans.%u", (unsigned)(ino % ORPHAN_SHARDS));
+}
+
+int drfs_orphan_add(struct drfs_fs *fs, uint64_t ino)
+{
+	char oid[32], key[24], val[24];
+	rados_write_op_t op = rados_create_write_op();
+	int ret;
+
+	shard_oid(oid, ino);
+	snprintf(key, sizeof(key), "%016" PRIx64, ino);
+	snprintf(val, sizeof(val), "%" PRId64, drfs_now_ns());
+	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_set(op, key, val, strlen(val));
+	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+	return ret;
+}
+
+static void orphan_del(struct drfs_fs *fs, const char *oid, const char *key)
+{
+	rados_write_op_t op = rados_create_write_op();
+
+	drfs_op_rm(op, key);
+	drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+}
+
+/*
+ * Visit orphan records; with @reap, free those older than @grace_s.
+ * @is_pending (may be NULL) is called for every recorded inode.
+ */
+int drfs_orphans_scan(struct drfs_fs *fs, int grace_s, bool reap,
+		      void (*is_pending)(void *ctx, uint64_t ino), void *ctx)
+{
+	int64_t now = drfs_now_ns();
+	int freed = 0;
+
+	for (unsigned s = 0; s < ORPHAN_SHARDS; s++) {
+		char oid[32], after[32] = "";
+		unsigned char more = 0;
+		int ret;
+
+		snprintf(oid, sizeof(oid), "orphans.%u", s);
+		do {
+			rados_read_op_t op = rados_create_read_op();
+			rados_omap_iter_t it = NULL;
+			char *k, *v;
+			size_t kl, vl;
+			int prval = 0;
+
+			rados_read_op_omap_get_vals2(op, after, "", 256, &it,
+						     &more, &prval);
+			ret = drfs_rop(fs, oid, op, NULL);
+			while (ret == 0 &&
+			       rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
+				       0 &&
+			       k) {
+				char key[32], val[32];
+				uint64_t ino;
+				int64_t t;
+
+				snprintf(key, sizeof(key), "%.*s", (int)kl, k);
+				snprintf(val, sizeof(val), "%.*s", (int)vl, v);
+				snprintf(after, sizeof(after), "%s", key);
+				ino = strtoull(key, NULL, 16);
+				t = strtoll(val, NULL, 10);
+				if (is_pending)
+					is_pending(ctx, ino);
+				if (!reap ||
+				    now - t < (int64_t)grace_s * 1000000000)
+					continue;
+				if (drfs_inode_free(fs, ino) == 0) {
+					orphan_del(fs, oid, key);
+					freed++;
+				}
+			}
+			if (it)
+				rados_omap_get_end(it);
+			rados_release_read_op(op);
+		} while (ret == 0 && more);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+	}
+	return freed;
+}
+
+int drfs_orphans_reap(struct drfs_fs *fs, int grace_s)
+{
+	return drfs_orphans_scan(fs, grace_s, true, NULL, NULL);
+}
