@@ -208,6 +208,24 @@ int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes,
  * least that old (their owner is assumed dead).  Returns count handled. */
 int drfs_intents_recover(struct drfs_fs *fs, int min_age_s);
 
+/* ---- purge (purge.c) ---- */
+
+struct drfs_purge_opts {
+	int64_t older_than_ns; /* 0: everything */
+	int64_t cutoff_ns; /* now - older_than_ns */
+	bool remove_dirs; /* also rmdir directories that became empty */
+	bool dry_run;
+};
+
+struct drfs_purge_result {
+	uint64_t files, dirs, bytes;
+};
+
+/* Remove the contents of directory @dir (recursively); @dir itself stays. */
+int drfs_purge_tree(struct drfs_fs *fs, uint64_t dir,
+		    const struct drfs_purge_opts *o, struct drfs_purge_result *r,
+		    int depth);
+
 /* ---- filedir (filedir.c) ---- */
 
 /* Is @name 40 lowercase hex digits? */

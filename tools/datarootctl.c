@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,8 +42,8 @@ static void usage(FILE *f)
 		"  mkfs [--force] [--root-mode OCTAL]   create a filesystem\n"
 		"  status [--json]                      show the filesystem\n"
 		"  fsck [--repair] [--no-data] [--offline]  check (and repair)\n"
-		"  purge --localcache [--dry-run]       empty every node's "
-		"localcache\n"
+		"  purge [--cache] [--temp --older-than D] [--localcache] "
+		"[--dry-run]\n"
 		"  recover                              finish stale renames\n",
 		DRFS_DEFAULT_POOL, DRFS_DEFAULT_FS);
 }
@@ -284,29 +285,124 @@ static int cmd_fsck(struct global *g, int argc, char **argv)
 	return r.repaired == r.problems ? FSCK_CORRECTED : FSCK_UNCORRECTED;
 }
 
+/* "30", "30s", "15m", "12h", "7d" -> seconds; -1 if malformed. */
+static long long parse_duration(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 0:
+	case 's':
+		break;
+	case 'm':
+		v *= 60;
+		break;
+	case 'h':
+		v *= 3600;
+		break;
+	case 'd':
+		v *= 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end && end[1])
+		return -1;
+	return v;
+}
+
+static int purge_area(struct drfs_fs *fs, const char *area,
+		      const struct drfs_purge_opts *po)
+{
+	struct drfs_purge_result r = { 0 };
+	struct drfs_attr a;
+	int ret = drfs_lookup(fs, DRFS_ROOT_INO, area, &a);
+
+	if (ret == -ENOENT) {
+		printf("%s/: does not exist, nothing to purge\n", area);
+		return 0;
+	}
+	if (ret == 0 && !S_ISDIR(a.mode))
+		ret = -ENOTDIR;
+	if (ret == 0)
+		ret = drfs_purge_tree(fs, a.ino, po, &r, 0);
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl purge: %s/: %s\n", area,
+			strerror(-ret));
+		return ret;
+	}
+	printf("%s/: %s %" PRIu64 " file(s), %.1f MiB%s", area,
+	       po->dry_run ? "would remove" : "removed", r.files,
+	       r.bytes / 1048576.0, po->remove_dirs ? "" : "\n");
+	if (po->remove_dirs)
+		printf(", %" PRIu64 " empty director%s\n", r.dirs,
+		       r.dirs == 1 ? "y" : "ies");
+	return 0;
+}
+
 static int cmd_purge(struct global *g, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "localcache", no_argument, 0, 'l' },
+		{ "cache", no_argument, 0, 'c' },
+		{ "temp", no_argument, 0, 't' },
+		{ "older-than", required_argument, 0, 'o' },
+		{ "read-cache", no_argument, 0, 'r' },
 		{ "dry-run", no_argument, 0, 'n' },
 		{ 0, 0, 0, 0 }
 	};
-	bool lc = false, dry = false;
+	bool lc = false, cache = false, temp = false, rc = false, dry = false;
+	long long older = -1;
 	struct drfs_fs *fs;
 	char err[512];
-	int c, ret;
+	int c, ret = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c == 'l')
+		switch (c) {
+		case 'l':
 			lc = true;
-		else if (c == 'n')
+			break;
+		case 'c':
+			cache = true;
+			break;
+		case 't':
+			temp = true;
+			break;
+		case 'r':
+			rc = true;
+			break;
+		case 'n':
 			dry = true;
-		else
+			break;
+		case 'o':
+			older = parse_duration(optarg);
+			if (older < 0) {
+				fprintf(stderr, "datarootctl purge: bad "
+						"duration '%s' (e.g. 7d, 12h, "
+						"30m)\n", optarg);
+				return 2;
+			}
+			break;
+		default:
 			goto usage;
+		}
 	}
-	if (!lc || optind < argc)
+	if ((!lc && !cache && !temp && !rc) || optind < argc)
 		goto usage;
+	if (temp && older < 0) {
+		fprintf(stderr, "datarootctl purge: --temp needs --older-than "
+				"DURATION\n");
+		return 2;
+	}
+	if (rc) {
+		fprintf(stderr, "datarootctl purge: --read-cache: this version "
+				"has no filedir read cache to purge\n");
+		return 1;
+	}
 	if (connect_fs(g, &fs) < 0)
 		return 1;
 	ret = drfs_sb_load(fs, err, sizeof(err));
@@ -315,14 +411,29 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 		drfs_disconnect(fs);
 		return 1;
 	}
-	if (dry) {
+	if (cache) {
+		/* files only: directories stay, as Moodle's own purge */
+		struct drfs_purge_opts po = { 0, 0, false, dry };
+
+		ret = purge_area(fs, "cache", &po);
+	}
+	if (ret == 0 && temp) {
+		struct drfs_purge_opts po = { older * 1000000000ll,
+					      drfs_now_ns() -
+						      older * 1000000000ll,
+					      true, dry };
+
+		if (!po.older_than_ns) {
+			po.older_than_ns = 1;
+			po.cutoff_ns = drfs_now_ns();
+		}
+		ret = purge_area(fs, "temp", &po);
+	}
+	if (ret == 0 && lc && dry) {
 		printf("would purge the localcache of every node (epoch %"
 		       PRIu64 " -> %" PRIu64 ")\n",
 		       fs->sb.lc_epoch, fs->sb.lc_epoch + 1);
-		drfs_disconnect(fs);
-		return 0;
-	}
-	{
+	} else if (ret == 0 && lc) {
 		uint64_t epoch;
 		size_t acked, timedout;
 
@@ -343,7 +454,8 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 	drfs_disconnect(fs);
 	return ret < 0 ? 1 : 0;
 usage:
-	fprintf(stderr, "datarootctl purge: usage: purge --localcache "
+	fprintf(stderr, "datarootctl purge: usage: purge [--cache] [--temp "
+			"--older-than DURATION] [--localcache] [--read-cache] "
 			"[--dry-run]\n");
 	return 2;
 }
