@@ -151,7 +151,11 @@ static int wb_flush_locked(struct drfsd *d, struct dnode *n)
 		ret = drfs_write(d->fs, n->ino, wb->off, wb->buf, wb->len,
 				 wb->mtime_ns);
 		if (ret < 0) {
-			drfs_err("write-back of inode %" PRIx64 " (%zu bytes "
+			/* EPERM: the file became immutable pool content
+			 * (filedir) while open here: the writer is told at
+			 * close, it is not a fault of ours */
+			drfs_log(ret == -EPERM ? LOG_INFO : LOG_ERR,
+				 "write-back of inode %" PRIx64 " (%zu bytes "
 				 "at %" PRIu64 ") failed: %s",
 				 n->ino, wb->len, wb->off, strerror(-ret));
 			if (!wb->err)
