@@ -420,8 +420,8 @@ static void check_counts(struct ctx *c)
 		}
 		if (!e->visited && e->pending) {
 			c->r->pending++;
-			if (c->o->repair || c->o->offline) {
-				/* nobody has it open any more */
+			if (c->o->repair && c->o->offline) {
+				/* no node is mounted: nobody has it open */
 				drfs_inode_orphan_free(c->fs, e->ino);
 			}
 			continue;
