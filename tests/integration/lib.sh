@@ -138,7 +138,7 @@ t_cleanup() {
 	for mnt in "${T_EXTRA_MOUNTS[@]}"; do
 		umount "$mnt" 2>/dev/null
 	done
-	rm -rf /dev/shm/datarootfs-"${FS:-$T_FS}"_* /dev/shm/datarootfs-"$T_FS"_*
+	rm -rf /dev/shm/datarootfs-*"$(basename "$T_DIR")"_*
 	rm -rf "$T_DIR"
 }
 trap t_cleanup EXIT
