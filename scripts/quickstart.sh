@@ -34,7 +34,7 @@ stop() {
 		fi
 	done
 	scripts/dev-cluster.sh down "$CLUSTER" >/dev/null
-	rm -rf "$QS"
+	rm -rf "$QS" /dev/shm/datarootfs-quickstart-*
 	echo "quickstart: stopped (no mounts, daemons or cluster left)"
 }
 
@@ -69,7 +69,8 @@ scripts/dev-cluster.sh up "$CLUSTER" --port "$PORT" >/dev/null
 for n in "${NODES[@]}"; do
 	mnt=$TOP/mnt/$n
 	mkdir -p "$mnt"
-	nohup "$BUILD/daemon/datarootfs" -f -o "conf=$CEPH_CONF,allow_other" \
+	nohup "$BUILD/daemon/datarootfs" -f \
+		-o "conf=$CEPH_CONF,allow_other,localcache_path=/dev/shm/datarootfs-quickstart-$n" \
 		dataroot "$mnt" >"$QS/$n.log" 2>&1 &
 	echo $! >"$QS/$n.pid"
 	for _ in $(seq 200); do
