@@ -35,6 +35,21 @@ static void reply_err(fuse_req_t req, int ret)
 	fuse_reply_err(req, ret < 0 ? -ret : 0);
 }
 
+/*
+ * Attribute timeout for @ino.  Shared inodes: 0 (always ask).  The mount
+ * root is the exception: the kernel checks its permissions on every path
+ * walk (default_permissions), which would cost a RADOS read per file
+ * access even in the node-local localcache area.  Its attributes may be
+ * up to ROOT_ATTR_TIMEOUT s old (a chmod or the mtime of the dataroot
+ * root itself, seen that much later by other nodes); its entries are
+ * still looked up every time.
+ */
+#define ROOT_ATTR_TIMEOUT 1.0
+static double attr_timeout(const struct drfsd *d, uint64_t ino)
+{
+	return ino == FUSE_ROOT_ID ? ROOT_ATTR_TIMEOUT : d->attr_timeout;
+}
+
 static void to_stat(const struct drfs_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -252,7 +267,7 @@ static void fill_entry(struct drfsd *d, const struct drfs_attr *a,
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 0;
-	e->attr_timeout = d->attr_timeout;
+	e->attr_timeout = attr_timeout(d, a->ino);
 	e->entry_timeout = d->attr_timeout;
 	to_stat(a, &e->attr);
 }
@@ -399,7 +414,7 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (n)
 		wb_apply(n, &a);
 	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, d->attr_timeout);
+	fuse_reply_attr(req, &st, attr_timeout(d, ino));
 }
 
 static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
@@ -466,7 +481,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, d->attr_timeout);
+	fuse_reply_attr(req, &st, attr_timeout(d, ino));
 }
 
 static void drfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
