@@ -26,6 +26,7 @@
 
 #include "fsck.h"
 #include "internal.h"
+#include "lock.h"
 #include "log.h"
 
 #define GRACE_NS ((int64_t)DRFS_FSCK_GRACE * 1000000000)
@@ -88,6 +89,10 @@ struct ctx {
 	struct drfs_fsck_result *r;
 	struct imap map;
 	int64_t now;
+	uint64_t *lockobjs; /* inodes with an l.<ino> object */
+	size_t nlockobjs, caplockobjs;
+	char (*live)[37]; /* nodes with an unexpired lease */
+	size_t nlive;
 };
 
 static void problem(struct ctx *c, bool repaired, const char *fmt, ...)
@@ -140,6 +145,19 @@ static int list_objects(struct ctx *c)
 				return -ENOMEM;
 			if (stripe + 1 > e->stripes_max)
 				e->stripes_max = (uint32_t)(stripe + 1);
+		} else if (sscanf(oid, "l.%16" SCNx64 "%c", &ino, &tail) ==
+			   1) {
+			if (c->nlockobjs == c->caplockobjs) {
+				size_t cap = c->caplockobjs * 2 + 64;
+				uint64_t *v = realloc(c->lockobjs,
+						      cap * sizeof(*v));
+
+				if (!v)
+					return -ENOMEM;
+				c->lockobjs = v;
+				c->caplockobjs = cap;
+			}
+			c->lockobjs[c->nlockobjs++] = ino;
 		} else if (sscanf(oid, "i.%16" SCNx64 "%c", &ino, &tail) ==
 			   1) {
 			struct ient *e = imap_get(&c->map, ino);
@@ -456,10 +474,105 @@ static void check_counts(struct ctx *c)
 	}
 }
 
+/* ---- node sessions and their locks ---- */
+
+static void session_cb(void *vctx, const char *node, const char *addr,
+		       int64_t expire_ns, const char *info)
+{
+	struct ctx *c = vctx;
+
+	(void)info;
+	if (expire_ns + 1000000000ll > c->now) {
+		char (*v)[37] = realloc(c->live, (c->nlive + 1) * sizeof(*v));
+
+		if (v) {
+			c->live = v;
+			snprintf(c->live[c->nlive++], 37, "%s", node);
+		}
+		return;
+	}
+	{
+		bool fix = false;
+
+		if (c->o->repair) {
+			rados_write_op_t op = rados_create_write_op();
+
+			/* fence it first: it must not come back writing */
+			fix = !addr[0] ||
+			      rados_blocklist_add(c->fs->cluster, (char *)addr,
+						  3600) == 0;
+			if (fix) {
+				drfs_op_rm(op, node);
+				fix = drfs_wop(c->fs, "sessions", op,
+					       LIBRADOS_OPERATION_FULL_FORCE) ==
+				      0;
+			}
+			rados_release_write_op(op);
+		}
+		problem(c, fix, "node session %s (%s) expired %.0f s ago%s",
+			node, addr, (c->now - expire_ns) / 1e9,
+			fix ? ": blocklisted and removed" : "");
+	}
+}
+
+static bool node_live(struct ctx *c, const char *node)
+{
+	for (size_t i = 0; i < c->nlive; i++)
+		if (!strcmp(c->live[i], node))
+			return true;
+	return false;
+}
+
+static void check_locks(struct ctx *c)
+{
+	for (size_t i = 0; i < c->nlockobjs; i++) {
+		char oid[DRFS_OID_MAX];
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		unsigned char more = 0;
+		char *k, *v;
+		size_t kl, vl;
+		int prval = 0;
+
+		drfs_lock_oid(oid, c->lockobjs[i]);
+		rados_read_op_omap_get_vals2(op, "", "", 4096, &it, &more,
+					     &prval);
+		if (drfs_rop(c->fs, oid, op, NULL) == 0) {
+			while (rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
+				       0 &&
+			       k) {
+				char key[128], node[37];
+				bool fix = false;
+
+				snprintf(key, sizeof(key), "%.*s", (int)kl, k);
+				snprintf(node, sizeof(node), "%.36s", key);
+				if (node_live(c, node))
+					continue;
+				if (c->o->repair) {
+					rados_write_op_t w =
+						rados_create_write_op();
+
+					drfs_op_rm(w, key);
+					fix = drfs_wop(c->fs, oid, w,
+						       LIBRADOS_OPERATION_FULL_FORCE) ==
+					      0;
+					rados_release_write_op(w);
+				}
+				problem(c, fix, "lock held by dead node %s on "
+					"inode %" PRIx64 "%s", node,
+					c->lockobjs[i], fix ? ": released" : "");
+			}
+		}
+		if (it)
+			rados_omap_get_end(it);
+		rados_release_read_op(op);
+	}
+}
+
 int drfs_fsck(struct drfs_fs *fs, const struct drfs_fsck_opts *o,
 	      struct drfs_fsck_result *r)
 {
-	struct ctx c = { fs, o, r, { 0 }, drfs_now_ns() };
+	struct ctx c = { fs, o, r, { 0 }, drfs_now_ns(), NULL, 0, 0, NULL, 0 };
 	int ret, n;
 
 	memset(r, 0, sizeof(*r));
@@ -486,9 +599,16 @@ int drfs_fsck(struct drfs_fs *fs, const struct drfs_fsck_opts *o,
 		goto out;
 	check_counts(&c);
 	r->inodes = c.map.n;
+	ret = drfs_sessions_list(fs, session_cb, &c);
+	if (ret < 0)
+		goto out;
+	ret = 0;
+	check_locks(&c);
 out:
 	if (o->progress)
 		fprintf(stderr, "\r\033[K");
 	free(c.map.v);
+	free(c.lockobjs);
+	free(c.live);
 	return ret;
 }

@@ -79,5 +79,16 @@ check_eq "stale intent: the file is at its new name" moved "$(cat "$M/c/m")"
 ok "stale intent: and only there" test ! -e "$M/a/b/m"
 check_eq "stale intent: link count 1" 1 "$(stat -c %h "$M/c/m")"
 umount_fs "$M"
+# an expired node session and a lock it left behind
+dead=0000dead-0000-4000-8000-00000000dead
+R setomapval sessions "$dead" "1000 127.0.0.1:0/424242 datarootfs-old"
+R setomapval l.00000000000000ff "$dead:1:0000000000000001:0000000000000000" x
+check_eq "expired session and its lock: found" 4 "$(fsck_rc)"
+contains "expired session: reported" "node session $dead .* expired" "$(cat "$T_DIR/fsck.out")"
+contains "its lock: reported" "lock held by dead node $dead on inode ff" "$(cat "$T_DIR/fsck.out")"
+check_eq "expired session and lock: repaired" 1 "$(fsck_rc --repair)"
+ok "the dead node was blocklisted first" bash -c "ceph -c '$CEPH_CONF' osd blocklist ls 2>/dev/null | grep -q '127.0.0.1:0/424242'"
+check_eq "clean afterwards" 0 "$(fsck_rc)"
+ceph -c "$CEPH_CONF" osd blocklist rm 127.0.0.1:0/424242 >/dev/null 2>&1
 check_eq "usage error: exit 16" 16 "$(fsck_rc --bogus)"
 done_testing
