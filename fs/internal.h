@@ -52,6 +52,9 @@ static inline void drfs_op_times(rados_write_op_t op, int64_t now)
 void drfs_fault(const char *point);
 
 /* ns.c */
+/* Read and verify entry @name of directory @dir (-ENOENT if absent). */
+int drfs_entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,
+		   char raw[DRFS_DENTRY_LEN], struct drfs_dentry *d);
 int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir);
 void drfs_dir_revive(struct drfs_fs *fs, uint64_t dir);
 int drfs_dir_is_alive(struct drfs_fs *fs, uint64_t dir);

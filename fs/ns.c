@@ -249,6 +249,57 @@ int drfs_set_parent(struct drfs_fs *fs, uint64_t ino, uint64_t parent)
 
 /* ---- directory entries ---- */
 
+/*
+ * Read one omap value of inode object @dir: 0 (copied to @val, at most
+ * @size bytes, length in *len), -ENOENT if the key (or object) is absent.
+ */
+static int omap_get_one(struct drfs_fs *fs, uint64_t dir, const char *key,
+			char *val, size_t size, size_t *len)
+{
+	char oid[DRFS_OID_MAX];
+	rados_read_op_t op = rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	const char *keys[1] = { key };
+	size_t klens[1] = { strlen(key) };
+	char *k, *v;
+	size_t kl, vl;
+	int prval = 0, ret;
+
+	drfs_oid(oid, dir, 0);
+	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
+	ret = drfs_rop(fs, oid, op, NULL);
+	if (ret == 0) {
+		ret = -ENOENT;
+		if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+			*len = vl;
+			memcpy(val, v, vl < size ? vl : size);
+			ret = 0;
+		}
+	}
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return ret;
+}
+
+int drfs_entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,
+		   char raw[DRFS_DENTRY_LEN], struct drfs_dentry *d)
+{
+	char buf[DRFS_DENTRY_LEN];
+	size_t len = 0;
+	int ret = omap_get_one(fs, dir, name, buf, sizeof(buf), &len);
+
+	if (ret < 0)
+		return ret;
+	if (len != DRFS_DENTRY_LEN || drfs_dentry_decode(buf, len, d) < 0) {
+		drfs_err("directory %" PRIx64 ": entry '%s' fails its checksum",
+			 dir, name);
+		return -EIO;
+	}
+	memcpy(raw, buf, DRFS_DENTRY_LEN);
+	return 0;
+}
+
 struct raw_dentry {
 	char v[DRFS_DENTRY_LEN];
 	struct drfs_dentry d;
@@ -257,59 +308,28 @@ struct raw_dentry {
 static int dir_get(struct drfs_fs *fs, uint64_t dir, const char *name,
 		   struct raw_dentry *out)
 {
-	char oid[DRFS_OID_MAX];
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	const char *keys[1] = { name };
-	size_t klens[1] = { strlen(name) };
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret;
-
-	drfs_oid(oid, dir, 0);
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	if (ret < 0)
-		goto out;
-	ret = -ENOENT;
-	if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-		if (drfs_dentry_decode(v, vl, &out->d) < 0 ||
-		    vl != DRFS_DENTRY_LEN) {
-			drfs_err("directory %" PRIx64 ": entry '%s' fails its "
-				 "checksum", dir, name);
-			ret = -EIO;
-			goto out;
-		}
-		memcpy(out->v, v, DRFS_DENTRY_LEN);
-		ret = 0;
-	}
-out:
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return ret;
+	return drfs_entry_get(fs, dir, name, out->v, &out->d);
 }
 
 /* Is the directory object there and not dying?  0, -ENOENT or -errno. */
 int drfs_dir_is_alive(struct drfs_fs *fs, uint64_t dir)
 {
-	char oid[DRFS_OID_MAX];
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	const char *keys[1] = { DEAD_KEY };
-	size_t klens[1] = { strlen(DEAD_KEY) };
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret;
+	char buf[8];
+	size_t len;
+	int ret = omap_get_one(fs, dir, DEAD_KEY, buf, sizeof(buf), &len);
 
-	drfs_oid(oid, dir, 0);
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	if (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k)
-		ret = -ENOENT;
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
+	if (ret == 0)
+		return -ENOENT; /* marked dead */
+	if (ret == -ENOENT) {
+		/* key absent: alive, if the object itself exists */
+		char oid[DRFS_OID_MAX];
+		uint64_t size;
+		time_t mt;
+
+		drfs_oid(oid, dir, 0);
+		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
+		return rados_stat(fs->io, oid, &size, &mt);
+	}
 	return ret;
 }
 

@@ -43,33 +43,10 @@ struct entry {
 static int entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,
 		     struct entry *e)
 {
-	char oid[DRFS_OID_MAX];
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	const char *keys[1] = { name };
-	size_t klens[1] = { strlen(name) };
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret;
+	int ret = drfs_entry_get(fs, dir, name, e->v, &e->d);
 
-	e->exists = false;
-	drfs_oid(oid, dir, 0);
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	if (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-		if (drfs_dentry_decode(v, vl, &e->d) < 0) {
-			drfs_err("directory %" PRIx64 ": entry '%s' fails its "
-				 "checksum", dir, name);
-			ret = -EIO;
-		} else {
-			memcpy(e->v, v, DRFS_DENTRY_LEN);
-			e->exists = true;
-		}
-	}
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return ret;
+	e->exists = ret == 0;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 /* ---- intents ---- */
