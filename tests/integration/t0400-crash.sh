@@ -450,6 +450,12 @@ fsck_cycle() {
 	ok "$label: fsck --repair exits 0 or 1, not $rc" test $rc = 0 -o $rc = 1
 	[ $rc != 0 ] && [ $rc != 1 ] && sed 's/^/#   /' <<<"$out" | head -n 10
 	out=$(ctl fsck "$@" 2>&1); rc=$?
+	# A daemon killed by an earlier iteration keeps its session until
+	# its 20 s lease runs out; the moment it does, fsck (rightly) reports
+	# it.  That may fall between the repair and this check: allowed.
+	if [ $rc = 4 ] && ! grep -vqE 'node session .* expired|lock held by dead node|^fsck:' <<<"$out"; then
+		rc=0
+	fi
 	check_eq "$label: fsck after repair is clean (exit)" 0 "$rc"
 	[ $rc != 0 ] && sed 's/^/#   /' <<<"$out" | head -n 10
 	check_eq "$label: fsck after repair reports nothing dangling" "" \
