@@ -44,6 +44,7 @@ struct waiter {
 struct watch {
 	uint64_t ino;
 	uint64_t cookie;
+	int64_t last_used_ns; /* kept 30 s after its last waiter */
 	char oid[DRFS_OID_MAX];
 	struct lockwait *lw;
 	bool used;
@@ -144,6 +145,7 @@ static void watches_sync(struct lockwait *lw)
 		}
 		if (i < lw->nwatches) {
 			lw->watches[i].used = true;
+			lw->watches[i].last_used_ns = drfs_now_ns();
 			continue;
 		}
 		if (free_slot == SIZE_MAX) {
@@ -158,14 +160,21 @@ static void watches_sync(struct lockwait *lw)
 			wt->lw = lw;
 			drfs_lock_oid(wt->oid, w->ino);
 			if (rados_watch2(fs->io, wt->oid, &wt->cookie, watch_cb,
-					 watch_err, wt) < 0)
+					 watch_err, wt) < 0) {
 				wt->cookie = 0;
-			else
+			} else {
 				wt->used = true;
+				wt->last_used_ns = drfs_now_ns();
+				/* an unlock may have come before the watch
+				 * was in place: look again now */
+				lw->kick = true;
+			}
 		}
 	}
 	for (size_t i = 0; i < lw->nwatches; i++)
-		if (lw->watches[i].cookie && !lw->watches[i].used) {
+		if (lw->watches[i].cookie && !lw->watches[i].used &&
+		    drfs_now_ns() - lw->watches[i].last_used_ns >
+			    30 * 1000000000ll) {
 			rados_unwatch2(fs->io, lw->watches[i].cookie);
 			lw->watches[i].cookie = 0;
 		}

@@ -128,6 +128,41 @@ static void fuse_log_sink(enum fuse_log_level level, const char *fmt,
 	line[0] = 0;
 }
 
+/*
+ * FUSE mounts get the kernel's default read-ahead (128 KiB), so a stream
+ * is read one small request at a time.  Raise it for our mount through
+ * sysfs (the mount's device number comes from mountinfo: a stat of the
+ * mount point would need the loop, which is not running yet).
+ */
+static void set_readahead(const char *mountpoint, unsigned kb)
+{
+	char line[4096], path[128];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	unsigned maj = 0, min = 0;
+	bool found = false;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[4096];
+
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mp) ==
+			    3 &&
+		    !strcmp(mp, mountpoint) && strstr(line, "fuse.datarootfs"))
+			found = true;
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 maj, min);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", kb);
+	fclose(f);
+}
+
 /* Fork; the parent exits with the status the child reports on @fd. */
 static int daemonize(int *report_fd)
 {
@@ -366,6 +401,7 @@ int main(int argc, char *argv[])
 		ret = -EIO;
 		goto out_signals;
 	}
+	set_readahead(co.mountpoint, 4096);
 	drfs_info("mounted '%s' (uuid %s, pool %s) on %s as node %s",
 		  d.fs->fsname, d.fs->sb.uuid, d.fs->pool, co.mountpoint,
 		  d.fs->node);

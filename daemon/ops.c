@@ -45,9 +45,22 @@ static void reply_err(fuse_req_t req, int ret)
  * still looked up every time.
  */
 #define ROOT_ATTR_TIMEOUT 1.0
+#define IMMUTABLE_ATTR_TIMEOUT 60.0
 static double attr_timeout(const struct drfsd *d, uint64_t ino)
 {
 	return ino == FUSE_ROOT_ID ? ROOT_ATTR_TIMEOUT : d->attr_timeout;
+}
+
+/*
+ * Pool content (filedir) never changes size or data: its attributes may be
+ * cached, so reads from the page cache need no round trip.  (Its entry is
+ * still looked up every time, so a delete is seen at once.)
+ */
+static double attr_timeout_of(const struct drfsd *d, const struct drfs_attr *a)
+{
+	if (a->flags & DRFS_IF_IMMUTABLE)
+		return IMMUTABLE_ATTR_TIMEOUT;
+	return attr_timeout(d, a->ino);
 }
 
 static void to_stat(const struct drfs_attr *a, struct stat *st)
@@ -267,7 +280,7 @@ static void fill_entry(struct drfsd *d, const struct drfs_attr *a,
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 0;
-	e->attr_timeout = attr_timeout(d, a->ino);
+	e->attr_timeout = attr_timeout_of(d, a);
 	e->entry_timeout = d->attr_timeout;
 	to_stat(a, &e->attr);
 }
@@ -313,6 +326,10 @@ static void drfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Coherence is close-to-open (the page cache is dropped at every
+	 * open of a shared file): no attribute round trip before each
+	 * cached read. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* Cluster-wide locks: the kernel must ask us, not lock locally. */
 	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
 		conn->want |= FUSE_CAP_POSIX_LOCKS;
@@ -321,7 +338,7 @@ static void drfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	conn->max_write = 1u << 20;
-	conn->max_readahead = 1u << 20;
+	conn->max_readahead = 4u << 20;
 	conn->time_gran = 1;
 }
 
@@ -414,7 +431,7 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (n)
 		wb_apply(n, &a);
 	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, attr_timeout(d, ino));
+	fuse_reply_attr(req, &st, attr_timeout_of(d, &a));
 }
 
 static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
@@ -481,7 +498,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, attr_timeout(d, ino));
+	fuse_reply_attr(req, &st, attr_timeout_of(d, &a));
 }
 
 static void drfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -1100,8 +1117,13 @@ static void drfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static bool xattr_supported(const char *name)
 {
-	/* No POSIX ACLs: tools like cp -a then skip them cleanly. */
-	return strncmp(name, "system.", 7) != 0;
+	/*
+	 * No POSIX ACLs and no security.* (file capabilities, LSM labels):
+	 * tools like cp -a then skip them cleanly, and the kernel's
+	 * security.capability query before every write() costs nothing.
+	 */
+	return strncmp(name, "system.", 7) != 0 &&
+	       strncmp(name, "security.", 9) != 0;
 }
 
 static void drfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
