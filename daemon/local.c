@@ -45,10 +45,10 @@
 #define LC_TIMEOUT 3600.0
 
 enum lc_breach { LC_REWRITE, LC_TRUNCATE, LC_RENAME_OVER, LC__N };
-static const char *const breach_names[] = { "in-place rewrite of a sealed "
-					    "file",
-					    "truncate of a sealed file",
-					    "rename over an existing file" };
+static const char *const breach_names[] = {"in-place rewrite of a sealed "
+					   "file",
+					   "truncate of a sealed file",
+					   "rename over an existing file"};
 
 static struct drfsd *ctx_of(fuse_req_t req)
 {
@@ -68,7 +68,8 @@ static int breach(struct drfsd *d, enum lc_breach kind, const char *what)
 		drfs_warn("localcache append-only breach (%s): %s; %s "
 			  "(further breaches counted, logged every 10 s)",
 			  breach_names[kind], what,
-			  d->lc_strict ? "refused (strict)" : "allowed (compat)");
+			  d->lc_strict ? "refused (strict)"
+				       : "allowed (compat)");
 	return d->lc_strict ? -EPERM : 0;
 }
 
@@ -148,14 +149,14 @@ static void sb_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 
 		if (ret < 0)
 			drfs_err("localcache purge to epoch %" PRIu64
-				 " failed: %s", epoch, strerror(-ret));
+				 " failed: %s",
+				 epoch, strerror(-ret));
 		else
 			drfs_info("localcache purged: now epoch %" PRIu64,
 				  epoch);
 		/* the area root changed: drop the kernel's cached entry */
-		fuse_lowlevel_notify_inval_entry(d->se, FUSE_ROOT_ID,
-						 d->lc_name,
-						 strlen(d->lc_name));
+		fuse_lowlevel_notify_inval_entry(
+			d->se, FUSE_ROOT_ID, d->lc_name, strlen(d->lc_name));
 	}
 	rados_notify_ack(d->fs->io, "sb", notify_id, handle, NULL, 0);
 }
@@ -165,7 +166,8 @@ static void sb_watch_err(void *arg, uint64_t cookie, int err)
 	(void)arg;
 	(void)cookie;
 	drfs_warn("watch on the superblock lost (%s): a localcache purge may "
-		  "be seen late", strerror(-err));
+		  "be seen late",
+		  strerror(-err));
 }
 
 int drfsd_local_start(struct drfsd *d)
@@ -199,8 +201,10 @@ int drfsd_local_start(struct drfsd *d)
 	ret = rados_watch2(d->fs->io, "sb", &d->lc_watch, sb_watch_cb,
 			   sb_watch_err, d);
 	if (ret < 0) {
-		fprintf(stderr, "datarootfs: cannot watch the superblock: "
-				"%s\n", strerror(-ret));
+		fprintf(stderr,
+			"datarootfs: cannot watch the superblock: "
+			"%s\n",
+			strerror(-ret));
 		return ret;
 	}
 	return 0;
@@ -321,8 +325,7 @@ static void reply_local_attr(fuse_req_t req, int fd, uint64_t ino)
 	fuse_reply_attr(req, &st, LC_TIMEOUT);
 }
 
-static void l_getattr(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+static void l_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int fd = lfd_of(ctx_of(req), ino);
 
@@ -349,12 +352,11 @@ static void l_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (to_set & FUSE_SET_ATTR_MODE)
 		ret = chmod(proc, attr->st_mode);
 	if (!ret && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		ret = fchownat(fd, "",
-			       (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid :
-							      (uid_t)-1,
-			       (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid :
-							      (gid_t)-1,
-			       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+		ret = fchownat(
+			fd, "",
+			(to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
+			(to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1,
+			AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	if (!ret && (to_set & FUSE_SET_ATTR_SIZE)) {
 		if (n && !n->unsealed) {
 			ret = breach(d, LC_TRUNCATE, "truncate");
@@ -363,11 +365,11 @@ static void l_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				return;
 			}
 		}
-		ret = fi ? ftruncate((int)fi->fh, attr->st_size) :
-			   truncate(proc, attr->st_size);
+		ret = fi ? ftruncate((int)fi->fh, attr->st_size)
+			 : truncate(proc, attr->st_size);
 	}
 	if (!ret && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
-		struct timespec tv[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+		struct timespec tv[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
 
 		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 			tv[0].tv_nsec = UTIME_NOW;
@@ -422,7 +424,7 @@ static void make(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 mode_t mode, dev_t rdev, const char *link)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	struct mk m = { lfd_of(ctx_of(req), parent), name, mode, rdev, link };
+	struct mk m = {lfd_of(ctx_of(req), parent), name, mode, rdev, link};
 	int fd;
 
 	if (m.pfd < 0) {
@@ -464,16 +466,18 @@ static void l_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	int pfd = lfd_of(ctx_of(req), parent);
 
-	fuse_reply_err(req, pfd < 0 ? ESTALE :
-		       unlinkat(pfd, name, 0) < 0 ? errno : 0);
+	fuse_reply_err(req, pfd < 0			 ? ESTALE
+			    : unlinkat(pfd, name, 0) < 0 ? errno
+							 : 0);
 }
 
 static void l_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	int pfd = lfd_of(ctx_of(req), parent);
 
-	fuse_reply_err(req, pfd < 0 ? ESTALE :
-		       unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? errno : 0);
+	fuse_reply_err(req, pfd < 0				    ? ESTALE
+			    : unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? errno
+								    : 0);
 }
 
 static void l_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -505,9 +509,9 @@ static void l_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			return;
 		}
 	}
-	fuse_reply_err(req, renameat2(pfd, name, npfd, newname, flags) < 0 ?
-				    errno :
-				    0);
+	fuse_reply_err(req, renameat2(pfd, name, npfd, newname, flags) < 0
+				    ? errno
+				    : 0);
 }
 
 static void l_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -678,8 +682,7 @@ static void l_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, fd < 0 ? errno : close(fd) < 0 ? errno : 0);
 }
 
-static void l_release(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+static void l_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = drfsd_node(d, ino);
@@ -700,10 +703,10 @@ static void l_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		    struct fuse_file_info *fi)
 {
 	(void)ino;
-	fuse_reply_err(req, (datasync ? fdatasync((int)fi->fh) :
-					fsync((int)fi->fh)) < 0 ?
-				    errno :
-				    0);
+	fuse_reply_err(req, (datasync ? fdatasync((int)fi->fh)
+				      : fsync((int)fi->fh)) < 0
+				    ? errno
+				    : 0);
 }
 
 /* ---- directories ---- */
@@ -756,7 +759,7 @@ static void l_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		h->offset = off;
 	}
 	for (;;) {
-		struct stat st = { 0 };
+		struct stat st = {0};
 		size_t n;
 
 		if (!h->entry) {

@@ -138,7 +138,8 @@ static void watches_sync(struct lockwait *lw)
 		size_t i, free_slot = SIZE_MAX;
 
 		for (i = 0; i < lw->nwatches; i++) {
-			if (lw->watches[i].cookie && lw->watches[i].ino == w->ino)
+			if (lw->watches[i].cookie &&
+			    lw->watches[i].ino == w->ino)
 				break;
 			if (!lw->watches[i].cookie && free_slot == SIZE_MAX)
 				free_slot = i;
@@ -288,8 +289,8 @@ void drfsd_locks_stop(struct drfsd *d)
 }
 
 /* Take, wait for, or release a lock; replies to @req in every case. */
-static void lock_request(fuse_req_t req, uint64_t ino, int kind,
-			 uint64_t owner, const struct drfs_lk *lk, bool sleep)
+static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
+			 const struct drfs_lk *lk, bool sleep)
 {
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = drfsd_node(d, ino);
@@ -342,8 +343,8 @@ static void from_flock(const struct flock *fl, struct drfs_lk *lk)
 {
 	lk->type = fl->l_type;
 	lk->start = (uint64_t)fl->l_start;
-	lk->end = fl->l_len == 0 ? UINT64_MAX :
-				   (uint64_t)(fl->l_start + fl->l_len - 1);
+	lk->end = fl->l_len == 0 ? UINT64_MAX
+				 : (uint64_t)(fl->l_start + fl->l_len - 1);
 	lk->pid = (uint32_t)fl->l_pid;
 }
 
@@ -364,9 +365,9 @@ void drfs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	if (lk.type != F_UNLCK) {
 		lock->l_whence = SEEK_SET;
 		lock->l_start = (off_t)lk.start;
-		lock->l_len = lk.end == UINT64_MAX ?
-				      0 :
-				      (off_t)(lk.end - lk.start + 1);
+		lock->l_len = lk.end == UINT64_MAX
+				      ? 0
+				      : (off_t)(lk.end - lk.start + 1);
 		lock->l_pid = (pid_t)lk.pid;
 	}
 	fuse_reply_lock(req, lock);
@@ -384,7 +385,7 @@ void drfs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 void drfs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		   int op)
 {
-	struct drfs_lk lk = { 0, UINT64_MAX, F_UNLCK, 0 };
+	struct drfs_lk lk = {0, UINT64_MAX, F_UNLCK, 0};
 
 	switch (op & ~LOCK_NB) {
 	case LOCK_SH:
@@ -413,7 +414,8 @@ void drfsd_locks_on_flush(struct drfsd *d, struct dnode *n, uint64_t owner)
 	ret = drfs_lock_release(d->fs, n->ino, DRFS_LK_POSIX, owner);
 	if (ret < 0)
 		drfs_warn("cannot release fcntl locks on inode %" PRIx64
-			  " at close: %s", n->ino, strerror(-ret));
+			  " at close: %s",
+			  n->ino, strerror(-ret));
 }
 
 void drfsd_locks_on_release(struct drfsd *d, struct dnode *n, uint64_t owner)
@@ -425,5 +427,6 @@ void drfsd_locks_on_release(struct drfsd *d, struct dnode *n, uint64_t owner)
 	ret = drfs_lock_release(d->fs, n->ino, DRFS_LK_FLOCK, owner);
 	if (ret < 0)
 		drfs_warn("cannot release flock on inode %" PRIx64
-			  " at close: %s", n->ino, strerror(-ret));
+			  " at close: %s",
+			  n->ino, strerror(-ret));
 }

@@ -42,7 +42,10 @@ struct options {
 	int nonopt;
 };
 
-#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+#define OPT(t, p)                                 \
+	{                                         \
+		t, offsetof(struct options, p), 1 \
+	}
 static const struct fuse_opt opt_spec[] = {
 	OPT("conf=%s", conf),
 	OPT("id=%s", id),
@@ -59,8 +62,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("filedir_verify=%s", fd_verify),
 	OPT("debug", debug),
 	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
-	FUSE_OPT_END
-};
+	FUSE_OPT_END};
 
 static void usage(const char *prog)
 {
@@ -154,8 +156,8 @@ static void set_readahead(const char *mountpoint, unsigned kb)
 	fclose(f);
 	if (!found)
 		return;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-		 maj, min);
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
+		 min);
 	f = fopen(path, "w");
 	if (!f)
 		return;
@@ -216,8 +218,8 @@ static void detach_stdio(void)
  * unreachable cluster for that many seconds, logging each attempt.
  * Missing pools and refused credentials are not retried.
  */
-static int connect_retry(const struct drfs_conn_opts *conn,
-			 struct drfs_fs **fs, int retry)
+static int connect_retry(const struct drfs_conn_opts *conn, struct drfs_fs **fs,
+			 int retry)
 {
 	time_t deadline = time(NULL) + retry;
 	unsigned delay = 1;
@@ -245,10 +247,10 @@ static int connect_retry(const struct drfs_conn_opts *conn,
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts co = { 0 };
-	struct options o = { 0 };
-	struct drfsd d = { 0 };
-	struct drfs_conn_opts conn = { 0 };
+	struct fuse_cmdline_opts co = {0};
+	struct options o = {0};
+	struct drfsd d = {0};
+	struct drfs_conn_opts conn = {0};
 	struct fuse_loop_config *lcfg = NULL;
 	struct stat st;
 	char err[512];
@@ -293,24 +295,32 @@ int main(int argc, char *argv[])
 	}
 	if (o.lc_mode && strcmp(o.lc_mode, "compat") &&
 	    strcmp(o.lc_mode, "strict")) {
-		fprintf(stderr, "datarootfs: localcache=%s: must be compat or "
-				"strict\n", o.lc_mode);
+		fprintf(stderr,
+			"datarootfs: localcache=%s: must be compat or "
+			"strict\n",
+			o.lc_mode);
 		return 1;
 	}
 	if (o.lc_name && (!o.lc_name[0] || strchr(o.lc_name, '/'))) {
-		fprintf(stderr, "datarootfs: localcache_name=%s: must be one "
-				"name\n", o.lc_name);
+		fprintf(stderr,
+			"datarootfs: localcache_name=%s: must be one "
+			"name\n",
+			o.lc_name);
 		return 1;
 	}
 	if (o.lc_path && o.lc_path[0] != '/') {
-		fprintf(stderr, "datarootfs: localcache_path=%s: must be an "
-				"absolute path\n", o.lc_path);
+		fprintf(stderr,
+			"datarootfs: localcache_path=%s: must be an "
+			"absolute path\n",
+			o.lc_path);
 		return 1;
 	}
 	if (o.fd_verify && strcmp(o.fd_verify, "reject") &&
 	    strcmp(o.fd_verify, "log")) {
-		fprintf(stderr, "datarootfs: filedir_verify=%s: must be reject "
-				"or log\n", o.fd_verify);
+		fprintf(stderr,
+			"datarootfs: filedir_verify=%s: must be reject "
+			"or log\n",
+			o.fd_verify);
 		return 1;
 	}
 	if (o.debug || co.debug) {
@@ -370,8 +380,10 @@ int main(int argc, char *argv[])
 
 	ret = drfs_session_start(d.fs);
 	if (ret < 0) {
-		fprintf(stderr, "datarootfs: cannot register the node "
-				"session: %s\n", strerror(-ret));
+		fprintf(stderr,
+			"datarootfs: cannot register the node "
+			"session: %s\n",
+			strerror(-ret));
 		goto out_table;
 	}
 	ret = drfsd_locks_start(&d);
@@ -414,11 +426,11 @@ int main(int argc, char *argv[])
 	lcfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lcfg, 1);
 	/* libfuse's default is 10; blocked lock waiters hold none */
-	fuse_loop_cfg_set_max_threads(lcfg, co.max_threads > 10 ?
-						    co.max_threads : 32);
+	fuse_loop_cfg_set_max_threads(lcfg, co.max_threads > 10 ? co.max_threads
+								: 32);
 	fuse_loop_cfg_set_idle_threads(lcfg, 8);
-	ret = co.singlethread ? fuse_session_loop(d.se) :
-				fuse_session_loop_mt(d.se, lcfg);
+	ret = co.singlethread ? fuse_session_loop(d.se)
+			      : fuse_session_loop_mt(d.se, lcfg);
 	fuse_loop_cfg_destroy(lcfg);
 	drfs_info("unmounting %s", co.mountpoint);
 	fuse_session_unmount(d.se);

@@ -156,8 +156,7 @@ void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup)
 	n = node_find_locked(d, ino);
 	if (n) {
 		if (n->nlookup < nlookup) {
-			drfs_err("forget of inode %" PRIx64 " below zero",
-				 ino);
+			drfs_err("forget of inode %" PRIx64 " below zero", ino);
 			abort();
 		}
 		n->nlookup -= nlookup;
@@ -302,12 +301,12 @@ static void reply_entry(fuse_req_t req, const struct drfs_attr *a)
 /* ---- handlers ---- */
 
 /* Requests on localcache inodes go to local.c. */
-#define LOCAL(ino, op, ...)                                    \
-	do {                                                   \
-		if (drfsd_is_local(ino)) {                     \
-			drfsd_local_ops.op(__VA_ARGS__);       \
-			return;                                \
-		}                                              \
+#define LOCAL(ino, op, ...)                              \
+	do {                                             \
+		if (drfsd_is_local(ino)) {               \
+			drfsd_local_ops.op(__VA_ARGS__); \
+			return;                          \
+		}                                        \
 	} while (0)
 
 /* The localcache area root cannot be replaced or removed. */
@@ -357,8 +356,7 @@ static void drfs_op_destroy(void *userdata)
 	pthread_mutex_unlock(&d->table_lock);
 }
 
-static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent,
-			   const char *name)
+static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	drfsd_count(ctx_of(req), DRFSD_OP_LOOKUP);
 	if (parent == FUSE_ROOT_ID && drfsd_stats_ino(name)) {
@@ -400,7 +398,8 @@ static void drfs_op_forget_multi(fuse_req_t req, size_t count,
 				 struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		drfsd_node_forget(ctx_of(req), forgets[i].ino, forgets[i].nlookup);
+		drfsd_node_forget(ctx_of(req), forgets[i].ino,
+				  forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -434,9 +433,8 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, attr_timeout_of(d, &a));
 }
 
-static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
-			    struct stat *attr, int to_set,
-			    struct fuse_file_info *fi)
+static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			    int to_set, struct fuse_file_info *fi)
 {
 	drfsd_count(ctx_of(req), DRFSD_OP_SETATTR);
 	if (drfsd_is_stats(ino)) {
@@ -445,7 +443,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino,
 	}
 	LOCAL(ino, setattr, req, ino, attr, to_set, fi);
 	struct drfsd *d = ctx_of(req);
-	struct drfs_setattr sa = { 0 };
+	struct drfs_setattr sa = {0};
 	struct drfs_attr a;
 	struct stat st;
 	struct dnode *n;
@@ -549,8 +547,8 @@ static void drfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	drfs_op_mknod(req, parent, name, S_IFDIR | (mode & 07777), 0);
 }
 
-static void drfs_op_symlink(fuse_req_t req, const char *link,
-			    fuse_ino_t parent, const char *name)
+static void drfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			    const char *name)
 {
 	if (area_name(req, parent, name, EEXIST))
 		return;
@@ -588,13 +586,12 @@ static void release_gone(struct drfsd *d, uint64_t ino, uint32_t nlink)
 
 		if (ret < 0)
 			drfs_warn("cannot record unlinked inode %" PRIx64
-				  ": %s (fsck will reclaim it)", ino,
-				  strerror(-ret));
+				  ": %s (fsck will reclaim it)",
+				  ino, strerror(-ret));
 	}
 }
 
-static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent,
-			   const char *name)
+static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	drfsd_count(ctx_of(req), DRFSD_OP_UNLINK);
 	if (area_name(req, parent, name, EISDIR))
@@ -619,9 +616,9 @@ static void drfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	reply_err(req, drfs_rmdir(ctx_of(req)->fs, parent, name));
 }
 
-static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, fuse_ino_t newparent,
-			   const char *newname, unsigned int flags)
+static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			   fuse_ino_t newparent, const char *newname,
+			   unsigned int flags)
 {
 	drfsd_count(ctx_of(req), DRFSD_OP_RENAME);
 	if (area_name(req, parent, name, EBUSY) ||
@@ -651,10 +648,10 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent,
 			ret = drfs_sha1_hex(d->fs, src.ino, sha);
 			if (ret == 0 && strcmp(sha, newname)) {
 				drfs_warn("filedir: content of '%s' has SHA-1 "
-					  "%s, not its new name %s: %s", name,
-					  sha, newname,
-					  d->filedir_reject ? "rename refused" :
-							      "allowed (log)");
+					  "%s, not its new name %s: %s",
+					  name, sha, newname,
+					  d->filedir_reject ? "rename refused"
+							    : "allowed (log)");
 				ret = d->filedir_reject ? -EPERM : 0;
 			}
 		}
@@ -744,9 +741,8 @@ static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_open(req, fi);
 }
 
-static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
-			   const char *name, mode_t mode,
-			   struct fuse_file_info *fi)
+static void drfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			   mode_t mode, struct fuse_file_info *fi)
 {
 	drfsd_count(ctx_of(req), DRFSD_OP_CREATE);
 	if (area_name(req, parent, name, EISDIR))
@@ -763,7 +759,7 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
 				NULL, fi->flags & O_EXCL, &a, &created);
 	} while (ret == -EAGAIN);
 	if (ret == 0 && !created && (fi->flags & O_TRUNC)) {
-		struct drfs_setattr sa = { .valid = DRFS_SA_SIZE, .size = 0 };
+		struct drfs_setattr sa = {.valid = DRFS_SA_SIZE, .size = 0};
 
 		ret = drfs_setattr(d->fs, a.ino, &sa, &a);
 	}
@@ -791,8 +787,8 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent,
 	}
 }
 
-static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
-			 off_t off, struct fuse_file_info *fi)
+static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			 struct fuse_file_info *fi)
 {
 	drfsd_count(ctx_of(req), DRFSD_OP_READ);
 	if (drfsd_is_stats(ino)) {
@@ -871,7 +867,7 @@ static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)ino;
 	(void)datasync;
 	reply_err(req, drfsd_wb_sync(ctx_of(req),
-			       (struct dnode *)(uintptr_t)fi->fh));
+				     (struct dnode *)(uintptr_t)fi->fh));
 }
 
 static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
@@ -950,7 +946,7 @@ struct fill_ctx {
 static int fill_one(struct fill_ctx *f, const char *name, uint64_t ino,
 		    uint8_t type, off_t next_off)
 {
-	struct stat st = { 0 };
+	struct stat st = {0};
 	size_t need;
 
 	st.st_ino = ino;
@@ -994,7 +990,7 @@ static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	LOCAL(ino, readdir, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
-	struct fill_ctx f = { req, h, NULL, size, 0, false, NULL };
+	struct fill_ctx f = {req, h, NULL, size, 0, false, NULL};
 	struct drfs_attr a;
 	int ret = 0;
 
@@ -1029,8 +1025,7 @@ static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		ok = fstat(d->lc_root_fd, &st);
 		pthread_rwlock_unlock(&d->lc_lock);
 		if (ok == 0 && fill_one(&f, d->lc_name,
-					DRFSD_LOCAL_BIT | st.st_ino, DT_DIR,
-					3))
+					DRFSD_LOCAL_BIT | st.st_ino, DT_DIR, 3))
 			goto reply;
 	}
 	if (ino == FUSE_ROOT_ID)
@@ -1092,7 +1087,7 @@ static void drfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void drfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	LOCAL(ino, statfs, req, ino);
-	struct statvfs sv = { 0 };
+	struct statvfs sv = {0};
 	uint64_t total, avail, objects;
 	int ret = drfs_statfs(ctx_of(req)->fs, &total, &avail, &objects);
 

@@ -22,9 +22,9 @@
 #include "lock.h"
 
 static const char *const op_names[] = {
-	"lookup", "getattr", "setattr", "create", "mkdir", "unlink", "rmdir",
-	"rename", "link",    "open",    "read",   "write", "readdir", "flush",
-	"fsync",  "lock",
+	"lookup",  "getattr", "setattr", "create", "mkdir", "unlink",
+	"rmdir",   "rename",  "link",	 "open",   "read",  "write",
+	"readdir", "flush",   "fsync",	 "lock",
 };
 
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DRFSD_OP__N,
@@ -79,15 +79,16 @@ static uint64_t ld(const uint64_t *v)
 static char *render(struct drfsd *d, bool prom, size_t *len)
 {
 	struct drfs_fs *fs = d->fs;
-	struct sbuf b = { NULL, 0, 0 };
+	struct sbuf b = {NULL, 0, 0};
 	const char *lbl = fs->fsname;
-	static const char *const breach[] = { "rewrite", "truncate",
-					      "rename_over" };
+	static const char *const breach[] = {"rewrite", "truncate",
+					     "rename_over"};
 
 	put(&b, "%s", "");
 	if (prom) {
-		put(&b, "# HELP datarootfs_requests_total FUSE requests by "
-			"operation\n# TYPE datarootfs_requests_total counter\n");
+		put(&b,
+		    "# HELP datarootfs_requests_total FUSE requests by "
+		    "operation\n# TYPE datarootfs_requests_total counter\n");
 		for (int i = 0; i < DRFSD_OP__N; i++)
 			put(&b,
 			    "datarootfs_requests_total{fs=\"%s\",op=\"%s\"} "
@@ -95,31 +96,33 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 			    lbl, op_names[i], ld(&d->ops[i]));
 		put(&b, "# HELP datarootfs_rados_ops_total RADOS operations "
 			"sent\n# TYPE datarootfs_rados_ops_total counter\n");
-		put(&b, "datarootfs_rados_ops_total{fs=\"%s\",kind=\"read\"} "
-			"%" PRIu64 "\n",
+		put(&b,
+		    "datarootfs_rados_ops_total{fs=\"%s\",kind=\"read\"} "
+		    "%" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_RADOS_READ]));
-		put(&b, "datarootfs_rados_ops_total{fs=\"%s\",kind=\"write\"} "
-			"%" PRIu64 "\n",
+		put(&b,
+		    "datarootfs_rados_ops_total{fs=\"%s\",kind=\"write\"} "
+		    "%" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_RADOS_WRITE]));
-		put(&b, "datarootfs_rados_retries_total{fs=\"%s\"} %" PRIu64
-			"\n",
+		put(&b,
+		    "datarootfs_rados_retries_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
-		put(&b, "datarootfs_checksum_errors_total{fs=\"%s\"} %" PRIu64
-			"\n",
+		put(&b,
+		    "datarootfs_checksum_errors_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_CSUM_ERR]));
 		put(&b, "datarootfs_bytes_read_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_BYTES_READ]));
-		put(&b, "datarootfs_bytes_written_total{fs=\"%s\"} %" PRIu64
-			"\n",
+		put(&b,
+		    "datarootfs_bytes_written_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
-		put(&b, "datarootfs_lock_requests_total{fs=\"%s\"} %" PRIu64
-			"\n",
+		put(&b,
+		    "datarootfs_lock_requests_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_LOCK_OPS]));
-		put(&b, "datarootfs_lock_conflicts_total{fs=\"%s\"} %" PRIu64
-			"\n",
+		put(&b,
+		    "datarootfs_lock_conflicts_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]));
-		put(&b, "datarootfs_locks_broken_total{fs=\"%s\"} %" PRIu64
-			"\n",
+		put(&b,
+		    "datarootfs_locks_broken_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]));
 		for (int i = 0; i < 3; i++)
 			put(&b,
@@ -136,13 +139,14 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		put(&b, "filesystem   %s (pool %s), node %s\n", lbl, fs->pool,
 		    fs->node);
 		put(&b, "fenced       %s\n",
-		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? "YES" :
-								      "no");
+		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? "YES"
+								   : "no");
 		put(&b, "requests    ");
 		for (int i = 0; i < DRFSD_OP__N; i++)
 			put(&b, " %s=%" PRIu64, op_names[i], ld(&d->ops[i]));
-		put(&b, "\nrados ops    read=%" PRIu64 " write=%" PRIu64
-			" retries=%" PRIu64 "\n",
+		put(&b,
+		    "\nrados ops    read=%" PRIu64 " write=%" PRIu64
+		    " retries=%" PRIu64 "\n",
 		    ld(&fs->stats[DRFS_ST_RADOS_READ]),
 		    ld(&fs->stats[DRFS_ST_RADOS_WRITE]),
 		    ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
@@ -151,14 +155,16 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
 		put(&b, "checksums    errors=%" PRIu64 "\n",
 		    ld(&fs->stats[DRFS_ST_CSUM_ERR]));
-		put(&b, "locks        requests=%" PRIu64 " conflicts=%" PRIu64
-			" broken=%" PRIu64 " (lease %d s)\n",
+		put(&b,
+		    "locks        requests=%" PRIu64 " conflicts=%" PRIu64
+		    " broken=%" PRIu64 " (lease %d s)\n",
 		    ld(&fs->stats[DRFS_ST_LOCK_OPS]),
 		    ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]),
 		    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]), DRFS_LEASE);
-		put(&b, "localcache   %s, %s, epoch %" PRIu64
-			", breaches rewrite=%" PRIu64 " truncate=%" PRIu64
-			" rename_over=%" PRIu64 "\n",
+		put(&b,
+		    "localcache   %s, %s, epoch %" PRIu64
+		    ", breaches rewrite=%" PRIu64 " truncate=%" PRIu64
+		    " rename_over=%" PRIu64 "\n",
 		    d->lc_path ? d->lc_path : "(disabled)",
 		    d->lc_strict ? "strict" : "compat", d->lc_epoch,
 		    ld(&d->lc_breaches[0]), ld(&d->lc_breaches[1]),
@@ -214,9 +220,9 @@ void drfsd_stats_read(fuse_req_t req, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 	else
 		fuse_reply_buf(req, s->buf + off,
-			       s->len - (size_t)off < size ?
-				       s->len - (size_t)off :
-				       size);
+			       s->len - (size_t)off < size
+				       ? s->len - (size_t)off
+				       : size);
 }
 
 void drfsd_stats_release(fuse_req_t req, struct fuse_file_info *fi)

@@ -143,8 +143,7 @@ int drfs_times_decode(const char *buf, size_t len, int64_t *mtime_ns,
 	return 0;
 }
 
-void drfs_dentry_encode(const struct drfs_dentry *d,
-			char out[DRFS_DENTRY_LEN])
+void drfs_dentry_encode(const struct drfs_dentry *d, char out[DRFS_DENTRY_LEN])
 {
 	char *p = out;
 

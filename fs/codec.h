@@ -65,8 +65,7 @@ void drfs_times_encode(int64_t mtime_ns, int64_t ctime_ns,
 int drfs_times_decode(const char *buf, size_t len, int64_t *mtime_ns,
 		      int64_t *ctime_ns);
 
-void drfs_dentry_encode(const struct drfs_dentry *d,
-			char out[DRFS_DENTRY_LEN]);
+void drfs_dentry_encode(const struct drfs_dentry *d, char out[DRFS_DENTRY_LEN]);
 int drfs_dentry_decode(const char *buf, size_t len, struct drfs_dentry *d);
 
 void drfs_block_encode(const struct drfs_block *b, char out[DRFS_BLOCK_LEN]);

@@ -52,8 +52,8 @@ struct sio {
 	uint32_t wstart, wend;
 };
 
-static void sio_init(struct sio *s, uint64_t ino, uint64_t stripe,
-		     uint32_t o0, uint32_t o1)
+static void sio_init(struct sio *s, uint64_t ino, uint64_t stripe, uint32_t o0,
+		     uint32_t o1)
 {
 	memset(s, 0, sizeof(*s));
 	s->stripe = stripe;
@@ -119,9 +119,8 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 			klens[n] = strlen(keybuf[n]);
 			n++;
 		}
-		rados_read_op_omap_get_vals_by_keys2(s->rop, keys, n, klens,
-						     &s->keys_it,
-						     &s->prval_keys);
+		rados_read_op_omap_get_vals_by_keys2(
+			s->rop, keys, n, klens, &s->keys_it, &s->prval_keys);
 	}
 	ret = rados_aio_create_completion2(NULL, NULL, &s->c);
 	if (ret < 0)
@@ -217,8 +216,8 @@ bad:
 	return -EIO;
 }
 
-ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-		  size_t len, char *buf)
+ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
+		  char *buf)
 {
 	uint64_t s0, s1, n;
 	struct sio *io;
@@ -283,8 +282,8 @@ ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 			if (bstart >= off + len)
 				break;
 			if (!s->exists) {
-				memset(s->buf + (size_t)(b - s->b0) *
-							DRFS_BLOCK,
+				memset(s->buf +
+					       (size_t)(b - s->b0) * DRFS_BLOCK,
 				       0, DRFS_BLOCK);
 				continue;
 			}
@@ -325,8 +324,8 @@ static int sio_merge(struct drfs_fs *fs, struct sio *s, const char *src,
 {
 	uint32_t wstart = s->b0 * DRFS_BLOCK;
 	uint32_t wend = s->o1;
-	char keybuf[DRFS_BLOCKS_PER_STRIPE][16], recbuf[DRFS_BLOCKS_PER_STRIPE]
-							  [DRFS_BLOCK_LEN];
+	char keybuf[DRFS_BLOCKS_PER_STRIPE][16],
+		recbuf[DRFS_BLOCKS_PER_STRIPE][DRFS_BLOCK_LEN];
 	const char *keys[DRFS_BLOCKS_PER_STRIPE], *vals[DRFS_BLOCKS_PER_STRIPE];
 	size_t kl[DRFS_BLOCKS_PER_STRIPE], vl[DRFS_BLOCKS_PER_STRIPE];
 	unsigned n = 0;
@@ -352,8 +351,8 @@ static int sio_merge(struct drfs_fs *fs, struct sio *s, const char *src,
 	if (!s->wbuf)
 		return -ENOMEM;
 	if (head_partial && s->exists)
-		memcpy(s->wbuf, s->buf, DRFS_BLOCK < wend - wstart ?
-						DRFS_BLOCK : wend - wstart);
+		memcpy(s->wbuf, s->buf,
+		       DRFS_BLOCK < wend - wstart ? DRFS_BLOCK : wend - wstart);
 	if (tail_partial && s->exists && (s->b1 != s->b0 || !head_partial)) {
 		uint32_t t0 = s->b1 * DRFS_BLOCK;
 
@@ -365,9 +364,8 @@ static int sio_merge(struct drfs_fs *fs, struct sio *s, const char *src,
 	for (uint32_t b = s->b0; b <= s->b1; b++) {
 		uint32_t bs = b * DRFS_BLOCK;
 		uint32_t be = bs + DRFS_BLOCK < wend ? bs + DRFS_BLOCK : wend;
-		struct drfs_block rec = { be - bs,
-					  drfs_hash(s->wbuf + (bs - wstart),
-						    be - bs) };
+		struct drfs_block rec = {
+			be - bs, drfs_hash(s->wbuf + (bs - wstart), be - bs)};
 
 		drfs_block_key(keybuf[n], b);
 		drfs_block_encode(&rec, recbuf[n]);
@@ -412,15 +410,15 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 				ret = sio_read_wait(s);
 			/* the buffer must start at b0 for sio_merge */
 			if (ret == 0 && rb0 != s->b0 && (head || tail)) {
-				char *nb = calloc(1, (size_t)(s->b1 - s->b0 +
-							      1) *
-							     DRFS_BLOCK);
+				char *nb =
+					calloc(1, (size_t)(s->b1 - s->b0 + 1) *
+							  DRFS_BLOCK);
 
 				if (!nb) {
 					ret = -ENOMEM;
 				} else {
 					memcpy(nb + (size_t)(rb0 - s->b0) *
-							    DRFS_BLOCK,
+							       DRFS_BLOCK,
 					       s->buf, s->got);
 					s->got += (size_t)(rb0 - s->b0) *
 						  DRFS_BLOCK;
@@ -493,10 +491,10 @@ fail:
 	}
 }
 
-int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-	       const char *buf, size_t len, int64_t mtime_ns)
+int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
+	       size_t len, int64_t mtime_ns)
 {
-	struct wattr wa = { ino, off + len, mtime_ns };
+	struct wattr wa = {ino, off + len, mtime_ns};
 	uint64_t s0, s1;
 	int ret = 0;
 
@@ -513,9 +511,9 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 		struct sio s;
 
 		if (s0 == 0) {
-			uint32_t o1 = off + len < DRFS_STRIPE ?
-					      (uint32_t)(off + len) :
-					      DRFS_STRIPE;
+			uint32_t o1 = off + len < DRFS_STRIPE
+					      ? (uint32_t)(off + len)
+					      : DRFS_STRIPE;
 
 			sio_init(&s, ino, 0, (uint32_t)off, o1);
 			ret = write_stripe(fs, &s, buf, &wa);
@@ -545,9 +543,9 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t st = first + i, a0 = st * DRFS_STRIPE;
 			uint64_t r0 = off > a0 ? off : a0;
-			uint64_t r1 = off + len < a0 + DRFS_STRIPE ?
-					      off + len :
-					      a0 + DRFS_STRIPE;
+			uint64_t r1 = off + len < a0 + DRFS_STRIPE
+					      ? off + len
+					      : a0 + DRFS_STRIPE;
 			struct sio *s = &io[i];
 
 			sio_init(s, ino, st, (uint32_t)(r0 - a0),
@@ -584,9 +582,8 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 				if (r < 0 && ret == 0)
 					ret = r;
 			} else if (ret == 0 && s->oid[0]) {
-				ret = write_stripe(fs, s, buf + (a0 + s->o0 -
-								 off),
-						   &wa);
+				ret = write_stripe(
+					fs, s, buf + (a0 + s->o0 - off), &wa);
 			}
 			sio_release(s);
 		}

@@ -38,7 +38,7 @@ int drfs_filedir_match(struct drfs_fs *fs, const char *area, uint64_t dir,
 		       const char *name)
 {
 	struct drfs_attr cd, ab, top, x;
-	char part[3] = { 0 };
+	char part[3] = {0};
 	int ret;
 
 	if (!drfs_filedir_name(name))

@@ -165,9 +165,9 @@ int drfs_create(struct drfs_fs *fs, uint64_t parent, const char *name,
 int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
 		uint64_t *gone_ino, uint32_t *gone_nlink);
 int drfs_rmdir(struct drfs_fs *fs, uint64_t parent, const char *name);
-int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname,
-		uint64_t dp, const char *dname, unsigned flags,
-		uint64_t *gone_ino, uint32_t *gone_nlink);
+int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
+		const char *dname, unsigned flags, uint64_t *gone_ino,
+		uint32_t *gone_nlink);
 int drfs_link(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 	      const char *name, struct drfs_attr *out);
 int drfs_readlink(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size);
@@ -183,8 +183,8 @@ int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 int drfs_setxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
 		  const void *val, size_t len, int flags);
 /* Returns value length; copies when @size >= length; -ERANGE if smaller. */
-int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
-		  void *buf, size_t size);
+int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,
+		  size_t size);
 /* NUL-separated names like listxattr(2). */
 int drfs_listxattr(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size);
 int drfs_removexattr(struct drfs_fs *fs, uint64_t ino, const char *name);
@@ -201,8 +201,8 @@ int drfs_orphans_reap(struct drfs_fs *fs, int grace_s);
 /* Free an inode whose link count is 0: its stripes, then the object. */
 int drfs_inode_free(struct drfs_fs *fs, uint64_t ino);
 
-int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes,
-		uint64_t *free_bytes, uint64_t *objects);
+int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes, uint64_t *free_bytes,
+		uint64_t *objects);
 
 /* Roll stale rename intents forward or back.  @min_age_s: only intents at
  * least that old (their owner is assumed dead).  Returns count handled. */
@@ -223,8 +223,8 @@ struct drfs_purge_result {
 
 /* Remove the contents of directory @dir (recursively); @dir itself stays. */
 int drfs_purge_tree(struct drfs_fs *fs, uint64_t dir,
-		    const struct drfs_purge_opts *o, struct drfs_purge_result *r,
-		    int depth);
+		    const struct drfs_purge_opts *o,
+		    struct drfs_purge_result *r, int depth);
 
 /* ---- filedir (filedir.c) ---- */
 
@@ -239,12 +239,12 @@ int drfs_set_flags(struct drfs_fs *fs, uint64_t ino, uint32_t flags);
 /* ---- file data (data.c) ---- */
 
 /* Read up to @len bytes at @off, clipped at EOF.  Returns bytes read. */
-ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-		  size_t len, char *buf);
+ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
+		  char *buf);
 /* Write @len bytes at @off and set size = max(size, off + len) and
  * mtime = ctime = @mtime_ns; durable when it returns. */
-int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-	       const char *buf, size_t len, int64_t mtime_ns);
+int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
+	       size_t len, int64_t mtime_ns);
 /* Drop every stored byte at or beyond @size (does not change attrs). */
 int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size);

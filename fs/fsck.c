@@ -52,7 +52,7 @@ static struct ient *imap_get(struct imap *m, uint64_t ino)
 	size_t i;
 
 	if (m->n * 2 >= m->cap) {
-		struct imap nm = { 0 };
+		struct imap nm = {0};
 
 		nm.cap = m->cap ? m->cap * 2 : 4096;
 		nm.v = calloc(nm.cap, sizeof(*nm.v));
@@ -145,12 +145,11 @@ static int list_objects(struct ctx *c)
 				return -ENOMEM;
 			if (stripe + 1 > e->stripes_max)
 				e->stripes_max = (uint32_t)(stripe + 1);
-		} else if (sscanf(oid, "l.%16" SCNx64 "%c", &ino, &tail) ==
-			   1) {
+		} else if (sscanf(oid, "l.%16" SCNx64 "%c", &ino, &tail) == 1) {
 			if (c->nlockobjs == c->caplockobjs) {
 				size_t cap = c->caplockobjs * 2 + 64;
-				uint64_t *v = realloc(c->lockobjs,
-						      cap * sizeof(*v));
+				uint64_t *v =
+					realloc(c->lockobjs, cap * sizeof(*v));
 
 				if (!v)
 					return -ENOMEM;
@@ -158,8 +157,7 @@ static int list_objects(struct ctx *c)
 				c->caplockobjs = cap;
 			}
 			c->lockobjs[c->nlockobjs++] = ino;
-		} else if (sscanf(oid, "i.%16" SCNx64 "%c", &ino, &tail) ==
-			   1) {
+		} else if (sscanf(oid, "i.%16" SCNx64 "%c", &ino, &tail) == 1) {
 			struct ient *e = imap_get(&c->map, ino);
 
 			if (!e)
@@ -249,8 +247,7 @@ struct entry_ctx {
 	char last[256]; /* paging cursor: last name seen */
 };
 
-static int check_entry(void *vctx, const char *name, uint64_t ino,
-		       uint8_t type)
+static int check_entry(void *vctx, const char *name, uint64_t ino, uint8_t type)
 {
 	struct entry_ctx *ec = vctx;
 	struct ctx *c = ec->c;
@@ -272,33 +269,38 @@ static int check_entry(void *vctx, const char *name, uint64_t ino,
 		bool fix = c->o->repair;
 
 		if (fix) {
-			struct drfs_dentry d = { ino, type };
+			struct drfs_dentry d = {ino, type};
 			char v[DRFS_DENTRY_LEN];
 
 			drfs_dentry_encode(&d, v);
 			remove_entry(c, ec->dir, name, v, sizeof(v));
 		}
-		problem(c, fix, "dangling entry %s -> inode %" PRIx64
-			" (no inode object)%s", path, ino,
-			fix ? ": entry removed" : "");
+		problem(c, fix,
+			"dangling entry %s -> inode %" PRIx64
+			" (no inode object)%s",
+			path, ino, fix ? ": entry removed" : "");
 		return 0;
 	}
 	ret = drfs_getattr(c->fs, ino, &a);
 	if (ret < 0) {
-		problem(c, false, "inode %" PRIx64 " of %s unreadable: %s",
-			ino, path, strerror(-ret));
+		problem(c, false, "inode %" PRIx64 " of %s unreadable: %s", ino,
+			path, strerror(-ret));
 		return 0;
 	}
 	if (((a.mode & S_IFMT) >> 12) != type)
-		problem(c, false, "entry %s has type %u but inode %" PRIx64
-			" has mode %o", path, type, ino, a.mode);
+		problem(c, false,
+			"entry %s has type %u but inode %" PRIx64
+			" has mode %o",
+			path, type, ino, a.mode);
 	e->refs++;
 	if (S_ISDIR(a.mode)) {
 		struct ient *pe = imap_get(&c->map, ec->dir);
 
 		if (e->visited || e->refs > 1) {
-			problem(c, false, "directory inode %" PRIx64
-				" linked more than once (at %s)", ino, path);
+			problem(c, false,
+				"directory inode %" PRIx64
+				" linked more than once (at %s)",
+				ino, path);
 			return 0;
 		}
 		e->is_dir = true;
@@ -308,9 +310,10 @@ static int check_entry(void *vctx, const char *name, uint64_t ino,
 			bool fix = c->o->repair &&
 				   drfs_set_parent(c->fs, ino, ec->dir) == 0;
 
-			problem(c, fix, "directory %s records parent %" PRIx64
-				" instead of %" PRIx64 "%s", path, a.parent,
-				ec->dir, fix ? ": fixed" : "");
+			problem(c, fix,
+				"directory %s records parent %" PRIx64
+				" instead of %" PRIx64 "%s",
+				path, a.parent, ec->dir, fix ? ": fixed" : "");
 		}
 		if (q_push(ec->q, ino, path) < 0) {
 			ec->err = -ENOMEM;
@@ -320,15 +323,15 @@ static int check_entry(void *vctx, const char *name, uint64_t ino,
 		verify_data(c, path, &a);
 	}
 	if (S_ISREG(a.mode) && !e->visited &&
-	    e->stripes_max > drfs_stripes_for(a.size) &&
-	    e->stripes_max > 1) {
+	    e->stripes_max > drfs_stripes_for(a.size) && e->stripes_max > 1) {
 		bool fix = c->o->repair &&
-			   drfs_trim(c->fs, ino, (uint64_t)e->stripes_max *
-							DRFS_STRIPE,
+			   drfs_trim(c->fs, ino,
+				     (uint64_t)e->stripes_max * DRFS_STRIPE,
 				     a.size) == 0;
 
-		problem(c, fix, "%s has stripe objects beyond its size %" PRIu64
-			"%s", path, a.size, fix ? ": removed" : "");
+		problem(c, fix,
+			"%s has stripe objects beyond its size %" PRIu64 "%s",
+			path, a.size, fix ? ": removed" : "");
 	}
 	e->visited = true;
 	return 0;
@@ -336,7 +339,7 @@ static int check_entry(void *vctx, const char *name, uint64_t ino,
 
 static int walk(struct ctx *c)
 {
-	struct queue q = { 0 };
+	struct queue q = {0};
 	int ret = q_push(&q, DRFS_ROOT_INO, "/");
 	struct ient *root = imap_get(&c->map, DRFS_ROOT_INO);
 
@@ -351,16 +354,18 @@ static int walk(struct ctx *c)
 	root->refs = 1;
 	while (q.head < q.tail) {
 		struct qitem it = q.v[q.head++];
-		struct entry_ctx ec = { c, &q, it.ino, it.path, 0, "" };
+		struct entry_ctx ec = {c, &q, it.ino, it.path, 0, ""};
 		bool more = true;
 
-		uint64_t bad0 = __atomic_load_n(
-			&c->fs->stats[DRFS_ST_CSUM_ERR], __ATOMIC_RELAXED);
+		uint64_t bad0 = __atomic_load_n(&c->fs->stats[DRFS_ST_CSUM_ERR],
+						__ATOMIC_RELAXED);
 
 		c->r->dirs++;
 		if (drfs_dir_is_alive(c->fs, it.ino) == -ENOENT) {
-			problem(c, false, "directory %s is marked dead but "
-				"still linked (interrupted rmdir)", it.path);
+			problem(c, false,
+				"directory %s is marked dead but "
+				"still linked (interrupted rmdir)",
+				it.path);
 		}
 		while (more) {
 			int n = drfs_readdir(c->fs, it.ino,
@@ -379,7 +384,8 @@ static int walk(struct ctx *c)
 		}
 		if (__atomic_load_n(&c->fs->stats[DRFS_ST_CSUM_ERR],
 				    __ATOMIC_RELAXED) != bad0)
-			problem(c, false, "directory %s holds entries that fail "
+			problem(c, false,
+				"directory %s holds entries that fail "
 				"their checksum (named in the log above)",
 				it.path);
 		free(it.path);
@@ -431,9 +437,10 @@ static void check_counts(struct ctx *c)
 						     DRFS_STRIPE,
 					     DRFS_STRIPE) == 0;
 
-			problem(c, fix, "orphaned stripe objects of missing "
-				"inode %" PRIx64 "%s", e->ino,
-				fix ? ": removed" : "");
+			problem(c, fix,
+				"orphaned stripe objects of missing "
+				"inode %" PRIx64 "%s",
+				e->ino, fix ? ": removed" : "");
 			continue;
 		}
 		if (!e->visited && e->pending) {
@@ -450,12 +457,12 @@ static void check_counts(struct ctx *c)
 			if (!c->o->offline &&
 			    inode_age_ns(c, e->ino) < GRACE_NS)
 				continue; /* may be a create in flight */
-			fix = c->o->repair && drfs_inode_orphan_free(c->fs,
-								     e->ino) ==
-						      0;
-			problem(c, fix, "orphaned inode %" PRIx64
-				" (no entry points to it)%s", e->ino,
-				fix ? ": freed" : "");
+			fix = c->o->repair &&
+			      drfs_inode_orphan_free(c->fs, e->ino) == 0;
+			problem(c, fix,
+				"orphaned inode %" PRIx64
+				" (no entry points to it)%s",
+				e->ino, fix ? ": freed" : "");
 			continue;
 		}
 		if (drfs_getattr(c->fs, e->ino, &a) < 0)
@@ -464,12 +471,13 @@ static void check_counts(struct ctx *c)
 		if (a.nlink != want) {
 			bool fix = c->o->repair &&
 				   drfs_nlink_add(c->fs, e->ino,
-						  (int)want - (int)a.nlink, true,
-						  NULL) == 0;
+						  (int)want - (int)a.nlink,
+						  true, NULL) == 0;
 
-			problem(c, fix, "inode %" PRIx64 " has link count %u, "
-				"%u expected%s", e->ino, a.nlink, want,
-				fix ? ": fixed" : "");
+			problem(c, fix,
+				"inode %" PRIx64 " has link count %u, "
+				"%u expected%s",
+				e->ino, a.nlink, want, fix ? ": fixed" : "");
 		}
 	}
 }
@@ -483,7 +491,7 @@ static void session_cb(void *vctx, const char *node, const char *addr,
 
 	(void)info;
 	if (expire_ns + 1000000000ll > c->now) {
-		char (*v)[37] = realloc(c->live, (c->nlive + 1) * sizeof(*v));
+		char(*v)[37] = realloc(c->live, (c->nlive + 1) * sizeof(*v));
 
 		if (v) {
 			c->live = v;
@@ -553,14 +561,17 @@ static void check_locks(struct ctx *c)
 						rados_create_write_op();
 
 					drfs_op_rm(w, key);
-					fix = drfs_wop(c->fs, oid, w,
-						       LIBRADOS_OPERATION_FULL_FORCE) ==
+					fix = drfs_wop(
+						      c->fs, oid, w,
+						      LIBRADOS_OPERATION_FULL_FORCE) ==
 					      0;
 					rados_release_write_op(w);
 				}
-				problem(c, fix, "lock held by dead node %s on "
-					"inode %" PRIx64 "%s", node,
-					c->lockobjs[i], fix ? ": released" : "");
+				problem(c, fix,
+					"lock held by dead node %s on "
+					"inode %" PRIx64 "%s",
+					node, c->lockobjs[i],
+					fix ? ": released" : "");
 			}
 		}
 		if (it)
@@ -572,17 +583,16 @@ static void check_locks(struct ctx *c)
 int drfs_fsck(struct drfs_fs *fs, const struct drfs_fsck_opts *o,
 	      struct drfs_fsck_result *r)
 {
-	struct ctx c = { fs, o, r, { 0 }, drfs_now_ns(), NULL, 0, 0, NULL, 0 };
+	struct ctx c = {fs, o, r, {0}, drfs_now_ns(), NULL, 0, 0, NULL, 0};
 	int ret, n;
 
 	memset(r, 0, sizeof(*r));
 	n = drfs_intents_count(fs, o->offline ? 0 : DRFS_FSCK_GRACE);
 	if (n > 0) {
-		int done = o->repair ?
-				   drfs_intents_recover(fs, o->offline ?
-								    0 :
-								    DRFS_FSCK_GRACE) :
-				   0;
+		int done = o->repair ? drfs_intents_recover(
+					       fs,
+					       o->offline ? 0 : DRFS_FSCK_GRACE)
+				     : 0;
 
 		for (int i = 0; i < n; i++)
 			problem(&c, done > i, "stale rename intent%s",

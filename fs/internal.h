@@ -21,17 +21,17 @@ static inline void drfs_op_cmp(rados_write_op_t op, const char *key,
 static inline void drfs_op_set(rados_write_op_t op, const char *key,
 			       const char *val, size_t vlen)
 {
-	const char *keys[1] = { key };
-	const char *vals[1] = { val };
-	size_t kl[1] = { strlen(key) }, vl[1] = { vlen };
+	const char *keys[1] = {key};
+	const char *vals[1] = {val};
+	size_t kl[1] = {strlen(key)}, vl[1] = {vlen};
 
 	rados_write_op_omap_set2(op, keys, vals, kl, vl, 1);
 }
 
 static inline void drfs_op_rm(rados_write_op_t op, const char *key)
 {
-	const char *keys[1] = { key };
-	size_t kl[1] = { strlen(key) };
+	const char *keys[1] = {key};
+	size_t kl[1] = {strlen(key)};
 
 	rados_write_op_omap_rm_keys2(op, keys, kl, 1);
 }

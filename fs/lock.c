@@ -97,8 +97,7 @@ static int locks_read(struct drfs_fs *fs, const char *oid, struct rec *recs,
 	size_t kl, vl;
 	int prval = 0, ret, n = 0;
 
-	rados_read_op_omap_get_vals2(op, "", "", MAX_LOCKS, &it, &more,
-				     &prval);
+	rados_read_op_omap_get_vals2(op, "", "", MAX_LOCKS, &it, &more, &prval);
 	ret = drfs_rop(fs, oid, op, ver);
 	while (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 &&
 	       k) {
@@ -108,7 +107,8 @@ static int locks_read(struct drfs_fs *fs, const char *oid, struct rec *recs,
 		}
 		if (rec_parse(k, kl, v, vl, &recs[n]) < 0) {
 			drfs_err("lock object %s: record %.*s is corrupt; "
-				 "ignored", oid, (int)kl, k);
+				 "ignored",
+				 oid, (int)kl, k);
 			continue;
 		}
 		n++;
@@ -130,13 +130,12 @@ struct session {
 	char addr[128];
 };
 
-static int session_get(struct drfs_fs *fs, const char *node,
-		       struct session *s)
+static int session_get(struct drfs_fs *fs, const char *node, struct session *s)
 {
 	rados_read_op_t op = rados_create_read_op();
 	rados_omap_iter_t it = NULL;
-	const char *keys[1] = { node };
-	size_t klens[1] = { strlen(node) };
+	const char *keys[1] = {node};
+	size_t klens[1] = {strlen(node)};
 	char *k, *v;
 	size_t kl, vl;
 	int prval = 0, ret;
@@ -183,11 +182,13 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 		ret = rados_blocklist_add(fs->cluster, s.addr, 3600);
 		if (ret < 0) {
 			drfs_err("cannot fence node %s (%s): %s; its locks "
-				 "stay", node, s.addr, strerror(-ret));
+				 "stay",
+				 node, s.addr, strerror(-ret));
 			return ret;
 		}
 		drfs_warn("node %s (%s) missed its lease: blocklisted, its "
-			  "locks are released", node, s.addr);
+			  "locks are released",
+			  node, s.addr);
 		{
 			rados_write_op_t op = rados_create_write_op();
 
@@ -202,8 +203,8 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 
 /* ---- locks ---- */
 
-static bool same_owner(const struct drfs_fs *fs, const struct rec *r,
-		       int kind, uint64_t owner)
+static bool same_owner(const struct drfs_fs *fs, const struct rec *r, int kind,
+		       uint64_t owner)
 {
 	return r->kind == kind && r->owner == owner &&
 	       !strcmp(r->node, fs->node);
@@ -286,7 +287,7 @@ int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	drfs_lock_oid(oid, ino);
 	for (;;) {
 		struct rec *mine = recs + MAX_LOCKS, *out;
-		char (*vals)[LK_VAL_LEN];
+		char(*vals)[LK_VAL_LEN];
 		const char **keys, **vptr;
 		size_t *kl, *vl;
 		rados_write_op_t op;
@@ -442,7 +443,7 @@ int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
 		      uint64_t owner)
 {
-	struct drfs_lk all = { 0, UINT64_MAX, F_UNLCK, 0 };
+	struct drfs_lk all = {0, UINT64_MAX, F_UNLCK, 0};
 
 	return drfs_lock_set(fs, ino, kind, owner, &all, NULL);
 }
@@ -456,8 +457,8 @@ static int session_put(struct drfs_fs *fs, bool first)
 	rados_write_op_t op = rados_create_write_op();
 
 	n = snprintf(val, sizeof(val), "%" PRId64 " %s datarootfs-%s",
-		     drfs_now_ns() + (int64_t)DRFS_LEASE * 1000000000,
-		     fs->addr, DRFS_VERSION);
+		     drfs_now_ns() + (int64_t)DRFS_LEASE * 1000000000, fs->addr,
+		     DRFS_VERSION);
 	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
 	if (!first) /* still ours? (absent or changed: we were fenced) */
 		drfs_op_cmp(op, fs->node, fs->session_val, fs->session_vlen,
@@ -561,9 +562,8 @@ void drfs_session_stop(struct drfs_fs *fs)
 }
 
 int drfs_sessions_list(struct drfs_fs *fs,
-		       void (*cb)(void *ctx, const char *node,
-				  const char *addr, int64_t expire_ns,
-				  const char *info),
+		       void (*cb)(void *ctx, const char *node, const char *addr,
+				  int64_t expire_ns, const char *info),
 		       void *ctx)
 {
 	rados_read_op_t op = rados_create_read_op();

@@ -57,9 +57,8 @@ int drfs_session_start(struct drfs_fs *fs);
 void drfs_session_stop(struct drfs_fs *fs);
 /* Number of live sessions and the lock count of this node (for status). */
 int drfs_sessions_list(struct drfs_fs *fs,
-		       void (*cb)(void *ctx, const char *node,
-				  const char *addr, int64_t expire_ns,
-				  const char *info),
+		       void (*cb)(void *ctx, const char *node, const char *addr,
+				  int64_t expire_ns, const char *info),
 		       void *ctx);
 
 #endif

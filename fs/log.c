@@ -20,9 +20,9 @@ void drfs_log_to_syslog(const char *ident)
 
 void drfs_log(int level, const char *fmt, ...)
 {
-	static const char *const names[] = { "emerg", "alert", "crit", "error",
-					     "warning", "notice", "info",
-					     "debug" };
+	static const char *const names[] = {"emerg", "alert",	"crit",
+					    "error", "warning", "notice",
+					    "info",  "debug"};
 	va_list ap;
 
 	if (level > drfs_log_level)
@@ -34,8 +34,7 @@ void drfs_log(int level, const char *fmt, ...)
 		char buf[1024];
 
 		vsnprintf(buf, sizeof(buf), fmt, ap);
-		fprintf(stderr, "datarootfs: %s: %s\n",
-			names[level & 7], buf);
+		fprintf(stderr, "datarootfs: %s: %s\n", names[level & 7], buf);
 	}
 	va_end(ap);
 }

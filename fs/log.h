@@ -18,9 +18,9 @@ void drfs_log(int level, const char *fmt, ...)
 #define drfs_err(...) drfs_log(LOG_ERR, __VA_ARGS__)
 #define drfs_warn(...) drfs_log(LOG_WARNING, __VA_ARGS__)
 #define drfs_info(...) drfs_log(LOG_INFO, __VA_ARGS__)
-#define drfs_dbg(...)                                   \
-	do {                                            \
-		if (drfs_log_level >= LOG_DEBUG)        \
+#define drfs_dbg(...)                                     \
+	do {                                              \
+		if (drfs_log_level >= LOG_DEBUG)          \
 			drfs_log(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 

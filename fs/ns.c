@@ -60,8 +60,8 @@ struct raw_attr {
 };
 
 static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
-			struct drfs_attr *a, struct raw_attr *raw,
-			char *link, size_t linksz)
+			struct drfs_attr *a, struct raw_attr *raw, char *link,
+			size_t linksz)
 {
 	const char *name, *val;
 	size_t len;
@@ -73,7 +73,8 @@ static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
 			ret = drfs_attr_decode(val, len, a);
 			if (ret < 0) {
 				drfs_err("inode %" PRIx64 ": attribute record "
-					 "fails its checksum", ino);
+					 "fails its checksum",
+					 ino);
 				return -EIO;
 			}
 			if (raw) {
@@ -85,8 +86,10 @@ static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
 			ret = drfs_times_decode(val, len, &a->mtime_ns,
 						&a->ctime_ns);
 			if (ret < 0) {
-				drfs_err("inode %" PRIx64 ": times record fails "
-					 "its checksum", ino);
+				drfs_err("inode %" PRIx64
+					 ": times record fails "
+					 "its checksum",
+					 ino);
 				return -EIO;
 			}
 			have_t = true;
@@ -103,8 +106,9 @@ static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
 		return -EIO;
 	}
 	if (a->ino != ino) {
-		drfs_err("inode %" PRIx64 ": attribute record names inode %"
-			 PRIx64, ino, a->ino);
+		drfs_err("inode %" PRIx64
+			 ": attribute record names inode %" PRIx64,
+			 ino, a->ino);
 		return -EIO;
 	}
 	if (raw)
@@ -143,8 +147,8 @@ int drfs_getattr(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a)
  */
 typedef int (*attr_fn)(struct drfs_attr *a, void *ctx);
 
-static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn,
-		       void *ctx, struct drfs_attr *out)
+static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
+		       struct drfs_attr *out)
 {
 	char oid[DRFS_OID_MAX];
 
@@ -173,8 +177,8 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn,
 		rados_write_op_assert_exists(op);
 		if (memcmp(abuf, raw.a, sizeof(abuf))) {
 			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ,
-						raw.a, raw.alen);
+						LIBRADOS_CMPXATTR_OP_EQ, raw.a,
+						raw.alen);
 			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
 		}
 		if (a.mtime_ns != old.mtime_ns || a.ctime_ns != old.ctime_ns) {
@@ -227,10 +231,10 @@ static int nlink_fn(struct drfs_attr *a, void *ctx)
 	return 0;
 }
 
-int drfs_nlink_add(struct drfs_fs *fs, uint64_t ino, int delta,
-		   bool no_ctime, struct drfs_attr *out)
+int drfs_nlink_add(struct drfs_fs *fs, uint64_t ino, int delta, bool no_ctime,
+		   struct drfs_attr *out)
 {
-	struct nlink_ctx c = { delta, no_ctime, drfs_now_ns() };
+	struct nlink_ctx c = {delta, no_ctime, drfs_now_ns()};
 
 	return attr_update(fs, ino, nlink_fn, &c, out);
 }
@@ -259,8 +263,8 @@ static int omap_get_one(struct drfs_fs *fs, uint64_t dir, const char *key,
 	char oid[DRFS_OID_MAX];
 	rados_read_op_t op = rados_create_read_op();
 	rados_omap_iter_t it = NULL;
-	const char *keys[1] = { key };
-	size_t klens[1] = { strlen(key) };
+	const char *keys[1] = {key};
+	size_t klens[1] = {strlen(key)};
 	char *k, *v;
 	size_t kl, vl;
 	int prval = 0, ret;
@@ -416,7 +420,7 @@ int drfs_create(struct drfs_fs *fs, uint64_t parent, const char *name,
 		bool *created)
 {
 	char oid[DRFS_OID_MAX], dval[DRFS_DENTRY_LEN];
-	struct drfs_attr pa, a = { 0 };
+	struct drfs_attr pa, a = {0};
 	struct raw_attr praw;
 	bool isdir = S_ISDIR(mode);
 	int ret;
@@ -466,7 +470,7 @@ again:
 	drfs_fault("create-before-link");
 	/* Link it: one guarded op on the parent. */
 	{
-		struct drfs_dentry d = { a.ino, mode_to_dt(mode) };
+		struct drfs_dentry d = {a.ino, mode_to_dt(mode)};
 		rados_write_op_t op = rados_create_write_op();
 		int pr1 = 0, pr2 = 0;
 
@@ -483,8 +487,8 @@ again:
 			pa.nlink++;
 			drfs_attr_encode(&pa, abuf);
 			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ,
-						praw.a, praw.alen);
+						LIBRADOS_CMPXATTR_OP_EQ, praw.a,
+						praw.alen);
 			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
 		}
 		ret = drfs_wop(fs, oid, op, 0);
@@ -596,8 +600,8 @@ int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir)
 			       k) {
 				if (k[0] != '/')
 					empty = false;
-				snprintf(after, sizeof(after), "%.*s",
-					 (int)kl, k);
+				snprintf(after, sizeof(after), "%.*s", (int)kl,
+					 k);
 			}
 			if (it)
 				rados_omap_get_end(it);
@@ -681,7 +685,7 @@ int drfs_link(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 		return ret;
 	drfs_oid(oid, parent, 0);
 	for (;;) {
-		struct drfs_dentry d = { ino, mode_to_dt(a.mode) };
+		struct drfs_dentry d = {ino, mode_to_dt(a.mode)};
 		rados_write_op_t op = rados_create_write_op();
 		int pr1 = 0, pr2 = 0;
 
@@ -816,7 +820,7 @@ static int setattr_fn(struct drfs_attr *a, void *ctx)
 int drfs_setattr(struct drfs_fs *fs, uint64_t ino,
 		 const struct drfs_setattr *sa, struct drfs_attr *out)
 {
-	struct setattr_ctx c = { sa, drfs_now_ns() };
+	struct setattr_ctx c = {sa, drfs_now_ns()};
 	int ret;
 
 	if (sa->valid & DRFS_SA_SIZE) {
@@ -895,13 +899,13 @@ int drfs_setxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
 	return attr_update(fs, ino, touch_ctime, NULL, NULL);
 }
 
-int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
-		  void *buf, size_t size)
+int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,
+		  size_t size)
 {
 	char oid[DRFS_OID_MAX], key[300];
 	rados_read_op_t op;
 	rados_omap_iter_t it = NULL;
-	const char *keys[1] = { key };
+	const char *keys[1] = {key};
 	size_t klens[1];
 	char *k, *v;
 	size_t kl, vl;
@@ -1030,8 +1034,8 @@ int drfs_inode_orphan_free(struct drfs_fs *fs, uint64_t ino)
 	return inode_object_remove(fs, ino);
 }
 
-int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes,
-		uint64_t *free_bytes, uint64_t *objects)
+int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes, uint64_t *free_bytes,
+		uint64_t *objects)
 {
 	struct rados_cluster_stat_t cs;
 	struct rados_pool_stat_t ps;

@@ -55,10 +55,10 @@ static int list_all(struct drfs_fs *fs, uint64_t dir, struct names *nm)
 }
 
 int drfs_purge_tree(struct drfs_fs *fs, uint64_t dir,
-		    const struct drfs_purge_opts *o, struct drfs_purge_result *r,
-		    int depth)
+		    const struct drfs_purge_opts *o,
+		    struct drfs_purge_result *r, int depth)
 {
-	struct names nm = { 0 };
+	struct names nm = {0};
 	int ret;
 
 	if (depth > 4096)

@@ -168,7 +168,7 @@ static int is_descendant(struct drfs_fs *fs, uint64_t dir, uint64_t anc)
 
 static int lease_take(struct drfs_fs *fs, char *cookie, size_t sz)
 {
-	struct timeval tv = { 30, 0 };
+	struct timeval tv = {30, 0};
 	uint64_t seq = __atomic_add_fetch(&fs->intent_seq, 1, __ATOMIC_RELAXED);
 
 	snprintf(cookie, sz, "%s.%" PRIu64, fs->node, seq);
@@ -203,7 +203,7 @@ static int apply_dst(struct drfs_fs *fs, const struct intent *in, int64_t now)
 	rados_write_op_assert_exists(op);
 	drfs_op_cmp(op, "/dead", "", 0, &p1);
 	drfs_op_cmp(op, in->dname, in->dst.exists ? in->dst.v : "",
-	       in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
+		    in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
 	drfs_op_set(op, in->dname, in->src.v, DRFS_DENTRY_LEN);
 	drfs_op_times(op, now);
 	ret = drfs_wop(fs, oid, op, 0);
@@ -262,7 +262,7 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 	rados_write_op_assert_exists(op);
 	drfs_op_cmp(op, in->sname, in->src.v, DRFS_DENTRY_LEN, &p1);
 	drfs_op_cmp(op, in->dname, in->dst.exists ? in->dst.v : "",
-	       in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
+		    in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
 	if (in->flags & RENAME_EXCHANGE) {
 		drfs_op_set(op, in->sname, in->dst.v, DRFS_DENTRY_LEN);
 	} else {
@@ -275,9 +275,9 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 	return ret;
 }
 
-int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname,
-		uint64_t dp, const char *dname, unsigned flags,
-		uint64_t *gone_ino, uint32_t *gone_nlink)
+int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
+		const char *dname, unsigned flags, uint64_t *gone_ino,
+		uint32_t *gone_nlink)
 {
 	struct intent in;
 	char cookie[80], ikey[80];
@@ -491,8 +491,8 @@ static void recover_one(struct drfs_fs *fs, const char *key,
 		if (in->src.d.type == DT_DIR)
 			drfs_set_parent(fs, in->src.d.ino, in->dp);
 		drfs_info("rename intent %s rolled forward: %" PRIx64 "/%s -> "
-			  "%" PRIx64 "/%s", key, in->sp, in->sname, in->dp,
-			  in->dname);
+			  "%" PRIx64 "/%s",
+			  key, in->sp, in->sname, in->dp, in->dname);
 	} else {
 		if (in->dst.exists && in->dst.d.type == DT_DIR && d.exists &&
 		    !memcmp(d.v, in->dst.v, DRFS_DENTRY_LEN))
@@ -532,7 +532,8 @@ static int intents_scan(struct drfs_fs *fs, int min_age_s, bool fix)
 				n++;
 				if (fix) {
 					drfs_err("rename intent %s is corrupt; "
-						 "removed", key);
+						 "removed",
+						 key);
 					intent_del(fs, key);
 				}
 				continue;

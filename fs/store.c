@@ -234,8 +234,7 @@ void drfs_disconnect(struct drfs_fs *fs)
 static int sb_write(struct drfs_fs *fs, bool exclusive)
 {
 	char created[32], format[16], epoch[32];
-	const char *keys[] = { "magic", "format", "uuid", "created",
-			       "lc_epoch" };
+	const char *keys[] = {"magic", "format", "uuid", "created", "lc_epoch"};
 	const char *vals[5];
 	size_t klen[5], vlen[5];
 	rados_write_op_t op = rados_create_write_op();
@@ -270,8 +269,8 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 	bool magic = false, more = false;
 	int prval = 0, ret;
 
-	rados_read_op_omap_get_vals2(op, "", "", 64, &it, (unsigned char *)&more,
-				     &prval);
+	rados_read_op_omap_get_vals2(op, "", "", 64, &it,
+				     (unsigned char *)&more, &prval);
 	ret = drfs_rop(fs, "sb", op, NULL);
 	if (ret == -ENOENT) {
 		seterr(err, errlen,
@@ -281,13 +280,14 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 		goto out;
 	}
 	if (ret < 0) {
-		seterr(err, errlen, "cannot read superblock of '%s' in pool "
-		       "'%s': %s", fs->fsname, fs->pool, strerror(-ret));
+		seterr(err, errlen,
+		       "cannot read superblock of '%s' in pool "
+		       "'%s': %s",
+		       fs->fsname, fs->pool, strerror(-ret));
 		goto out;
 	}
 	memset(&fs->sb, 0, sizeof(fs->sb));
-	while (rados_omap_get_next2(it, &key, &val, &klen, &vlen) == 0 &&
-	       key) {
+	while (rados_omap_get_next2(it, &key, &val, &klen, &vlen) == 0 && key) {
 		char v[64];
 
 		snprintf(v, sizeof(v), "%.*s", (int)vlen, val);
@@ -303,12 +303,14 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 			fs->sb.lc_epoch = strtoull(v, NULL, 10);
 	}
 	if (!magic) {
-		seterr(err, errlen, "object 'sb' in namespace '%s' of pool "
+		seterr(err, errlen,
+		       "object 'sb' in namespace '%s' of pool "
 		       "'%s' is not a datarootfs superblock",
 		       fs->fsname, fs->pool);
 		ret = -EINVAL;
 	} else if (fs->sb.format > DRFS_FORMAT || fs->sb.format == 0) {
-		seterr(err, errlen, "filesystem '%s' has format version %u; "
+		seterr(err, errlen,
+		       "filesystem '%s' has format version %u; "
 		       "this datarootfs supports up to %u (upgrade it)",
 		       fs->fsname, fs->sb.format, DRFS_FORMAT);
 		ret = -EPROTO;
@@ -345,7 +347,7 @@ static int wipe_namespace(struct drfs_fs *fs)
 int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 	      size_t errlen)
 {
-	struct drfs_attr root = { 0 };
+	struct drfs_attr root = {0};
 	char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN], oid[DRFS_OID_MAX];
 	char next[32];
 	rados_write_op_t op;
@@ -357,7 +359,8 @@ int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 
 	ret = rados_stat(fs->io, "sb", &size, &mtime);
 	if (ret == 0 && !o->force) {
-		seterr(err, errlen, "a filesystem '%s' already exists in pool "
+		seterr(err, errlen,
+		       "a filesystem '%s' already exists in pool "
 		       "'%s' (use --force to destroy it and make a new one)",
 		       fs->fsname, fs->pool);
 		return -EEXIST;

@@ -41,7 +41,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  mkfs [--force] [--root-mode OCTAL]   create a filesystem\n"
 		"  status [--json]                      show the filesystem\n"
-		"  fsck [--repair] [--no-data] [--offline]  check (and repair)\n"
+		"  fsck [--repair] [--no-data] [--offline]  check (and "
+		"repair)\n"
 		"  purge [--cache] [--temp --older-than D] [--localcache] "
 		"[--dry-run]\n"
 		"  recover                              finish stale renames\n",
@@ -60,11 +61,11 @@ static int connect_fs(struct global *g, struct drfs_fs **fs)
 
 static int cmd_mkfs(struct global *g, int argc, char **argv)
 {
-	static const struct option lo[] = { { "force", no_argument, 0, 'f' },
-					    { "root-mode", required_argument,
-					      0, 'm' },
-					    { 0, 0, 0, 0 } };
-	struct drfs_mkfs_opts mo = { .force = false, .root_mode = 0755 };
+	static const struct option lo[] = {
+		{"force", no_argument, 0, 'f'},
+		{"root-mode", required_argument, 0, 'm'},
+		{0, 0, 0, 0}};
+	struct drfs_mkfs_opts mo = {.force = false, .root_mode = 0755};
 	struct drfs_fs *fs;
 	char err[512];
 	int c, ret;
@@ -80,8 +81,9 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 			unsigned long m = strtoul(optarg, &end, 8);
 
 			if (*end || m > 07777) {
-				fprintf(stderr, "datarootctl mkfs: bad mode "
-						"'%s' (octal, e.g. 2777)\n",
+				fprintf(stderr,
+					"datarootctl mkfs: bad mode "
+					"'%s' (octal, e.g. 2777)\n",
 					optarg);
 				return 2;
 			}
@@ -124,8 +126,9 @@ static void print_node(void *vctx, const char *node, const char *addr,
 {
 	struct node_print *np = vctx;
 	/* the lease was renewed DRFS_LEASE s before it expires */
-	double age = (np->now - (expire_ns - (int64_t)DRFS_LEASE *
-						      1000000000)) / 1e9;
+	double age =
+		(np->now - (expire_ns - (int64_t)DRFS_LEASE * 1000000000)) /
+		1e9;
 	bool alive = expire_ns > np->now;
 
 	if (np->json)
@@ -168,7 +171,7 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		return 1;
 	}
 	if (json) {
-		struct node_print np = { true, 0, drfs_now_ns() };
+		struct node_print np = {true, 0, drfs_now_ns()};
 
 		printf("{\"fs\":\"%s\",\"pool\":\"%s\",\"uuid\":\"%s\","
 		       "\"format\":%u,\"created_ns\":%" PRId64 ","
@@ -184,8 +187,7 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		time_t t = (time_t)(fs->sb.created_ns / 1000000000);
 		char tb[64];
 
-		strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S %Z",
-			 localtime(&t));
+		strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
 		printf("filesystem  %s (pool %s)\n"
 		       "uuid        %s\n"
 		       "format      %u\n"
@@ -195,7 +197,7 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		       fs->fsname, fs->pool, fs->sb.uuid, fs->sb.format, tb,
 		       objects, avail / 1073741824.0, total / 1073741824.0);
 		{
-			struct node_print np = { false, 0, drfs_now_ns() };
+			struct node_print np = {false, 0, drfs_now_ns()};
 
 			printf("nodes:\n");
 			drfs_sessions_list(fs, print_node, &np);
@@ -216,14 +218,12 @@ static int cmd_status(struct global *g, int argc, char **argv)
 
 static int cmd_fsck(struct global *g, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "repair", no_argument, 0, 'r' },
-		{ "no-data", no_argument, 0, 'D' },
-		{ "offline", no_argument, 0, 'o' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 }
-	};
-	struct drfs_fsck_opts fo = { .verify_data = true, .out = stdout };
+	static const struct option lo[] = {{"repair", no_argument, 0, 'r'},
+					   {"no-data", no_argument, 0, 'D'},
+					   {"offline", no_argument, 0, 'o'},
+					   {"help", no_argument, 0, 'h'},
+					   {0, 0, 0, 0}};
+	struct drfs_fsck_opts fo = {.verify_data = true, .out = stdout};
 	struct drfs_fsck_result r;
 	struct drfs_fs *fs;
 	char err[512];
@@ -317,7 +317,7 @@ static long long parse_duration(const char *s)
 static int purge_area(struct drfs_fs *fs, const char *area,
 		      const struct drfs_purge_opts *po)
 {
-	struct drfs_purge_result r = { 0 };
+	struct drfs_purge_result r = {0};
 	struct drfs_attr a;
 	int ret = drfs_lookup(fs, DRFS_ROOT_INO, area, &a);
 
@@ -346,14 +346,13 @@ static int purge_area(struct drfs_fs *fs, const char *area,
 static int cmd_purge(struct global *g, int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "localcache", no_argument, 0, 'l' },
-		{ "cache", no_argument, 0, 'c' },
-		{ "temp", no_argument, 0, 't' },
-		{ "older-than", required_argument, 0, 'o' },
-		{ "read-cache", no_argument, 0, 'r' },
-		{ "dry-run", no_argument, 0, 'n' },
-		{ 0, 0, 0, 0 }
-	};
+		{"localcache", no_argument, 0, 'l'},
+		{"cache", no_argument, 0, 'c'},
+		{"temp", no_argument, 0, 't'},
+		{"older-than", required_argument, 0, 'o'},
+		{"read-cache", no_argument, 0, 'r'},
+		{"dry-run", no_argument, 0, 'n'},
+		{0, 0, 0, 0}};
 	bool lc = false, cache = false, temp = false, rc = false, dry = false;
 	long long older = -1;
 	struct drfs_fs *fs;
@@ -381,9 +380,11 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 		case 'o':
 			older = parse_duration(optarg);
 			if (older < 0) {
-				fprintf(stderr, "datarootctl purge: bad "
-						"duration '%s' (e.g. 7d, 12h, "
-						"30m)\n", optarg);
+				fprintf(stderr,
+					"datarootctl purge: bad "
+					"duration '%s' (e.g. 7d, 12h, "
+					"30m)\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -413,15 +414,14 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 	}
 	if (cache) {
 		/* files only: directories stay, as Moodle's own purge */
-		struct drfs_purge_opts po = { 0, 0, false, dry };
+		struct drfs_purge_opts po = {0, 0, false, dry};
 
 		ret = purge_area(fs, "cache", &po);
 	}
 	if (ret == 0 && temp) {
-		struct drfs_purge_opts po = { older * 1000000000ll,
-					      drfs_now_ns() -
-						      older * 1000000000ll,
-					      true, dry };
+		struct drfs_purge_opts po = {
+			older * 1000000000ll,
+			drfs_now_ns() - older * 1000000000ll, true, dry};
 
 		if (!po.older_than_ns) {
 			po.older_than_ns = 1;
@@ -430,8 +430,8 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 		ret = purge_area(fs, "temp", &po);
 	}
 	if (ret == 0 && lc && dry) {
-		printf("would purge the localcache of every node (epoch %"
-		       PRIu64 " -> %" PRIu64 ")\n",
+		printf("would purge the localcache of every node (epoch "
+		       "%" PRIu64 " -> %" PRIu64 ")\n",
 		       fs->sb.lc_epoch, fs->sb.lc_epoch + 1);
 	} else if (ret == 0 && lc) {
 		uint64_t epoch;
@@ -443,7 +443,8 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 				strerror(-ret));
 		} else {
 			printf("localcache purged: epoch %" PRIu64 ", %zu "
-			       "node(s) switched", epoch, acked);
+			       "node(s) switched",
+			       epoch, acked);
 			if (timedout)
 				printf(", %zu did not answer (they start "
 				       "empty when they mount again)",
@@ -488,16 +489,15 @@ static int cmd_recover(struct global *g, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "conf", required_argument, 0, 'c' },
-		{ "id", required_argument, 0, 'i' },
-		{ "keyring", required_argument, 0, 'k' },
-		{ "pool", required_argument, 0, 'p' },
-		{ "fs", required_argument, 0, 'n' },
-		{ "timeout", required_argument, 0, 't' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 }
-	};
-	struct global g = { 0 };
+		{"conf", required_argument, 0, 'c'},
+		{"id", required_argument, 0, 'i'},
+		{"keyring", required_argument, 0, 'k'},
+		{"pool", required_argument, 0, 'p'},
+		{"fs", required_argument, 0, 'n'},
+		{"timeout", required_argument, 0, 't'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	struct global g = {0};
 	int c;
 
 	g.conn.pool = DRFS_DEFAULT_POOL;
@@ -524,8 +524,10 @@ int main(int argc, char **argv)
 		case 't':
 			g.conn.timeout = atoi(optarg);
 			if (g.conn.timeout <= 0) {
-				fprintf(stderr, "datarootctl: bad timeout "
-						"'%s'\n", optarg);
+				fprintf(stderr,
+					"datarootctl: bad timeout "
+					"'%s'\n",
+					optarg);
 				return 2;
 			}
 			break;

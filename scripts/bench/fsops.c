@@ -48,10 +48,17 @@
 #define MAXROOTS 8
 #define CHUNK (1u << 20)
 
-enum op { OP_CREATE, OP_STAT, OP_READ, OP_RENAMEOVER, OP_UNLINK, OP_MIX,
-	  OP_STORE };
-static const char *op_names[] = { "create", "stat", "read", "renameover",
-				  "unlink", "mix", "store" };
+enum op {
+	OP_CREATE,
+	OP_STAT,
+	OP_READ,
+	OP_RENAMEOVER,
+	OP_UNLINK,
+	OP_MIX,
+	OP_STORE
+};
+static const char *op_names[] = {"create", "stat", "read", "renameover",
+				 "unlink", "mix",  "store"};
 
 struct shared {
 	volatile int go;
@@ -95,7 +102,8 @@ static uint64_t rng_next(uint64_t *s)
 
 static uint64_t key_size(int job, uint64_t i)
 {
-	uint64_t s = (uint64_t)job * 1000003u + i * 7919u + 0x9e3779b97f4a7c15ull;
+	uint64_t s =
+		(uint64_t)job * 1000003u + i * 7919u + 0x9e3779b97f4a7c15ull;
 
 	for (int k = 0; k < 3; k++)
 		rng_next(&s);
@@ -133,7 +141,7 @@ static void key_path(char *buf, size_t sz, int j, uint64_t i, int via)
 /* store: make file i of job j unique (its first 32 bytes). */
 static void store_header(int j, uint64_t i)
 {
-	uint64_t h[4] = { nonce, (uint64_t)j, i, 0x6d6f6f646c65ull };
+	uint64_t h[4] = {nonce, (uint64_t)j, i, 0x6d6f6f646c65ull};
 
 	memcpy(wbuf, h, sizeof(h));
 }
@@ -171,8 +179,8 @@ static int jerr(int j, const char *what, const char *path)
 {
 	sh->errors[j]++;
 	if (!sh->firsterr[j][0])
-		snprintf(sh->firsterr[j], sizeof(sh->firsterr[j]),
-			 "%s %s: %s", what, path, strerror(errno));
+		snprintf(sh->firsterr[j], sizeof(sh->firsterr[j]), "%s %s: %s",
+			 what, path, strerror(errno));
 	return -1;
 }
 
@@ -306,7 +314,8 @@ static int do_store(int j, const char *path, uint64_t size)
 static void run_job(int j)
 {
 	char path[4200], dir[4096];
-	uint64_t seed = 0x243f6a8885a308d3ull ^ ((uint64_t)j << 32 | (uint64_t)getpid());
+	uint64_t seed = 0x243f6a8885a308d3ull ^
+			((uint64_t)j << 32 | (uint64_t)getpid());
 	float *my = lat + (size_t)j * cap;
 	uint64_t n = 0, ctr = 0;
 	double t0, tend;
@@ -329,7 +338,8 @@ static void run_job(int j)
 			sha1_hex(wbuf, key_size(j, i), hashes[i]);
 			key_path(path, sizeof(path), j, i, j);
 			if (lf)
-				fprintf(lf, "%s\n", path + strlen(roots[j % nroots]) + 1);
+				fprintf(lf, "%s\n",
+					path + strlen(roots[j % nroots]) + 1);
 			slash = strrchr(path, '/');
 			*slash = 0;
 			if (mkdir_p(path) < 0) {
@@ -431,9 +441,21 @@ static int parse_size(const char *s, uint64_t *out)
 	double v = strtod(s, &end);
 
 	switch (*end) {
-	case 'k': case 'K': v *= 1024; end++; break;
-	case 'm': case 'M': v *= 1048576; end++; break;
-	case 'g': case 'G': v *= 1073741824.0; end++; break;
+	case 'k':
+	case 'K':
+		v *= 1024;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v *= 1048576;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v *= 1073741824.0;
+		end++;
+		break;
 	}
 	if (*end && *end != '-')
 		return -1;
@@ -467,14 +489,30 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt(argc, argv, "d:p:j:n:t:s:b:l:o:")) != -1) {
 		switch (c) {
-		case 'd': rootarg = optarg; break;
-		case 'p': reldir = optarg; break;
-		case 'j': jobs = atoi(optarg); break;
-		case 'n': nfiles = atoi(optarg); break;
-		case 't': secs = atof(optarg); break;
-		case 'b': buckets = atoi(optarg); break;
-		case 'l': label = optarg; break;
-		case 'o': listfile = optarg; break;
+		case 'd':
+			rootarg = optarg;
+			break;
+		case 'p':
+			reldir = optarg;
+			break;
+		case 'j':
+			jobs = atoi(optarg);
+			break;
+		case 'n':
+			nfiles = atoi(optarg);
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 'b':
+			buckets = atoi(optarg);
+			break;
+		case 'l':
+			label = optarg;
+			break;
+		case 'o':
+			listfile = optarg;
+			break;
 		case 's': {
 			char *dash = strchr(optarg, '-');
 
@@ -485,19 +523,21 @@ int main(int argc, char **argv)
 				usage();
 			break;
 		}
-		default: usage();
+		default:
+			usage();
 		}
 	}
-	if (!rootarg || jobs < 1 || jobs > MAXJOBS || nfiles < 1 || buckets < 1 ||
-	    smax < smin)
+	if (!rootarg || jobs < 1 || jobs > MAXJOBS || nfiles < 1 ||
+	    buckets < 1 || smax < smin)
 		usage();
 	nonce = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
 	for (char *t = strtok(rootarg, ","); t && nroots < MAXROOTS;
 	     t = strtok(NULL, ","))
 		roots[nroots++] = t;
 
-	cap = (op == OP_CREATE || op == OP_UNLINK || op == OP_STORE) ?
-		      (size_t)nfiles : ((size_t)4 << 20) / (size_t)jobs;
+	cap = (op == OP_CREATE || op == OP_UNLINK || op == OP_STORE)
+		      ? (size_t)nfiles
+		      : ((size_t)4 << 20) / (size_t)jobs;
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	lat = mmap(NULL, cap * (size_t)jobs * sizeof(float),
@@ -511,7 +551,8 @@ int main(int argc, char **argv)
 	{
 		uint64_t s = 88172645463325252ull;
 
-		for (uint64_t k = 0; k + 8 <= (smax > CHUNK ? smax : CHUNK); k += 8) {
+		for (uint64_t k = 0; k + 8 <= (smax > CHUNK ? smax : CHUNK);
+		     k += 8) {
 			uint64_t v = rng_next(&s);
 
 			memcpy(wbuf + k, &v, 8);
@@ -537,7 +578,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fsops: a job died during setup\n");
 			for (int j = 0; j < jobs; j++)
 				if (sh->firsterr[j][0])
-					fprintf(stderr, "fsops: %s\n", sh->firsterr[j]);
+					fprintf(stderr, "fsops: %s\n",
+						sh->firsterr[j]);
 			for (int j = 0; j < jobs; j++)
 				kill(pids[j], 9);
 			while (wait(NULL) > 0)
@@ -566,7 +608,9 @@ int main(int argc, char **argv)
 		memmove(lat + nl, lat + (size_t)j * cap, k * sizeof(float));
 		nl += k;
 		if (sh->firsterr[j][0])
-			fprintf(stderr, "fsops: job %d: %" PRIu64 " errors, first: %s\n",
+			fprintf(stderr,
+				"fsops: job %d: %" PRIu64
+				" errors, first: %s\n",
 				j, sh->errors[j], sh->firsterr[j]);
 	}
 	qsort(lat, nl, sizeof(float), cmpf);
@@ -575,7 +619,8 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < nl; k++)
 		sum += lat[k];
 	printf("{\"tool\":\"fsops\",\"op\":\"%s\",\"label\":\"%s\",\"jobs\":%d,"
-	       "\"roots\":%d,\"files\":%d,\"size_min\":%" PRIu64 ",\"size_max\":%" PRIu64 ","
+	       "\"roots\":%d,\"files\":%d,\"size_min\":%" PRIu64
+	       ",\"size_max\":%" PRIu64 ","
 	       "\"ops\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"secs\":%.3f,"
 	       "\"iops\":%.1f,\"mbps\":%.3f,\"mean_us\":%.1f,\"p50_us\":%.1f,"
 	       "\"p99_us\":%.1f,\"max_us\":%.1f}\n",

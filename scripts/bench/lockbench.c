@@ -99,8 +99,8 @@ static int roundtrip(const char *path, int n)
 }
 
 struct hs {
-	volatile int round;  /* whose turn it is to wait: round % 2 == side */
-	volatile int held;   /* side currently holding the lock, or -1 */
+	volatile int round; /* whose turn it is to wait: round % 2 == side */
+	volatile int held; /* side currently holding the lock, or -1 */
 	volatile int waiting; /* the waiter is about to call flock */
 	volatile double t_release;
 	int violations, timeouts, errors, n;
@@ -119,7 +119,7 @@ static void on_alarm(int sig)
 static void side(struct hs *h, const char *path, int s, int n, int hold_ms)
 {
 	int fd = open_file(path);
-	struct sigaction sa = { .sa_handler = on_alarm };
+	struct sigaction sa = {.sa_handler = on_alarm};
 
 	sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART: flock gets EINTR */
 	if (s == 1) {
@@ -148,7 +148,8 @@ static void side(struct hs *h, const char *path, int s, int n, int hold_ms)
 				else
 					h->errors++;
 				h->lat[r] = -1;
-				__atomic_store_n(&h->round, n + 1, __ATOMIC_SEQ_CST);
+				__atomic_store_n(&h->round, n + 1,
+						 __ATOMIC_SEQ_CST);
 				break;
 			}
 			if (h->held != -1) {
@@ -181,9 +182,9 @@ static void side(struct hs *h, const char *path, int s, int n, int hold_ms)
 
 static int handoff(const char *pa, const char *pb, int n, int hold_ms)
 {
-	struct hs *h = mmap(NULL, sizeof(*h) + (size_t)n * sizeof(double),
-			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-			    -1, 0);
+	struct hs *h =
+		mmap(NULL, sizeof(*h) + (size_t)n * sizeof(double),
+		     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t a, b;
 
 	if (h == MAP_FAILED)
@@ -246,7 +247,8 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "handoff"))
 		return handoff(argv[2], argv[3], n, hold);
 usage:
-	fprintf(stderr, "usage: lockbench roundtrip FILE [-n N]\n"
-			"       lockbench handoff FILE_A FILE_B [-n N] [-w MS]\n");
+	fprintf(stderr,
+		"usage: lockbench roundtrip FILE [-n N]\n"
+		"       lockbench handoff FILE_A FILE_B [-n N] [-w MS]\n");
 	return 2;
 }

@@ -100,10 +100,9 @@ static const char *const op_names[OP_NTYPES] = {
 
 /* Weights for the random op choice (index = enum optype). */
 static const unsigned op_weights[OP_NTYPES] = {
-	[OP_WRITE] = 15,   [OP_PWRITE] = 12, [OP_READ] = 12,
-	[OP_PREAD] = 12,   [OP_TRUNCATE] = 8, [OP_HOLE] = 5,
-	[OP_BOUNDARY] = 8, [OP_MMAP] = 8,     [OP_FSTAT] = 5,
-	[OP_FSYNC] = 3,	   [OP_SWITCH] = 8,   [OP_VERIFY] = 3,
+	[OP_WRITE] = 15,   [OP_PWRITE] = 12, [OP_READ] = 12,	[OP_PREAD] = 12,
+	[OP_TRUNCATE] = 8, [OP_HOLE] = 5,    [OP_BOUNDARY] = 8, [OP_MMAP] = 8,
+	[OP_FSTAT] = 5,	   [OP_FSYNC] = 3,   [OP_SWITCH] = 8,	[OP_VERIFY] = 3,
 	[OP_BIGWRITE] = 1, [OP_CREATE] = 0,
 };
 
@@ -128,19 +127,19 @@ static int quiet;
 static int verbose;
 static int no_mmap;
 static const char *paths[2];
-static int node;  /* index into paths[] of the open fd */
+static int node; /* index into paths[] of the open fd */
 static int fd = -1;
 static uint64_t pagesize;
 
 static unsigned char *model; /* model of file bytes; zero beyond msize */
 static uint64_t model_alloc;
 static uint64_t msize; /* model file size */
-static unsigned char *iobuf;  /* data written / read back */
+static unsigned char *iobuf; /* data written / read back */
 static uint64_t iobuf_alloc;
 
 static struct logent oplog[LOG_SIZE];
 static uint64_t opcount; /* number of ops logged so far */
-static uint64_t curop;	 /* number of the op in progress */
+static uint64_t curop; /* number of the op in progress */
 
 static uint64_t stat_ops[OP_NTYPES];
 
@@ -260,8 +259,8 @@ static void report_header(FILE *f)
 		"fsx: FAILURE: seed %" PRIu64 " op %" PRIu64 " (node%d: %s)\n",
 		seed, curop, node + 1, paths[node]);
 	fprintf(f,
-		"fsx: reproduce with: -S %" PRIu64 " -N %" PRIu64
-		" -l %" PRIu64 " -o %" PRIu64 "\n",
+		"fsx: reproduce with: -S %" PRIu64 " -N %" PRIu64 " -l %" PRIu64
+		" -o %" PRIu64 "\n",
 		seed, numops, maxlen, maxoplen);
 }
 
@@ -294,8 +293,9 @@ static void hexline(FILE *f, const char *label, const unsigned char *p,
  * got[0..len) was read from file offset off; expect[0..len) is the model.
  * Returns normally if they match, else reports and exits.
  */
-static void check_bytes(const char *what, uint64_t off, const unsigned char *got,
-			const unsigned char *expect, uint64_t len)
+static void check_bytes(const char *what, uint64_t off,
+			const unsigned char *got, const unsigned char *expect,
+			uint64_t len)
 {
 	uint64_t bad, last, nbad = 0, ws, we;
 
@@ -322,7 +322,8 @@ static void check_bytes(const char *what, uint64_t off, const unsigned char *got
 		"), last bad 0x%" PRIx64 ", %" PRIu64 " bad bytes\n",
 		off + bad, off + bad, off + last, nbad);
 	if (off + bad >= msize)
-		fprintf(stderr, "fsx: (bad offset is beyond EOF: expected zeros)\n");
+		fprintf(stderr,
+			"fsx: (bad offset is beyond EOF: expected zeros)\n");
 	ws = bad >= 8 ? bad - 8 : 0;
 	we = min_u64(ws + 16, len);
 	hexline(stderr, "expected", expect + ws, off + ws, we - ws, off + bad);
@@ -366,10 +367,9 @@ static void write_all(int positional, const unsigned char *buf, uint64_t len,
 	if (!positional)
 		do_lseek(off);
 	while (done < len) {
-		ssize_t r = positional
-				    ? pwrite(fd, buf + done, len - done,
-					     (off_t)(off + done))
-				    : write(fd, buf + done, len - done);
+		ssize_t r = positional ? pwrite(fd, buf + done, len - done,
+						(off_t)(off + done))
+				       : write(fd, buf + done, len - done);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -392,10 +392,9 @@ static uint64_t read_all(int positional, unsigned char *buf, uint64_t len,
 	if (!positional)
 		do_lseek(off);
 	while (done < len) {
-		ssize_t r = positional
-				    ? pread(fd, buf + done, len - done,
-					    (off_t)(off + done))
-				    : read(fd, buf + done, len - done);
+		ssize_t r = positional ? pread(fd, buf + done, len - done,
+					       (off_t)(off + done))
+				       : read(fd, buf + done, len - done);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -479,8 +478,10 @@ static void apply_write(enum optype type, int positional, uint64_t off,
 	uint64_t before = msize;
 
 	if (len == 0 || off + len > maxlen) { /* generator bug, not an fs bug */
-		fprintf(stderr, "fsx: internal error: write 0x%" PRIx64
-			"+0x%" PRIx64 " beyond maxlen\n", off, len);
+		fprintf(stderr,
+			"fsx: internal error: write 0x%" PRIx64 "+0x%" PRIx64
+			" beyond maxlen\n",
+			off, len);
 		abort();
 	}
 	ensure_iobuf(len);
@@ -635,10 +636,11 @@ static void op_read(enum optype type)
 			     op_names[type], off, len, got, expect, msize);
 		/* Short read: compare what we got, then report the shortfall. */
 		check_bytes(op_names[type], off, iobuf, model + off, got);
-		fail("%s at 0x%" PRIx64 " len 0x%" PRIx64 ": short read, got 0x%"
-		     PRIx64 " bytes, expected 0x%" PRIx64
-		     " (first missing offset 0x%" PRIx64 ", model size 0x%"
-		     PRIx64 ")",
+		fail("%s at 0x%" PRIx64 " len 0x%" PRIx64
+		     ": short read, got 0x%" PRIx64
+		     " bytes, expected 0x%" PRIx64
+		     " (first missing offset 0x%" PRIx64
+		     ", model size 0x%" PRIx64 ")",
 		     op_names[type], off, len, got, expect, off + got, msize);
 	}
 	check_bytes(op_names[type], off, iobuf, model + off, got);
@@ -788,7 +790,8 @@ bad:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fsx [-S seed] [-N numops] [-l maxlen] [-o maxoplen] [-q] "
+		"usage: fsx [-S seed] [-N numops] [-l maxlen] [-o maxoplen] "
+		"[-q] "
 		"[-v] [-M] PATH1 [PATH2]\n"
 		"  -S seed     PRNG seed (default: time-based, printed)\n"
 		"  -N numops   number of ops (default 2000)\n"
@@ -938,7 +941,8 @@ int main(int argc, char **argv)
 		if (verbose)
 			print_logent(stdout, &oplog[(opcount - 1) % LOG_SIZE]);
 		else if (!quiet && curop % 1000 == 0)
-			printf("fsx: %" PRIu64 " ops done, size 0x%" PRIx64 "\n",
+			printf("fsx: %" PRIu64 " ops done, size 0x%" PRIx64
+			       "\n",
 			       curop, msize);
 	}
 
@@ -957,7 +961,8 @@ int main(int argc, char **argv)
 		printf("fsx: op counts:");
 		for (int i = 0; i < OP_NTYPES; i++)
 			if (stat_ops[i])
-				printf(" %s=%" PRIu64, op_names[i], stat_ops[i]);
+				printf(" %s=%" PRIu64, op_names[i],
+				       stat_ops[i]);
 		printf("\n");
 	}
 	printf("fsx: seed %" PRIu64 ": %" PRIu64 " ops OK\n", seed, numops);

@@ -25,8 +25,7 @@ static void lk(int fd, const char *mode, int type)
 			exit(1);
 		}
 	} else if (!strcmp(mode, "fcntl")) {
-		struct flock fl = { .l_type = (short)type,
-				    .l_whence = SEEK_SET };
+		struct flock fl = {.l_type = (short)type, .l_whence = SEEK_SET};
 
 		if (fcntl(fd, F_SETLKW, &fl) < 0) {
 			perror("fcntl");

@@ -112,7 +112,8 @@
 static char g_fail[4096];
 static int g_verbose, g_keep;
 
-__attribute__((format(printf, 3, 4))) static int failf(const char *file, int line, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int
+failf(const char *file, int line, const char *fmt, ...)
 {
 	const char *base = strrchr(file, '/');
 	va_list ap;
@@ -120,7 +121,8 @@ __attribute__((format(printf, 3, 4))) static int failf(const char *file, int lin
 
 	if (g_fail[0]) /* keep the first failure */
 		return -1;
-	n = snprintf(g_fail, sizeof g_fail, "%s:%d: ", base ? base + 1 : file, line);
+	n = snprintf(g_fail, sizeof g_fail, "%s:%d: ", base ? base + 1 : file,
+		     line);
 	if (n < 0 || (size_t)n >= sizeof g_fail)
 		return -1;
 	va_start(ap, fmt);
@@ -136,91 +138,101 @@ static const char *en(int e)
 }
 
 #define FAIL(...) return failf(__FILE__, __LINE__, __VA_ARGS__)
-#define TRY(x)                   \
-	do {                     \
-		if ((x) != 0)    \
+#define TRY(x)                     \
+	do {                       \
+		if ((x) != 0)      \
 			return -1; \
 	} while (0)
 
-#define CHECK(cond)                                        \
-	do {                                               \
-		if (!(cond))                               \
-			FAIL("check failed: %s", #cond);  \
+#define CHECK(cond)                                      \
+	do {                                             \
+		if (!(cond))                             \
+			FAIL("check failed: %s", #cond); \
 	} while (0)
-#define CHECKF(cond, ...)              \
-	do {                           \
-		if (!(cond))           \
+#define CHECKF(cond, ...)                  \
+	do {                               \
+		if (!(cond))               \
 			FAIL(__VA_ARGS__); \
 	} while (0)
 
 /* The call must succeed (not return -1); evaluates to its result. */
-#define OK(call)                                                                                   \
-	({                                                                                         \
-		errno = 0;                                                                         \
-		long long _r = (long long)(call);                                                  \
-		int _e = errno;                                                                    \
-		if (_r == -1)                                                                      \
-			FAIL("%s: expected success, got -1 errno=%s (%s)", #call, en(_e), strerror(_e)); \
-		_r;                                                                                \
+#define OK(call)                                                           \
+	({                                                                 \
+		errno = 0;                                                 \
+		long long _r = (long long)(call);                          \
+		int _e = errno;                                            \
+		if (_r == -1)                                              \
+			FAIL("%s: expected success, got -1 errno=%s (%s)", \
+			     #call, en(_e), strerror(_e));                 \
+		_r;                                                        \
 	})
 
 /* The call must return non-NULL; evaluates to the pointer. */
-#define OKP(call)                                                                         \
-	({                                                                                \
-		errno = 0;                                                                \
-		void *_p = (void *)(call);                                                \
-		int _e = errno;                                                           \
-		if (!_p)                                                                  \
-			FAIL("%s: expected success, got NULL errno=%s (%s)", #call, en(_e), strerror(_e)); \
-		_p;                                                                       \
+#define OKP(call)                                                            \
+	({                                                                   \
+		errno = 0;                                                   \
+		void *_p = (void *)(call);                                   \
+		int _e = errno;                                              \
+		if (!_p)                                                     \
+			FAIL("%s: expected success, got NULL errno=%s (%s)", \
+			     #call, en(_e), strerror(_e));                   \
+		_p;                                                          \
 	})
 
 /* The call must fail with -1 and errno e. */
-#define ERR(call, e)                                                                            \
-	do {                                                                                    \
-		errno = 0;                                                                      \
-		long long _r = (long long)(call);                                               \
-		int _e = errno;                                                                 \
-		if (_r != -1)                                                                   \
-			FAIL("%s: expected -1 errno=%s, got %lld", #call, en(e), _r);           \
-		if (_e != (e))                                                                  \
-			FAIL("%s: expected errno=%s, got errno=%s (%s)", #call, en(e), en(_e), strerror(_e)); \
+#define ERR(call, e)                                                      \
+	do {                                                              \
+		errno = 0;                                                \
+		long long _r = (long long)(call);                         \
+		int _e = errno;                                           \
+		if (_r != -1)                                             \
+			FAIL("%s: expected -1 errno=%s, got %lld", #call, \
+			     en(e), _r);                                  \
+		if (_e != (e))                                            \
+			FAIL("%s: expected errno=%s, got errno=%s (%s)",  \
+			     #call, en(e), en(_e), strerror(_e));         \
 	} while (0)
 
 /* The call must fail with -1 and errno e1 or e2. */
-#define ERR2(call, e1, e2)                                                                       \
-	do {                                                                                     \
-		errno = 0;                                                                       \
-		long long _r = (long long)(call);                                                \
-		int _e = errno;                                                                  \
-		if (_r != -1)                                                                    \
-			FAIL("%s: expected -1 errno=%s or %s, got %lld", #call, en(e1), en(e2), _r); \
-		if (_e != (e1) && _e != (e2))                                                    \
-			FAIL("%s: expected errno=%s or %s, got errno=%s", #call, en(e1), en(e2), en(_e)); \
+#define ERR2(call, e1, e2)                                                \
+	do {                                                              \
+		errno = 0;                                                \
+		long long _r = (long long)(call);                         \
+		int _e = errno;                                           \
+		if (_r != -1)                                             \
+			FAIL("%s: expected -1 errno=%s or %s, got %lld",  \
+			     #call, en(e1), en(e2), _r);                  \
+		if (_e != (e1) && _e != (e2))                             \
+			FAIL("%s: expected errno=%s or %s, got errno=%s", \
+			     #call, en(e1), en(e2), en(_e));              \
 	} while (0)
 
-#define EQ(a, b)                                                                                    \
-	do {                                                                                        \
-		long long _a = (long long)(a), _b = (long long)(b);                                 \
-		if (_a != _b)                                                                       \
-			FAIL("%s: expected %lld (%s), got %lld", #a, _b, #b, _a);                   \
+#define EQ(a, b)                                                             \
+	do {                                                                 \
+		long long _a = (long long)(a), _b = (long long)(b);          \
+		if (_a != _b)                                                \
+			FAIL("%s: expected %lld (%s), got %lld", #a, _b, #b, \
+			     _a);                                            \
 	} while (0)
 
-#define EQO(a, b)                                                                         \
-	do {                                                                              \
-		unsigned long _a = (unsigned long)(a), _b = (unsigned long)(b);           \
-		if (_a != _b)                                                             \
-			FAIL("%s: expected 0%lo, got 0%lo", #a, _b, _a);                  \
+#define EQO(a, b)                                                        \
+	do {                                                             \
+		unsigned long _a = (unsigned long)(a),                   \
+			      _b = (unsigned long)(b);                   \
+		if (_a != _b)                                            \
+			FAIL("%s: expected 0%lo, got 0%lo", #a, _b, _a); \
 	} while (0)
 
-#define MEMEQ(a, b, n)                                                                      \
-	do {                                                                                \
-		size_t _n = (n), _i;                                                        \
-		const unsigned char *_x = (const void *)(a), *_y = (const void *)(b);       \
-		for (_i = 0; _i < _n; _i++)                                                 \
-			if (_x[_i] != _y[_i])                                               \
-				FAIL("%s vs %s: byte %zu differs: got 0x%02x, expected 0x%02x", \
-				     #a, #b, _i, _x[_i], _y[_i]);                           \
+#define MEMEQ(a, b, n)                                                  \
+	do {                                                            \
+		size_t _n = (n), _i;                                    \
+		const unsigned char *_x = (const void *)(a),            \
+				    *_y = (const void *)(b);            \
+		for (_i = 0; _i < _n; _i++)                             \
+			if (_x[_i] != _y[_i])                           \
+				FAIL("%s vs %s: byte %zu differs: got " \
+				     "0x%02x, expected 0x%02x",         \
+				     #a, #b, _i, _x[_i], _y[_i]);       \
 	} while (0)
 
 /* ------------------------------------------------------------------------ */
@@ -239,12 +251,12 @@ static int ts_cmp(struct timespec a, struct timespec b)
 	return 0;
 }
 
-#define TS_CMP_(a, op, b, opname)                                                              \
-	do {                                                                                   \
-		struct timespec _a = (a), _b = (b);                                            \
-		if (!(ts_cmp(_a, _b) op 0))                                                    \
-			FAIL("expected %s %s %s, got " TS_FMT " vs " TS_FMT, #a, opname, #b,   \
-			     TS_ARG(_a), TS_ARG(_b));                                          \
+#define TS_CMP_(a, op, b, opname)                                            \
+	do {                                                                 \
+		struct timespec _a = (a), _b = (b);                          \
+		if (!(ts_cmp(_a, _b) op 0))                                  \
+			FAIL("expected %s %s %s, got " TS_FMT " vs " TS_FMT, \
+			     #a, opname, #b, TS_ARG(_a), TS_ARG(_b));        \
 	} while (0)
 #define TS_GT(a, b) TS_CMP_(a, >, b, ">")
 #define TS_GE(a, b) TS_CMP_(a, >=, b, ">=")
@@ -260,21 +272,21 @@ static struct timespec now_ts(int slack_s)
 
 static struct timespec mk_ts(long long sec, long nsec)
 {
-	struct timespec t = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
+	struct timespec t = {.tv_sec = (time_t)sec, .tv_nsec = nsec};
 	return t;
 }
 
 /* t must lie within [lo, hi] (the caller adds the slack). */
-#define TS_WITHIN(t, lo, hi)        \
-	do {                        \
-		TS_GE(t, lo);       \
-		TS_GE(hi, t);       \
+#define TS_WITHIN(t, lo, hi)  \
+	do {                  \
+		TS_GE(t, lo); \
+		TS_GE(hi, t); \
 	} while (0)
 
 /* Sleep long enough that a coarse (jiffy based) timestamp must advance. */
 static void tick(void)
 {
-	struct timespec t = { 0, 25 * 1000 * 1000 };
+	struct timespec t = {0, 25 * 1000 * 1000};
 	while (nanosleep(&t, &t) != 0 && errno == EINTR)
 		;
 }
@@ -287,7 +299,8 @@ static void tick(void)
 static char g_pbuf[64][8192];
 static unsigned g_pidx;
 
-__attribute__((format(printf, 2, 3))) static const char *P(const char *dir, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static const char *P(const char *dir,
+							   const char *fmt, ...)
 {
 	char *b = g_pbuf[g_pidx++ % 64];
 	size_t n = (size_t)snprintf(b, sizeof g_pbuf[0], "%s/", dir);
@@ -318,7 +331,8 @@ static const char *esc(const char *s)
 	return b;
 }
 
-static int write_all_(const char *file, int line, int fd, const void *buf, size_t len)
+static int write_all_(const char *file, int line, int fd, const void *buf,
+		      size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -326,15 +340,20 @@ static int write_all_(const char *file, int line, int fd, const void *buf, size_
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return failf(file, line, "write(fd %d, %zu bytes): got %zd errno=%s", fd, len, w, en(errno));
+			return failf(
+				file, line,
+				"write(fd %d, %zu bytes): got %zd errno=%s", fd,
+				len, w, en(errno));
 		p += w;
 		len -= (size_t)w;
 	}
 	return 0;
 }
-#define WRITE_ALL(fd, buf, len) TRY(write_all_(__FILE__, __LINE__, fd, buf, len))
+#define WRITE_ALL(fd, buf, len) \
+	TRY(write_all_(__FILE__, __LINE__, fd, buf, len))
 
-static int pread_all_(const char *file, int line, int fd, void *buf, size_t len, off_t off, size_t *got)
+static int pread_all_(const char *file, int line, int fd, void *buf, size_t len,
+		      off_t off, size_t *got)
 {
 	char *p = buf;
 	size_t done = 0;
@@ -343,8 +362,10 @@ static int pread_all_(const char *file, int line, int fd, void *buf, size_t len,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return failf(file, line, "pread(fd %d, %zu, %lld): errno=%s", fd, len - done,
-				     (long long)(off + (off_t)done), en(errno));
+			return failf(file, line,
+				     "pread(fd %d, %zu, %lld): errno=%s", fd,
+				     len - done, (long long)(off + (off_t)done),
+				     en(errno));
 		if (r == 0)
 			break;
 		done += (size_t)r;
@@ -354,26 +375,34 @@ static int pread_all_(const char *file, int line, int fd, void *buf, size_t len,
 }
 
 /* Create/truncate path with mode and write data. */
-static int put_file_(const char *file, int line, const char *path, const void *data, size_t len, mode_t mode)
+static int put_file_(const char *file, int line, const char *path,
+		     const void *data, size_t len, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
-		return failf(file, line, "open(%s, O_WRONLY|O_CREAT|O_TRUNC): errno=%s", esc(path), en(errno));
+		return failf(file, line,
+			     "open(%s, O_WRONLY|O_CREAT|O_TRUNC): errno=%s",
+			     esc(path), en(errno));
 	if (write_all_(file, line, fd, data, len)) {
 		close(fd);
 		return -1;
 	}
 	if (close(fd) != 0)
-		return failf(file, line, "close(%s): errno=%s", esc(path), en(errno));
+		return failf(file, line, "close(%s): errno=%s", esc(path),
+			     en(errno));
 	return 0;
 }
-#define PUT(path, str) TRY(put_file_(__FILE__, __LINE__, path, str, strlen(str), 0644))
-#define PUTB(path, data, len) TRY(put_file_(__FILE__, __LINE__, path, data, len, 0644))
-#define PUTM(path, str, mode) TRY(put_file_(__FILE__, __LINE__, path, str, strlen(str), mode))
+#define PUT(path, str) \
+	TRY(put_file_(__FILE__, __LINE__, path, str, strlen(str), 0644))
+#define PUTB(path, data, len) \
+	TRY(put_file_(__FILE__, __LINE__, path, data, len, 0644))
+#define PUTM(path, str, mode) \
+	TRY(put_file_(__FILE__, __LINE__, path, str, strlen(str), mode))
 #define TOUCH(path) TRY(put_file_(__FILE__, __LINE__, path, "", 0, 0644))
 
 /* The whole file at path must equal data[0..len). */
-static int expect_content_(const char *file, int line, const char *path, const void *data, size_t len)
+static int expect_content_(const char *file, int line, const char *path,
+			   const void *data, size_t len)
 {
 	char *buf = malloc(len + 4096);
 	size_t got;
@@ -384,28 +413,36 @@ static int expect_content_(const char *file, int line, const char *path, const v
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		free(buf);
-		return failf(file, line, "open(%s, O_RDONLY): errno=%s", esc(path), en(errno));
+		return failf(file, line, "open(%s, O_RDONLY): errno=%s",
+			     esc(path), en(errno));
 	}
 	if (pread_all_(file, line, fd, buf, len + 4096, 0, &got))
 		rc = -1;
 	else if (got != len)
-		rc = failf(file, line, "content of %s: expected %zu bytes, got %zu", esc(path), len, got);
+		rc = failf(file, line,
+			   "content of %s: expected %zu bytes, got %zu",
+			   esc(path), len, got);
 	else if (memcmp(buf, data, len) != 0) {
 		size_t i = 0;
 		while (((const char *)data)[i] == buf[i])
 			i++;
-		rc = failf(file, line, "content of %s differs at byte %zu: got 0x%02x, expected 0x%02x", esc(path), i,
-			   (unsigned char)buf[i], ((const unsigned char *)data)[i]);
+		rc = failf(file, line,
+			   "content of %s differs at byte %zu: got 0x%02x, "
+			   "expected 0x%02x",
+			   esc(path), i, (unsigned char)buf[i],
+			   ((const unsigned char *)data)[i]);
 	}
 	close(fd);
 	free(buf);
 	return rc;
 }
-#define CONTENT(path, data, len) TRY(expect_content_(__FILE__, __LINE__, path, data, len))
+#define CONTENT(path, data, len) \
+	TRY(expect_content_(__FILE__, __LINE__, path, data, len))
 #define CONTENT_S(path, str) CONTENT(path, str, strlen(str))
 
 /* [off, off+len) of fd must read back as zeros (and be within the file). */
-static int expect_zeros_(const char *file, int line, int fd, off_t off, size_t len)
+static int expect_zeros_(const char *file, int line, int fd, off_t off,
+			 size_t len)
 {
 	char buf[65536];
 	while (len > 0) {
@@ -413,12 +450,18 @@ static int expect_zeros_(const char *file, int line, int fd, off_t off, size_t l
 		if (pread_all_(file, line, fd, buf, n, off, &got))
 			return -1;
 		if (got != n)
-			return failf(file, line, "pread at %lld: expected %zu bytes, got %zu (short file?)", (long long)off, n,
-				     got);
+			return failf(file, line,
+				     "pread at %lld: expected %zu bytes, got "
+				     "%zu (short file?)",
+				     (long long)off, n, got);
 		for (i = 0; i < n; i++)
 			if (buf[i] != 0)
-				return failf(file, line, "byte at offset %lld: expected 0x00 (hole/zero fill), got 0x%02x",
-					     (long long)(off + (off_t)i), (unsigned char)buf[i]);
+				return failf(
+					file, line,
+					"byte at offset %lld: expected 0x00 "
+					"(hole/zero fill), got 0x%02x",
+					(long long)(off + (off_t)i),
+					(unsigned char)buf[i]);
 		off += (off_t)n;
 		len -= n;
 	}
@@ -478,7 +521,8 @@ static int dl_add(struct dlist *l, const struct dirent *d)
 
 static int ent_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct ent *)a)->name, ((const struct ent *)b)->name);
+	return strcmp(((const struct ent *)a)->name,
+		      ((const struct ent *)b)->name);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -487,7 +531,8 @@ static int str_cmp(const void *a, const void *b)
 }
 
 /* Read the whole directory (including . and ..) into l, sorted by name. */
-static int dl_read_(const char *file, int line, const char *path, struct dlist *l)
+static int dl_read_(const char *file, int line, const char *path,
+		    struct dlist *l)
 {
 	DIR *d;
 	struct dirent *de;
@@ -495,7 +540,8 @@ static int dl_read_(const char *file, int line, const char *path, struct dlist *
 	memset(l, 0, sizeof *l);
 	d = opendir(path);
 	if (!d)
-		return failf(file, line, "opendir(%s): errno=%s", esc(path), en(errno));
+		return failf(file, line, "opendir(%s): errno=%s", esc(path),
+			     en(errno));
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
@@ -510,7 +556,8 @@ static int dl_read_(const char *file, int line, const char *path, struct dlist *
 		int e = errno;
 		closedir(d);
 		dl_free(l);
-		return failf(file, line, "readdir(%s): errno=%s", esc(path), en(e));
+		return failf(file, line, "readdir(%s): errno=%s", esc(path),
+			     en(e));
 	}
 	closedir(d);
 	qsort(l->e, l->n, sizeof *l->e, ent_cmp);
@@ -520,12 +567,13 @@ static int dl_read_(const char *file, int line, const char *path, struct dlist *
 
 static struct ent *dl_find(struct dlist *l, const char *name)
 {
-	struct ent key = { .name = (char *)name };
+	struct ent key = {.name = (char *)name};
 	return bsearch(&key, l->e, l->n, sizeof *l->e, ent_cmp);
 }
 
 /* The listing must be exactly ".", ".." and names[0..n), each once. */
-static int dl_expect_(const char *file, int line, struct dlist *l, char **names, size_t n)
+static int dl_expect_(const char *file, int line, struct dlist *l, char **names,
+		      size_t n)
 {
 	char **exp = malloc((n + 2) * sizeof *exp);
 	size_t i = 0, j = 0;
@@ -540,19 +588,27 @@ static int dl_expect_(const char *file, int line, struct dlist *l, char **names,
 	qsort(exp, n + 2, sizeof *exp, str_cmp);
 	for (i = 1; i < l->n; i++)
 		if (strcmp(l->e[i - 1].name, l->e[i].name) == 0) {
-			rc = failf(file, line, "readdir returned \"%s\" more than once", esc(l->e[i].name));
+			rc = failf(file, line,
+				   "readdir returned \"%s\" more than once",
+				   esc(l->e[i].name));
 			goto out;
 		}
 	for (i = 0, j = 0; i < l->n || j < n + 2;) {
-		int c = i >= l->n ? 1 : j >= n + 2 ? -1 : strcmp(l->e[i].name, exp[j]);
+		int c = i >= l->n    ? 1
+			: j >= n + 2 ? -1
+				     : strcmp(l->e[i].name, exp[j]);
 		if (c < 0) {
-			rc = failf(file, line, "readdir returned unexpected entry \"%s\" (%zu entries, expected %zu)",
+			rc = failf(file, line,
+				   "readdir returned unexpected entry \"%s\" "
+				   "(%zu entries, expected %zu)",
 				   esc(l->e[i].name), l->n, n + 2);
 			goto out;
 		}
 		if (c > 0) {
-			rc = failf(file, line, "readdir did not return \"%s\" (%zu entries, expected %zu)", esc(exp[j]),
-				   l->n, n + 2);
+			rc = failf(file, line,
+				   "readdir did not return \"%s\" (%zu "
+				   "entries, expected %zu)",
+				   esc(exp[j]), l->n, n + 2);
 			goto out;
 		}
 		i++;
@@ -589,10 +645,10 @@ struct cred {
 	int ngroups;
 	gid_t groups[4];
 };
-static const struct cred NOBODY = { UID_NOBODY, GID_NOBODY, 0, { 0 } };
-static const struct cred OTHER = { UID_OTHER, GID_OTHER, 0, { 0 } };
+static const struct cred NOBODY = {UID_NOBODY, GID_NOBODY, 0, {0}};
+static const struct cred OTHER = {UID_OTHER, GID_OTHER, 0, {0}};
 /* nobody with supplementary group GID_OTHER */
-static const struct cred NOBODY_G = { UID_NOBODY, GID_NOBODY, 1, { GID_OTHER } };
+static const struct cred NOBODY_G = {UID_NOBODY, GID_NOBODY, 1, {GID_OTHER}};
 
 typedef int (*child_fn)(const char *dir);
 
@@ -601,7 +657,8 @@ typedef int (*child_fn)(const char *dir);
  * case directory and runs fn(dir).  A failing child sends its failure text
  * through a pipe; the parent turns it into its own failure.
  */
-static int run_as_(const char *file, int line, const struct cred *c, child_fn fn, const char *dir)
+static int run_as_(const char *file, int line, const struct cred *c,
+		   child_fn fn, const char *dir)
 {
 	int pfd[2], status;
 	char msg[sizeof g_fail];
@@ -622,14 +679,18 @@ static int run_as_(const char *file, int line, const struct cred *c, child_fn fn
 		close(pfd[0]);
 		g_fail[0] = 0;
 		alarm(CASE_TIMEOUT_S);
-		if (c && (setgroups((size_t)c->ngroups, c->groups) != 0 || setgid(c->gid) != 0 || setuid(c->uid) != 0))
-			rc = failf(file, line, "dropping privileges to %u:%u: errno=%s (not root?)", c->uid, c->gid,
-				   en(errno));
+		if (c && (setgroups((size_t)c->ngroups, c->groups) != 0 ||
+			  setgid(c->gid) != 0 || setuid(c->uid) != 0))
+			rc = failf(file, line,
+				   "dropping privileges to %u:%u: errno=%s "
+				   "(not root?)",
+				   c->uid, c->gid, en(errno));
 		else if (c && (geteuid() != c->uid || getegid() != c->gid))
 			rc = failf(file, line, "credentials not dropped");
 		else if (stat(dir, &st) != 0)
 			rc = failf(file, line,
-				   "cannot stat the case dir %s: errno=%s (DIR must be searchable by others, and a FUSE "
+				   "cannot stat the case dir %s: errno=%s (DIR "
+				   "must be searchable by others, and a FUSE "
 				   "mount needs allow_other)",
 				   esc(dir), en(errno));
 		else
@@ -641,7 +702,8 @@ static int run_as_(const char *file, int line, const struct cred *c, child_fn fn
 		_exit(rc ? 1 : 0);
 	}
 	close(pfd[1]);
-	while ((r = read(pfd[0], msg + got, sizeof msg - 1 - got)) > 0 || (r < 0 && errno == EINTR))
+	while ((r = read(pfd[0], msg + got, sizeof msg - 1 - got)) > 0 ||
+	       (r < 0 && errno == EINTR))
 		if (r > 0)
 			got += (size_t)r;
 	msg[got] = 0;
@@ -652,8 +714,11 @@ static int run_as_(const char *file, int line, const struct cred *c, child_fn fn
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (got)
-		return failf(file, line, "[in child as uid %d] %s", c ? (int)c->uid : 0, msg);
-	return failf(file, line, "[in child as uid %d] child died, wait status 0x%x", c ? (int)c->uid : 0, status);
+		return failf(file, line, "[in child as uid %d] %s",
+			     c ? (int)c->uid : 0, msg);
+	return failf(file, line,
+		     "[in child as uid %d] child died, wait status 0x%x",
+		     c ? (int)c->uid : 0, status);
 }
 /* Run fn(dir) in a child process as cred (AS) or as root (AS_ROOT). */
 #define AS(cred, fn) TRY(run_as_(__FILE__, __LINE__, &(cred), fn, dir))
@@ -671,7 +736,8 @@ static int part_(const char *dir, const char *name, int (*fn)(const char *dir))
 
 	snprintf(sub, sizeof sub, "%s/%s", dir, name);
 	if (mkdir(sub, 0755) != 0 || chmod(sub, 0755) != 0)
-		return failf(__FILE__, __LINE__, "mkdir(%s): errno=%s", esc(sub), en(errno));
+		return failf(__FILE__, __LINE__, "mkdir(%s): errno=%s",
+			     esc(sub), en(errno));
 	umask(022);
 	if (fn(sub) == 0)
 		return 0;
@@ -686,7 +752,8 @@ static int part_(const char *dir, const char *name, int (*fn)(const char *dir))
 }
 #define PART(n) (rc |= part_(dir, #n, p_##n))
 
-static int my_renameat2(int olddfd, const char *oldp, int newdfd, const char *newp, unsigned flags)
+static int my_renameat2(int olddfd, const char *oldp, int newdfd,
+			const char *newp, unsigned flags)
 {
 	return (int)syscall(SYS_renameat2, olddfd, oldp, newdfd, newp, flags);
 }
@@ -761,7 +828,7 @@ static int p_creat_trunc(const char *dir)
 	OK(fstat(fd, &st));
 	EQ(st.st_size, 0);
 	EQO(st.st_mode & 07777, 0604); /* mode only applies to new files */
-	ERR(read(fd, &c, 1), EBADF);   /* write-only */
+	ERR(read(fd, &c, 1), EBADF); /* write-only */
 	WRITE_ALL(fd, "xy", 2);
 	OK(close(fd));
 	CONTENT_S(f, "xy");
@@ -802,7 +869,8 @@ static int p_open_excl_plain(const char *dir)
 	ERR(open(f, O_CREAT | O_EXCL | O_WRONLY, 0644), EEXIST);
 	ERR(open(f, O_CREAT | O_EXCL | O_WRONLY | O_TRUNC, 0644), EEXIST);
 	ERR(open(d, O_CREAT | O_EXCL | O_RDONLY, 0644), EEXIST);
-	ERR(open(l, O_CREAT | O_EXCL | O_WRONLY, 0644), EEXIST); /* symlink is never followed */
+	ERR(open(l, O_CREAT | O_EXCL | O_WRONLY, 0644),
+	    EEXIST); /* symlink is never followed */
 	CONTENT_S(f, "keep");
 	OK(close(OK(open(P(dir, "n"), O_CREAT | O_EXCL | O_WRONLY, 0644))));
 	OK(stat(P(dir, "n"), &st));
@@ -1036,10 +1104,11 @@ static int t_name_all_bytes(const char *dir)
 
 	/* one single-byte name per byte value ('.' alone is special) */
 	for (b = 1; b <= 255; b++) {
-		char nm[2] = { (char)b, 0 };
+		char nm[2] = {(char)b, 0};
 		if (b == '/' || b == '.')
 			continue;
-		OK(close(OK(open(P(dir, "%s", nm), O_CREAT | O_EXCL | O_WRONLY, 0644))));
+		OK(close(OK(open(P(dir, "%s", nm), O_CREAT | O_EXCL | O_WRONLY,
+				 0644))));
 		names[n] = strdup(nm);
 		if (!names[n])
 			FAIL("out of memory");
@@ -1050,7 +1119,8 @@ static int t_name_all_bytes(const char *dir)
 	dl_free(&l);
 	for (size_t i = 0; i < n; i++) {
 		if (!rc && stat(P(dir, "%s", names[i]), &st) != 0)
-			rc = failf(__FILE__, __LINE__, "stat(\"%s\"): errno=%s", esc(names[i]), en(errno));
+			rc = failf(__FILE__, __LINE__, "stat(\"%s\"): errno=%s",
+				   esc(names[i]), en(errno));
 		free(names[i]);
 	}
 	return rc;
@@ -1138,7 +1208,8 @@ static int t_write_chunks(const char *dir)
 	MEMEQ(dst, src, len);
 	/* unaligned preads */
 	for (off = 1; off + 10000 < len; off += 123457) {
-		TRY(pread_all_(__FILE__, __LINE__, fd, dst, 10000, (off_t)off, &got));
+		TRY(pread_all_(__FILE__, __LINE__, fd, dst, 10000, (off_t)off,
+			       &got));
 		EQ(got, 10000);
 		MEMEQ(dst, src + off, 10000);
 	}
@@ -1157,11 +1228,12 @@ static int t_pread_pwrite(const char *dir)
 
 	WRITE_ALL(fd, "0123456789", 10);
 	EQ(OK(pwrite(fd, "AB", 2, 3)), 2);
-	EQ(OK(lseek(fd, 0, SEEK_CUR)), 10); /* pwrite does not move the offset */
+	EQ(OK(lseek(fd, 0, SEEK_CUR)),
+	   10); /* pwrite does not move the offset */
 	EQ(OK(pread(fd, buf, 4, 2)), 4);
 	MEMEQ(buf, "2AB5", 4);
 	EQ(OK(lseek(fd, 0, SEEK_CUR)), 10); /* neither does pread */
-	EQ(OK(pwrite(fd, "Z", 1, 20)), 1);  /* beyond EOF: gap reads as zeros */
+	EQ(OK(pwrite(fd, "Z", 1, 20)), 1); /* beyond EOF: gap reads as zeros */
 	OK(fstat(fd, &st));
 	EQ(st.st_size, 21);
 	ZEROS(fd, 10, 10);
@@ -1185,7 +1257,7 @@ static int t_lseek(const char *dir)
 	EQ(OK(lseek(fd, 10, SEEK_SET)), 10);
 	EQ(OK(lseek(fd, 5, SEEK_CUR)), 15);
 	ERR(lseek(fd, -20, SEEK_CUR), EINVAL); /* resulting offset negative */
-	EQ(OK(lseek(fd, 0, SEEK_CUR)), 15);    /* unchanged by the failure */
+	EQ(OK(lseek(fd, 0, SEEK_CUR)), 15); /* unchanged by the failure */
 	ERR(lseek(fd, -1, SEEK_SET), EINVAL);
 	EQ(OK(lseek(fd, 0, SEEK_END)), 100);
 	EQ(OK(lseek(fd, -10, SEEK_END)), 90);
@@ -1227,15 +1299,21 @@ static int t_seek_data_hole(const char *dir)
 	EQ(OK(lseek(fd, 100, SEEK_DATA)), 100);
 	EQ(OK(lseek(fd, MIB + 10, SEEK_DATA)), MIB + 10);
 	r = OK(lseek(fd, 8192, SEEK_DATA)); /* somewhere in the hole */
-	CHECKF(r >= 8192 && r <= MIB, "SEEK_DATA(8192) = %lld, expected within [8192, 1 MiB]", (long long)r);
+	CHECKF(r >= 8192 && r <= MIB,
+	       "SEEK_DATA(8192) = %lld, expected within [8192, 1 MiB]",
+	       (long long)r);
 	r = OK(lseek(fd, 0, SEEK_HOLE));
-	CHECKF(r >= 0 && r <= size, "SEEK_HOLE(0) = %lld, expected within [0, %lld]", (long long)r, (long long)size);
+	CHECKF(r >= 0 && r <= size,
+	       "SEEK_HOLE(0) = %lld, expected within [0, %lld]", (long long)r,
+	       (long long)size);
 	r = OK(lseek(fd, 5000, SEEK_HOLE));
-	CHECKF(r >= 5000 && r <= size, "SEEK_HOLE(5000) = %lld, expected within [5000, %lld]", (long long)r,
-	       (long long)size);
+	CHECKF(r >= 5000 && r <= size,
+	       "SEEK_HOLE(5000) = %lld, expected within [5000, %lld]",
+	       (long long)r, (long long)size);
 	r = OK(lseek(fd, MIB + 1, SEEK_HOLE));
-	CHECKF(r >= MIB + 1 && r <= size, "SEEK_HOLE(1MiB+1) = %lld, expected within [1MiB+1, %lld]", (long long)r,
-	       (long long)size);
+	CHECKF(r >= MIB + 1 && r <= size,
+	       "SEEK_HOLE(1MiB+1) = %lld, expected within [1MiB+1, %lld]",
+	       (long long)r, (long long)size);
 	ERR(lseek(fd, size + 1, SEEK_DATA), ENXIO);
 	ERR(lseek(fd, size + 1, SEEK_HOLE), ENXIO);
 	OK(close(fd));
@@ -1345,7 +1423,8 @@ static int p_two_fds_coherent(const char *dir)
 	int b = OK(open(P(dir, "f"), O_RDWR));
 
 	WRITE_ALL(a, "abc", 3);
-	EQ(OK(read(b, buf, sizeof buf)), 3); /* independent offsets: b is at 0 */
+	EQ(OK(read(b, buf, sizeof buf)),
+	   3); /* independent offsets: b is at 0 */
 	MEMEQ(buf, "abc", 3);
 	EQ(OK(pwrite(b, "ZZ", 2, 1)), 2);
 	EQ(OK(pread(a, buf, 3, 0)), 3);
@@ -1442,7 +1521,8 @@ static int p_truncate_shrink_grow_zeros(const char *dir)
 	PUTB(f, buf, sizeof buf);
 	fd = OK(open(f, O_RDWR));
 	fd2 = OK(open(f, O_RDONLY));
-	EQ(OK(pread(fd2, buf, sizeof buf, 0)), (long long)sizeof buf); /* cache it */
+	EQ(OK(pread(fd2, buf, sizeof buf, 0)),
+	   (long long)sizeof buf); /* cache it */
 	OK(ftruncate(fd, 100));
 	OK(ftruncate(fd, sizeof buf));
 	ZEROS(fd, 100, sizeof buf - 100);
@@ -1607,7 +1687,9 @@ static int t_ino_stable(const char *dir)
 		OK(stat(P(dir, "f%d", i), &st));
 		inos[i] = st.st_ino;
 		for (j = 0; j < i; j++)
-			CHECKF(inos[j] != inos[i], "f%d and f%d share inode %llu", j, i, (unsigned long long)inos[i]);
+			CHECKF(inos[j] != inos[i],
+			       "f%d and f%d share inode %llu", j, i,
+			       (unsigned long long)inos[i]);
 	}
 	OK(rename(P(dir, "f0"), P(dir, "g0")));
 	OK(chmod(P(dir, "g0"), 0600));
@@ -1936,7 +2018,8 @@ static int t_time_rename_parents(const char *dir)
 static int p_utimensat_explicit_times(const char *dir)
 {
 	const char *f = P(dir, "f");
-	struct timespec ts[2] = { { 1000000000, 123456789 }, { 1200000000, 987654321 } };
+	struct timespec ts[2] = {{1000000000, 123456789},
+				 {1200000000, 987654321}};
 	struct stat s0, s1;
 	TOUCH(f);
 	OK(stat(f, &s0));
@@ -1955,7 +2038,7 @@ static int p_utimensat_explicit_times(const char *dir)
 	TS_EQ(s1.st_mtim, ts[1]);
 	/* utimes(2) with microseconds */
 	{
-		struct timeval tv[2] = { { 1300000000, 5 }, { 1300000001, 999999 } };
+		struct timeval tv[2] = {{1300000000, 5}, {1300000001, 999999}};
 		OK(utimes(f, tv));
 		OK(stat(f, &s1));
 		TS_EQ(s1.st_atim, mk_ts(1300000000, 5000));
@@ -1967,8 +2050,8 @@ static int p_utimensat_explicit_times(const char *dir)
 static int p_utimensat_now_both(const char *dir)
 {
 	const char *f = P(dir, "f");
-	struct timespec past[2] = { { 1000, 0 }, { 2000, 0 } };
-	struct timespec now2[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
+	struct timespec past[2] = {{1000, 0}, {2000, 0}};
+	struct timespec now2[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
 	struct timespec lo, hi;
 	struct stat st;
 	TOUCH(f);
@@ -1991,10 +2074,10 @@ static int p_utimensat_now_both(const char *dir)
 static int t_utimensat_omit(const char *dir)
 {
 	const char *f = P(dir, "f");
-	struct timespec t1[2] = { { 1000, 1 }, { 2000, 2 } };
-	struct timespec t2[2] = { { 0, UTIME_OMIT }, { 3000, 3 } };
-	struct timespec t3[2] = { { 4000, 4 }, { 0, UTIME_OMIT } };
-	struct timespec t4[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+	struct timespec t1[2] = {{1000, 1}, {2000, 2}};
+	struct timespec t2[2] = {{0, UTIME_OMIT}, {3000, 3}};
+	struct timespec t3[2] = {{4000, 4}, {0, UTIME_OMIT}};
+	struct timespec t4[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
 	struct stat st;
 	TOUCH(f);
 	OK(utimensat(AT_FDCWD, f, t1, 0));
@@ -2017,7 +2100,7 @@ static int t_utimensat_omit(const char *dir)
 static int p_utimes_null(const char *dir)
 {
 	const char *f = P(dir, "f");
-	struct timespec past[2] = { { 1000, 0 }, { 2000, 0 } };
+	struct timespec past[2] = {{1000, 0}, {2000, 0}};
 	struct timespec lo, hi;
 	struct stat st;
 	TOUCH(f);
@@ -2037,7 +2120,7 @@ static int p_utimes_null(const char *dir)
 
 static int p_futimens(const char *dir)
 {
-	struct timespec ts[2] = { { 1111111111, 111 }, { 1222222222, 222 } };
+	struct timespec ts[2] = {{1111111111, 111}, {1222222222, 222}};
 	struct stat st;
 	int fd;
 	TOUCH(P(dir, "f"));
@@ -2060,7 +2143,7 @@ static int p_futimens(const char *dir)
 static int p_dir_mtime_sticks(const char *dir)
 {
 	const char *d = P(dir, "d");
-	struct timespec ts[2] = { { 1234567890, 500 }, { 1000000000, 250000000 } };
+	struct timespec ts[2] = {{1234567890, 500}, {1000000000, 250000000}};
 	struct stat st;
 	struct dlist l;
 	char buf[8];
@@ -2080,7 +2163,8 @@ static int p_dir_mtime_sticks(const char *dir)
 	fd = OK(open(P(dir, "d/f"), O_RDONLY));
 	EQ(OK(read(fd, buf, sizeof buf)), 7);
 	OK(close(fd));
-	fd = OK(open(P(dir, "d/f"), O_WRONLY)); /* writing a child is not a dir change */
+	fd = OK(open(P(dir, "d/f"),
+		     O_WRONLY)); /* writing a child is not a dir change */
 	WRITE_ALL(fd, "X", 1);
 	OK(close(fd));
 	OK(stat(d, &st));
@@ -2100,7 +2184,7 @@ static int p_dir_mtime_sticks(const char *dir)
 static int p_file_mtime_sticks(const char *dir)
 {
 	const char *f = P(dir, "f");
-	struct timespec ts[2] = { { 1100000000, 0 }, { 1100000000, 42 } };
+	struct timespec ts[2] = {{1100000000, 0}, {1100000000, 42}};
 	struct stat st;
 	int fd = OK(open(f, O_CREAT | O_RDWR, 0644));
 	WRITE_ALL(fd, "dirty data", 10);
@@ -2120,7 +2204,8 @@ static int p_file_mtime_sticks(const char *dir)
  * FS-DEP: needs the filesystem to accept setattr on symlinks. */
 static int t_utimensat_nofollow(const char *dir)
 {
-	struct timespec t1[2] = { { 1000, 0 }, { 2000, 0 } }, t2[2] = { { 3000, 0 }, { 4000, 0 } };
+	struct timespec t1[2] = {{1000, 0}, {2000, 0}},
+			t2[2] = {{3000, 0}, {4000, 0}};
 	struct stat st;
 	TOUCH(P(dir, "f"));
 	OK(symlink("f", P(dir, "l")));
@@ -2140,7 +2225,7 @@ static int t_utimensat_nofollow(const char *dir)
 /* Times beyond 2038 (64-bit time_t). */
 static int p_utimensat_y2038(const char *dir)
 {
-	struct timespec ts[2] = { { 2147483648LL, 1 }, { 4102444800LL, 999999999 } };
+	struct timespec ts[2] = {{2147483648LL, 1}, {4102444800LL, 999999999}};
 	struct stat st;
 	TOUCH(P(dir, "f"));
 	OK(utimensat(AT_FDCWD, P(dir, "f"), ts, 0));
@@ -2156,8 +2241,8 @@ static int p_utimensat_y2038(const char *dir)
  */
 static int c_utimensat_perm(const char *dir)
 {
-	struct timespec ts[2] = { { 1000, 0 }, { 2000, 0 } };
-	struct timespec now2[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
+	struct timespec ts[2] = {{1000, 0}, {2000, 0}};
+	struct timespec now2[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
 	OK(utimensat(AT_FDCWD, P(dir, "rw"), NULL, 0));
 	OK(utimensat(AT_FDCWD, P(dir, "rw"), now2, 0));
 	OK(utimes(P(dir, "rw"), NULL));
@@ -2165,7 +2250,8 @@ static int c_utimensat_perm(const char *dir)
 	ERR(utimensat(AT_FDCWD, P(dir, "ro"), NULL, 0), EACCES);
 	ERR(utimensat(AT_FDCWD, P(dir, "ro"), now2, 0), EACCES);
 	ERR(utimensat(AT_FDCWD, P(dir, "ro"), ts, 0), EPERM);
-	OK(utimensat(AT_FDCWD, P(dir, "mine"), ts, 0)); /* owner, even if 0444 */
+	OK(utimensat(AT_FDCWD, P(dir, "mine"), ts,
+		     0)); /* owner, even if 0444 */
 	OK(utimensat(AT_FDCWD, P(dir, "mine"), NULL, 0));
 	return 0;
 }
@@ -2189,7 +2275,8 @@ static int t_utimensat_perm(const char *dir)
 
 static int p_chmod_file_bits(const char *dir)
 {
-	static const mode_t modes[] = { 0, 0777, 0644, 0400, 04755, 02755, 01755, 06000, 07777, 04000, 0111 };
+	static const mode_t modes[] = {0,     0777,  0644,  0400,  04755, 02755,
+				       01755, 06000, 07777, 04000, 0111};
 	const char *f = P(dir, "f");
 	struct stat st;
 	TOUCH(f);
@@ -2204,7 +2291,7 @@ static int p_chmod_file_bits(const char *dir)
 
 static int p_chmod_dir_bits(const char *dir)
 {
-	static const mode_t modes[] = { 0755, 01777, 02755, 07777, 0, 0700 };
+	static const mode_t modes[] = {0755, 01777, 02755, 07777, 0, 0700};
 	const char *d = P(dir, "d");
 	struct stat st;
 	OK(mkdir(d, 0755));
@@ -2280,7 +2367,8 @@ static int c_chmod_owner(const char *dir)
 	OK(chmod(P(dir, "f"), 0600));
 	OK(stat(P(dir, "f"), &st));
 	EQO(st.st_mode & 07777, 0600);
-	OK(chmod(P(dir, "f"), 06750)); /* own file, own group: both bits stick */
+	OK(chmod(P(dir, "f"),
+		 06750)); /* own file, own group: both bits stick */
 	OK(stat(P(dir, "f"), &st));
 	EQO(st.st_mode & 07777, 06750);
 	return 0;
@@ -2381,10 +2469,12 @@ static int c_chown_eperm(const char *dir)
 {
 	struct stat st;
 	ERR(chown(P(dir, "mine"), UID_OTHER, (gid_t)-1), EPERM);
-	ERR(chown(P(dir, "mine"), (uid_t)-1, GID_OTHER), EPERM); /* not a member */
+	ERR(chown(P(dir, "mine"), (uid_t)-1, GID_OTHER),
+	    EPERM); /* not a member */
 	ERR(chown(P(dir, "root"), (uid_t)-1, GID_NOBODY), EPERM);
 	ERR(chown(P(dir, "root"), UID_NOBODY, (gid_t)-1), EPERM);
-	OK(chown(P(dir, "mine"), UID_NOBODY, GID_NOBODY)); /* no-op change is fine */
+	OK(chown(P(dir, "mine"), UID_NOBODY,
+		 GID_NOBODY)); /* no-op change is fine */
 	OK(chown(P(dir, "mine0"), (uid_t)-1, GID_NOBODY)); /* to own group */
 	OK(stat(P(dir, "mine0"), &st));
 	EQ(st.st_gid, GID_NOBODY);
@@ -2523,7 +2613,8 @@ static int p_mkdir_eexist(const char *dir)
 	OK(mkfifo(P(dir, "p"), 0644));
 	ERR(mkdir(P(dir, "d"), 0755), EEXIST);
 	ERR(mkdir(P(dir, "f"), 0755), EEXIST);
-	ERR(mkdir(P(dir, "l"), 0755), EEXIST); /* dangling symlink is not followed */
+	ERR(mkdir(P(dir, "l"), 0755),
+	    EEXIST); /* dangling symlink is not followed */
 	ERR(mkdir(P(dir, "p"), 0755), EEXIST);
 	ERR(mkdir(P(dir, "d/."), 0755), EEXIST);
 	ERR(mkdir(P(dir, "d/.."), 0755), EEXIST);
@@ -2579,7 +2670,8 @@ static int p_rmdir_enotdir(const char *dir)
 	OK(mkdir(P(dir, "d"), 0755));
 	OK(symlink("d", P(dir, "ld")));
 	ERR(rmdir(P(dir, "f")), ENOTDIR);
-	ERR(rmdir(P(dir, "ld")), ENOTDIR); /* the final symlink is not followed */
+	ERR(rmdir(P(dir, "ld")),
+	    ENOTDIR); /* the final symlink is not followed */
 	ERR(rmdir(P(dir, "f/x")), ENOTDIR);
 	OK(stat(P(dir, "d"), &st));
 	return 0;
@@ -2709,7 +2801,7 @@ static int t_rename_over_file(const char *dir)
 {
 	struct stat a, st;
 	char buf[16];
-	char *names[1] = { "b" };
+	char *names[1] = {"b"};
 	int fd;
 	PUT(P(dir, "a"), "AAA");
 	PUT(P(dir, "b"), "BBBBB");
@@ -2945,7 +3037,9 @@ static int t_rename_errors(const char *dir)
 	ERR(rename(P(dir, "f"), P(dir, "nodir/x")), ENOENT);
 	ERR(rename(P(dir, "f/x"), P(dir, "y")), ENOTDIR);
 	ERR(rename(P(dir, "f"), P(dir, "f/x")), ENOTDIR);
-	ERR(RENAME2(P(dir, "f"), P(dir, "g"), RENAME_NOREPLACE | RENAME_EXCHANGE), EINVAL);
+	ERR(RENAME2(P(dir, "f"), P(dir, "g"),
+		    RENAME_NOREPLACE | RENAME_EXCHANGE),
+	    EINVAL);
 	CONTENT_S(P(dir, "f"), "f");
 	return 0;
 }
@@ -3084,7 +3178,8 @@ static int t_link_symlink(const char *dir)
 	OK(link(P(dir, "l"), P(dir, "h1")));
 	OK(lstat(P(dir, "h1"), &st));
 	CHECK(S_ISLNK(st.st_mode));
-	OK(linkat(AT_FDCWD, P(dir, "l"), AT_FDCWD, P(dir, "h2"), AT_SYMLINK_FOLLOW));
+	OK(linkat(AT_FDCWD, P(dir, "l"), AT_FDCWD, P(dir, "h2"),
+		  AT_SYMLINK_FOLLOW));
 	OK(lstat(P(dir, "h2"), &st));
 	CHECK(S_ISREG(st.st_mode));
 	EQ(st.st_ino, f.st_ino);
@@ -3100,13 +3195,16 @@ static int t_link_symlink(const char *dir)
  * FS-DEP: ext2/ext4 with 1 KiB blocks cap symlinks at the block size. */
 static int t_symlink_lengths(const char *dir)
 {
-	static const int lens[] = { 1, 2, 59, 60, 61, 127, 128, 255, 256, 511, 1000, 2048, 4000, 4094, 4095 };
+	static const int lens[] = {1,	2,   59,   60,	 61,   127,  128, 255,
+				   256, 511, 1000, 2048, 4000, 4094, 4095};
 	char target[4097], buf[8192];
 	struct stat st;
 	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
 		int n = lens[i];
 		for (int j = 0; j < n; j++)
-			target[j] = (j % 100 == 99) ? '/' : (char)('a' + (j + n) % 26);
+			target[j] = (j % 100 == 99)
+					    ? '/'
+					    : (char)('a' + (j + n) % 26);
 		target[n] = 0;
 		OK(symlink(target, P(dir, "l%d", n)));
 		EQ(OK(readlink(P(dir, "l%d", n), buf, sizeof buf)), n);
@@ -3326,7 +3424,8 @@ static int t_readdir_1000(const char *dir)
 	if (make_names(&names, 1000, "file-%04d"))
 		FAIL("out of memory");
 	for (i = 0; i < 1000; i++)
-		OK(close(OK(open(P(d, "%s", names[i]), O_CREAT | O_EXCL | O_WRONLY, 0644))));
+		OK(close(OK(open(P(d, "%s", names[i]),
+				 O_CREAT | O_EXCL | O_WRONLY, 0644))));
 	rc = dl_read_(__FILE__, __LINE__, d, &l);
 	if (!rc) {
 		rc = dl_expect_(__FILE__, __LINE__, &l, names, 1000);
@@ -3351,7 +3450,8 @@ static int t_readdir_long_names(const char *dir)
 		FAIL("out of memory");
 	CHECKF(strlen(names[0]) == 255, "name length %zu", strlen(names[0]));
 	for (i = 0; i < 100; i++)
-		OK(close(OK(open(P(dir, "%s", names[i]), O_CREAT | O_EXCL | O_WRONLY, 0644))));
+		OK(close(OK(open(P(dir, "%s", names[i]),
+				 O_CREAT | O_EXCL | O_WRONLY, 0644))));
 	rc = dl_read_(__FILE__, __LINE__, dir, &l);
 	if (!rc) {
 		rc = dl_expect_(__FILE__, __LINE__, &l, names, 100);
@@ -3388,7 +3488,8 @@ static int p_readdir_dtype(const char *dir)
 	static const struct {
 		const char *name;
 		unsigned char type;
-	} want[] = { { ".", DT_DIR }, { "..", DT_DIR }, { "f", DT_REG }, { "d", DT_DIR }, { "l", DT_LNK }, { "p", DT_FIFO } };
+	} want[] = {{".", DT_DIR}, {"..", DT_DIR}, {"f", DT_REG},
+		    {"d", DT_DIR}, {"l", DT_LNK},  {"p", DT_FIFO}};
 	struct dlist l;
 	TOUCH(P(dir, "f"));
 	OK(mkdir(P(dir, "d"), 0755));
@@ -3404,7 +3505,8 @@ static int p_readdir_dtype(const char *dir)
 		if (e->type != want[i].type) {
 			unsigned t = e->type;
 			dl_free(&l);
-			FAIL("d_type of \"%s\": expected %u, got %u", want[i].name, want[i].type, t);
+			FAIL("d_type of \"%s\": expected %u, got %u",
+			     want[i].name, want[i].type, t);
 		}
 	}
 	EQ(l.n, 6);
@@ -3427,12 +3529,14 @@ static int p_readdir_ino(const char *dir)
 	for (size_t i = 0; i < l.n; i++) {
 		if (!strcmp(l.e[i].name, ".."))
 			continue;
-		if (lstat(P(dir, "%s", l.e[i].name), &st) != 0 || st.st_ino != l.e[i].ino) {
+		if (lstat(P(dir, "%s", l.e[i].name), &st) != 0 ||
+		    st.st_ino != l.e[i].ino) {
 			unsigned long long di = l.e[i].ino;
 			char nm[16];
 			snprintf(nm, sizeof nm, "%s", l.e[i].name);
 			dl_free(&l);
-			FAIL("d_ino of \"%s\" is %llu, lstat st_ino is %llu", nm, di, (unsigned long long)st.st_ino);
+			FAIL("d_ino of \"%s\" is %llu, lstat st_ino is %llu",
+			     nm, di, (unsigned long long)st.st_ino);
 		}
 	}
 	dl_free(&l);
@@ -3498,7 +3602,9 @@ static int t_readdir_unlink_while_iterating(const char *dir)
 	for (i = 0; i < N; i++)
 		if (!seen[i] && missing < 0)
 			missing = i;
-	CHECKF(missing < 0, "readdir skipped u%03d while entries were being unlinked", missing);
+	CHECKF(missing < 0,
+	       "readdir skipped u%03d while entries were being unlinked",
+	       missing);
 	EQ(count_entries(dir), 0);
 	return 0;
 }
@@ -3526,7 +3632,8 @@ static int t_telldir_seekdir(const char *dir)
 	seekdir(d, pos);
 	for (i = 0; i < 10; i++) {
 		de = readdir(d);
-		CHECKF(de && !strcmp(de->d_name, first[i]), "after seekdir entry %d: expected \"%s\", got \"%s\"", i,
+		CHECKF(de && !strcmp(de->d_name, first[i]),
+		       "after seekdir entry %d: expected \"%s\", got \"%s\"", i,
 		       first[i], de ? de->d_name : "(end)");
 	}
 	closedir(d);
@@ -3659,7 +3766,8 @@ static int p_xattr_list(const char *dir)
 	TOUCH(P(dir, "g"));
 	len = OK(listxattr(P(dir, "g"), list, sizeof list));
 	for (ssize_t i = 0; i < len; i += (ssize_t)strlen(list + i) + 1)
-		CHECKF(strncmp(list + i, "user.", 5) != 0, "new file has xattr %s", list + i);
+		CHECKF(strncmp(list + i, "user.", 5) != 0,
+		       "new file has xattr %s", list + i);
 	return 0;
 }
 
@@ -3677,7 +3785,9 @@ static int t_xattr_values(const char *dir)
 	EQ(OK(getxattr(f, "user.big", buf, sizeof buf)), 4096);
 	MEMEQ(buf, val, 4096);
 	for (int i = 0; i < 256; i++)
-		val[i] = (unsigned char)(255 - i); /* every byte value, NUL in the middle and at the end */
+		val[i] =
+			(unsigned char)(255 -
+					i); /* every byte value, NUL in the middle and at the end */
 	OK(setxattr(f, "user.bin", val, 256, 0));
 	EQ(OK(getxattr(f, "user.bin", buf, sizeof buf)), 256);
 	MEMEQ(buf, val, 256);
@@ -3699,7 +3809,8 @@ static int p_xattr_dir(const char *dir)
 	len = OK(listxattr(d, list, sizeof list));
 	EQ(list_count(list, len, "user.dirattr"), 1);
 	TOUCH(P(dir, "d/child")); /* not inherited, not disturbed */
-	ERR(getxattr(P(dir, "d/child"), "user.dirattr", buf, sizeof buf), ENODATA);
+	ERR(getxattr(P(dir, "d/child"), "user.dirattr", buf, sizeof buf),
+	    ENODATA);
 	EQ(OK(getxattr(d, "user.dirattr", buf, sizeof buf)), 2);
 	OK(removexattr(d, "user.dirattr"));
 	ERR(getxattr(d, "user.dirattr", buf, sizeof buf), ENODATA);
@@ -3750,7 +3861,8 @@ static int t_xattr_symlink(const char *dir)
 	char buf[16];
 	TOUCH(P(dir, "f"));
 	OK(symlink("f", P(dir, "l")));
-	OK(setxattr(P(dir, "l"), "user.t", "target", 6, 0)); /* follows the link */
+	OK(setxattr(P(dir, "l"), "user.t", "target", 6,
+		    0)); /* follows the link */
 	EQ(OK(getxattr(P(dir, "f"), "user.t", buf, sizeof buf)), 6);
 	ERR(lsetxattr(P(dir, "l"), "user.t", "link", 4, 0), EPERM);
 	ERR(lgetxattr(P(dir, "l"), "user.t", buf, sizeof buf), ENODATA);
@@ -3867,7 +3979,7 @@ static int c_access_nobody(const char *dir)
 }
 static int t_access_nobody(const char *dir)
 {
-	static const mode_t modes[] = { 0600, 0644, 0755, 0666 };
+	static const mode_t modes[] = {0600, 0644, 0755, 0666};
 	for (size_t i = 0; i < 4; i++) {
 		const char *f = P(dir, "f%o", modes[i]);
 		TOUCH(f);
@@ -3927,7 +4039,8 @@ static int c_perm_dir_0700(const char *dir)
 	ERR(open(P(dir, "d/new"), O_CREAT | O_WRONLY, 0644), EACCES);
 	ERR(chdir(P(dir, "d")), EACCES);
 	errno = 0;
-	CHECKF(opendir(P(dir, "d")) == NULL && errno == EACCES, "opendir: expected EACCES, got %s", en(errno));
+	CHECKF(opendir(P(dir, "d")) == NULL && errno == EACCES,
+	       "opendir: expected EACCES, got %s", en(errno));
 	OK(stat(P(dir, "d"), &st));
 	return 0;
 }
@@ -4009,7 +4122,8 @@ static int c_sticky_nobody(const char *dir)
 	ERR(rename(P(dir, "s/theirs"), P(dir, "s/moved")), EPERM);
 	ERR(rmdir(P(dir, "s/theirdir")), EPERM);
 	PUT(P(dir, "s/mine"), "m");
-	ERR(rename(P(dir, "s/mine"), P(dir, "s/theirs2")), EPERM); /* replacing theirs */
+	ERR(rename(P(dir, "s/mine"), P(dir, "s/theirs2")),
+	    EPERM); /* replacing theirs */
 	OK(unlink(P(dir, "s/mine")));
 	/* writing into their world-writable file is still allowed (no O_CREAT:
 	 * fs.protected_regular may refuse O_CREAT on others' files here) */
@@ -4099,8 +4213,8 @@ static int c_perm_search_path_ok(const char *dir)
 	OK(stat(P(dir, "a/b/c"), &st));
 	CONTENT_S(P(dir, "a/b/c"), "c");
 	errno = 0;
-	CHECKF(opendir(P(dir, "a")) == NULL && errno == EACCES, "opendir(--x dir): expected EACCES, got %s",
-	       en(errno));
+	CHECKF(opendir(P(dir, "a")) == NULL && errno == EACCES,
+	       "opendir(--x dir): expected EACCES, got %s", en(errno));
 	return 0;
 }
 static int t_perm_search_path(const char *dir)
@@ -4161,10 +4275,10 @@ static int t_statvfs(const char *dir)
 	OK(statvfs(dir, &a));
 	CHECK(a.f_bsize > 0);
 	CHECK(a.f_frsize > 0);
-	CHECKF(a.f_blocks >= a.f_bfree, "f_blocks %llu < f_bfree %llu", (unsigned long long)a.f_blocks,
-	       (unsigned long long)a.f_bfree);
-	CHECKF(a.f_bfree >= a.f_bavail, "f_bfree %llu < f_bavail %llu", (unsigned long long)a.f_bfree,
-	       (unsigned long long)a.f_bavail);
+	CHECKF(a.f_blocks >= a.f_bfree, "f_blocks %llu < f_bfree %llu",
+	       (unsigned long long)a.f_blocks, (unsigned long long)a.f_bfree);
+	CHECKF(a.f_bfree >= a.f_bavail, "f_bfree %llu < f_bavail %llu",
+	       (unsigned long long)a.f_bfree, (unsigned long long)a.f_bavail);
 	EQ(a.f_namemax, 255);
 	OK(statfs(dir, &s));
 	EQ(s.f_namelen, 255);
@@ -4311,10 +4425,14 @@ static int p_path_too_long(const char *dir)
 		int rc = 0;
 		errno = 0;
 		if (stat(full, &st) != -1 || errno != ENAMETOOLONG)
-			rc = failf(__FILE__, __LINE__, "stat(<%zu-byte path>): expected ENAMETOOLONG, got %s",
+			rc = failf(__FILE__, __LINE__,
+				   "stat(<%zu-byte path>): expected "
+				   "ENAMETOOLONG, got %s",
 				   strlen(full), en(errno));
 		else if (open(full, O_RDONLY) != -1 || errno != ENAMETOOLONG)
-			rc = failf(__FILE__, __LINE__, "open(<%zu-byte path>): expected ENAMETOOLONG, got %s",
+			rc = failf(__FILE__, __LINE__,
+				   "open(<%zu-byte path>): expected "
+				   "ENAMETOOLONG, got %s",
 				   strlen(full), en(errno));
 		free(full);
 		return rc;
@@ -4391,7 +4509,10 @@ static int p_flock(const char *dir)
 /* fcntl(2) record locks between processes. */
 static int c_fcntl_lock(const char *dir)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+	struct flock fl = {.l_type = F_WRLCK,
+			   .l_whence = SEEK_SET,
+			   .l_start = 0,
+			   .l_len = 10};
 	int fd = OK(open(P(dir, "f"), O_RDWR));
 	ERR2(fcntl(fd, F_SETLK, &fl), EAGAIN, EACCES);
 	OK(fcntl(fd, F_GETLK, &fl));
@@ -4406,7 +4527,10 @@ static int c_fcntl_lock(const char *dir)
 }
 static int p_fcntl_lock(const char *dir)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+	struct flock fl = {.l_type = F_WRLCK,
+			   .l_whence = SEEK_SET,
+			   .l_start = 0,
+			   .l_len = 10};
 	int fd;
 	PUT(P(dir, "f"), "0123456789abcdefghij");
 	fd = OK(open(P(dir, "f"), O_RDWR));
@@ -4737,7 +4861,10 @@ struct tcase {
 	int (*fn)(const char *dir);
 };
 
-#define T(n) { #n, t_##n }
+#define T(n)              \
+	{                 \
+#n, t_##n \
+	}
 static const struct tcase cases[] = {
 	/* open / creat */
 	T(open_creat),
@@ -4896,12 +5023,16 @@ static int rm_rf_at(int dfd, const char *name)
 		return -1;
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
-		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dfd, name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	/* Collect the names, remove them, rmdir; repeat while not empty. */
 	for (round = 0; round < 8; round++) {
-		int sfd = round == 0 ? dup(fd) : openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int sfd = round == 0
+				  ? dup(fd)
+				  : openat(fd, ".",
+					   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		DIR *d = sfd >= 0 ? fdopendir(sfd) : NULL;
 		char **names = NULL;
 		size_t n = 0, cap = 0, i;
@@ -4917,10 +5048,13 @@ static int rm_rf_at(int dfd, const char *name)
 			return -1;
 		}
 		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
 				continue;
 			if (n == cap) {
-				char **nn = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *nn);
+				char **nn = realloc(names,
+						    (cap = cap ? cap * 2 : 64) *
+							    sizeof *nn);
 				if (!nn) {
 					err = ENOMEM;
 					break;
@@ -4974,10 +5108,12 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s [-v] [-k] [-l] [-t NAME]... DIR\n"
-		"  -v       verbose (case directories and durations as TAP comments)\n"
+		"  -v       verbose (case directories and durations as TAP "
+		"comments)\n"
 		"  -k       keep the case directories (no cleanup)\n"
 		"  -l       list case names and exit\n"
-		"  -t NAME  run only cases matching NAME (fnmatch pattern, repeatable)\n",
+		"  -t NAME  run only cases matching NAME (fnmatch pattern, "
+		"repeatable)\n",
 		prog);
 }
 
@@ -4991,7 +5127,8 @@ static double mono_ms(void)
 int main(int argc, char **argv)
 {
 	const char *pats[64];
-	int npats = 0, opt, list = 0, failed = 0, selected[NCASES], nsel = 0, num = 0;
+	int npats = 0, opt, list = 0, failed = 0, selected[NCASES], nsel = 0,
+	    num = 0;
 	char top[PATH_MAX];
 	double t_start;
 	size_t i;
@@ -5048,16 +5185,20 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_alarm);
 	umask(022);
 	if (geteuid() != 0)
-		printf("# warning: not running as root; ownership and permission cases will fail\n");
+		printf("# warning: not running as root; ownership and "
+		       "permission cases will fail\n");
 
-	if ((size_t)snprintf(top, sizeof top, "%s/posix_suite.XXXXXX", argv[optind]) >= sizeof top ||
+	if ((size_t)snprintf(top, sizeof top, "%s/posix_suite.XXXXXX",
+			     argv[optind]) >= sizeof top ||
 	    !mkdtemp(top)) {
-		fprintf(stderr, "cannot create a run directory in %s: %s\n", argv[optind], strerror(errno));
+		fprintf(stderr, "cannot create a run directory in %s: %s\n",
+			argv[optind], strerror(errno));
 		return 2;
 	}
 	/* deterministic owner and mode, no setgid inherited from DIR */
 	if (chown(top, 0, 0) != 0 && geteuid() == 0)
-		fprintf(stderr, "warning: chown(%s): %s\n", top, strerror(errno));
+		fprintf(stderr, "warning: chown(%s): %s\n", top,
+			strerror(errno));
 	if (chmod(top, 0755) != 0) {
 		fprintf(stderr, "chmod(%s): %s\n", top, strerror(errno));
 		return 2;
@@ -5077,12 +5218,16 @@ int main(int argc, char **argv)
 		snprintf(cdir, sizeof cdir, "%s/%s", top, tc->name);
 		g_fail[0] = 0;
 		g_bail_len = (size_t)snprintf(g_bail, sizeof g_bail,
-					      "not ok %d - %s # timed out after %d s\nBail out! %s hung\n", num,
-					      tc->name, CASE_TIMEOUT_S, tc->name);
+					      "not ok %d - %s # timed out "
+					      "after %d s\nBail out! %s hung\n",
+					      num, tc->name, CASE_TIMEOUT_S,
+					      tc->name);
 		if (g_bail_len >= sizeof g_bail)
 			g_bail_len = sizeof g_bail - 1;
 		if (mkdir(cdir, 0755) != 0 || chmod(cdir, 0755) != 0) {
-			rc = failf(__FILE__, __LINE__, "cannot create case directory %s: %s", cdir, en(errno));
+			rc = failf(__FILE__, __LINE__,
+				   "cannot create case directory %s: %s", cdir,
+				   en(errno));
 		} else {
 			if (g_verbose)
 				printf("# %s: %s\n", tc->name, cdir);
@@ -5092,11 +5237,15 @@ int main(int argc, char **argv)
 			alarm(0);
 			umask(022);
 			if (rc != 0 && !g_fail[0])
-				failf(__FILE__, __LINE__, "case returned %d without a message", rc);
+				failf(__FILE__, __LINE__,
+				      "case returned %d without a message", rc);
 			if (!g_keep && rm_rf_at(AT_FDCWD, cdir) != 0) {
 				int e = errno;
 				if (rc == 0)
-					rc = failf(__FILE__, __LINE__, "cleanup: removing %s failed: %s", cdir, en(e));
+					rc = failf(__FILE__, __LINE__,
+						   "cleanup: removing %s "
+						   "failed: %s",
+						   cdir, en(e));
 			}
 		}
 		snprintf(detail, sizeof detail, "%s", g_fail);
@@ -5113,7 +5262,9 @@ int main(int argc, char **argv)
 			printf("# %s took %.1f ms\n", tc->name, mono_ms() - t0);
 	}
 	if (!g_keep && rmdir(top) != 0)
-		printf("# warning: could not remove %s: %s\n", top, strerror(errno));
-	printf("# %d of %d cases passed in %.2f s\n", nsel - failed, nsel, (mono_ms() - t_start) / 1e3);
+		printf("# warning: could not remove %s: %s\n", top,
+		       strerror(errno));
+	printf("# %d of %d cases passed in %.2f s\n", nsel - failed, nsel,
+	       (mono_ms() - t_start) / 1e3);
 	return failed ? 1 : 0;
 }

@@ -8,7 +8,7 @@
 
 static struct drfs_attr sample(void)
 {
-	struct drfs_attr a = { 0 };
+	struct drfs_attr a = {0};
 
 	a.ino = 0x123456789abcull;
 	a.size = 5ull << 30;
@@ -63,7 +63,7 @@ Test(codec, attr_every_flipped_bit_is_detected)
 Test(codec, times_and_dentry_roundtrip)
 {
 	char t[DRFS_TIMES_LEN], d[DRFS_DENTRY_LEN];
-	struct drfs_dentry de = { 42, 4 }, de2;
+	struct drfs_dentry de = {42, 4}, de2;
 	int64_t m, c;
 
 	drfs_times_encode(1, -2, t);
@@ -84,7 +84,7 @@ Test(codec, times_and_dentry_roundtrip)
 
 Test(codec, block_record)
 {
-	struct drfs_block b = { 65536, 0xdeadbeefcafef00dull }, c;
+	struct drfs_block b = {65536, 0xdeadbeefcafef00dull}, c;
 	char buf[DRFS_BLOCK_LEN];
 
 	drfs_block_encode(&b, buf);
