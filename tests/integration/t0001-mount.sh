@@ -69,6 +69,16 @@ out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF,id=nobody "$T_FS" "$M" 2>&1); rc=$?
 check_eq "unknown cephx user: exit 1" 1 "$rc"
 contains "unknown cephx user: says authentication/keyring" 'auth|keyring|ermission' "$out"
 
+# a filesystem made by a newer datarootfs: refused, nothing changed
+rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" setomapval sb format 2
+out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF "$T_FS" "$M" 2>&1); rc=$?
+check_eq "newer format: mount exits 1" 1 "$rc"
+check_eq "newer format: one clear line" "datarootfs: filesystem '$T_FS' has format version 2; this datarootfs supports up to 1 (upgrade it)" "$out"
+out=$(ctl fsck 2>&1); rc=$?
+check_eq "newer format: fsck refuses (operational error, 8)" 8 "$rc"
+check_eq "newer format: the superblock is unchanged" 2 "$(rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" getomapval sb format - 2>/dev/null)"
+rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" setomapval sb format 1
+
 ok "no mount left behind" bash -c "! grep -q ' $M ' /proc/mounts"
 
 # background mode: parent exits 0 only once mounted; failure reported
