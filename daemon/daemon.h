@@ -77,7 +77,6 @@ struct drfsd {
 	int lc_root_fd; /* O_PATH of <lc_path>/<epoch> */
 	uint64_t lc_epoch;
 	uint64_t lc_watch;
-	uint64_t lc_breaches[4]; /* atomic; enum lc_breach */
 	int64_t lc_last_log_ns; /* atomic */
 	uint64_t ops[DRFSD_OP__N]; /* atomic */
 	/* filedir: the content-addressed area, NULL: disabled */

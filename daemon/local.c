@@ -61,7 +61,7 @@ static int breach(struct drfsd *d, enum lc_breach kind, const char *what)
 	int64_t now = drfs_now_ns();
 	int64_t last = __atomic_load_n(&d->lc_last_log_ns, __ATOMIC_RELAXED);
 
-	__atomic_add_fetch(&d->lc_breaches[kind], 1, __ATOMIC_RELAXED);
+	drfs_stat_add(d->fs, (enum drfs_stat)(DRFS_ST_LC_BREACH + kind), 1);
 	if (now - last > 10 * 1000000000ll &&
 	    __atomic_compare_exchange_n(&d->lc_last_log_ns, &last, now, false,
 					__ATOMIC_RELAXED, __ATOMIC_RELAXED))

@@ -128,7 +128,8 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 			put(&b,
 			    "datarootfs_localcache_breaches_total{fs=\"%s\","
 			    "kind=\"%s\"} %" PRIu64 "\n",
-			    lbl, breach[i], ld(&d->lc_breaches[i]));
+			    lbl, breach[i],
+			    ld(&fs->stats[DRFS_ST_LC_BREACH + i]));
 		put(&b, "datarootfs_localcache_epoch{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, d->lc_epoch);
 		put(&b, "datarootfs_inodes_known{fs=\"%s\"} %zu\n", lbl,
@@ -167,8 +168,9 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		    " rename_over=%" PRIu64 "\n",
 		    d->lc_path ? d->lc_path : "(disabled)",
 		    d->lc_strict ? "strict" : "compat", d->lc_epoch,
-		    ld(&d->lc_breaches[0]), ld(&d->lc_breaches[1]),
-		    ld(&d->lc_breaches[2]));
+		    ld(&fs->stats[DRFS_ST_LC_BREACH]),
+		    ld(&fs->stats[DRFS_ST_LC_BREACH_TRUNCATE]),
+		    ld(&fs->stats[DRFS_ST_LC_BREACH_RENAME]));
 		put(&b, "inodes       %zu known to the kernel\n", d->nnodes);
 	}
 	*len = b.len;

@@ -62,6 +62,9 @@ enum drfs_stat {
 	DRFS_ST_LOCK_OPS,
 	DRFS_ST_LOCK_CONFLICTS,
 	DRFS_ST_LOCKS_BROKEN,
+	DRFS_ST_LC_BREACH, /* 3 counters: rewrite, truncate, rename over */
+	DRFS_ST_LC_BREACH_TRUNCATE,
+	DRFS_ST_LC_BREACH_RENAME,
 	DRFS_ST__COUNT,
 };
 

@@ -473,6 +473,35 @@ static int session_put(struct drfs_fs *fs, bool first)
 	return ret;
 }
 
+/*
+ * Publish this node's counters next to its session (object "nodestats",
+ * key: node), so `datarootctl status` can show every node's activity.
+ */
+static void stats_publish(struct drfs_fs *fs)
+{
+	static const char *const names[DRFS_ST__COUNT] = {
+		"rados_reads",	      "rados_writes",
+		"rados_retries",      "checksum_errors",
+		"bytes_read",	      "bytes_written",
+		"lock_ops",	      "lock_conflicts",
+		"locks_broken",	      "lc_breach_rewrite",
+		"lc_breach_truncate", "lc_breach_rename_over",
+	};
+	char val[1024];
+	size_t n = 0;
+	rados_write_op_t op;
+
+	for (int i = 0; i < DRFS_ST__COUNT; i++)
+		n += (size_t)snprintf(
+			val + n, sizeof(val) - n, "%s=%" PRIu64 " ", names[i],
+			__atomic_load_n(&fs->stats[i], __ATOMIC_RELAXED));
+	op = rados_create_write_op();
+	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_set(op, fs->node, val, n);
+	drfs_wop(fs, "nodestats", op, LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+}
+
 static void *session_main(void *arg)
 {
 	struct drfs_fs *fs = arg;
@@ -502,6 +531,8 @@ static void *session_main(void *arg)
 			drfs_warn("cannot renew the node lease: %s",
 				  strerror(-ret));
 		}
+		if (ret == 0)
+			stats_publish(fs);
 		/* free unlinked inodes whose grace period is over (every
 		 * ~20 s; idempotent if several nodes do it) */
 		if (ret == 0 && ++tick % 5 == 0) {
@@ -559,6 +590,34 @@ void drfs_session_stop(struct drfs_fs *fs)
 	drfs_op_rm(op, fs->node);
 	drfs_wop(fs, "sessions", op, LIBRADOS_OPERATION_FULL_FORCE);
 	rados_release_write_op(op);
+	op = rados_create_write_op();
+	drfs_op_rm(op, fs->node);
+	drfs_wop(fs, "nodestats", op, LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+}
+
+int drfs_nodestats_get(struct drfs_fs *fs, const char *node, char *buf,
+		       size_t size)
+{
+	rados_read_op_t op = rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	const char *keys[1] = {node};
+	size_t klens[1] = {strlen(node)};
+	char *k, *v;
+	size_t kl, vl;
+	int prval = 0, ret;
+
+	buf[0] = 0;
+	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
+	ret = drfs_rop(fs, "nodestats", op, NULL);
+	if (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k)
+		snprintf(buf, size, "%.*s", (int)vl, v);
+	else if (ret == 0)
+		ret = -ENOENT;
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return ret;
 }
 
 int drfs_sessions_list(struct drfs_fs *fs,

@@ -61,4 +61,8 @@ int drfs_sessions_list(struct drfs_fs *fs,
 				  int64_t expire_ns, const char *info),
 		       void *ctx);
 
+/* The counters node @node last published ("name=value ..."). */
+int drfs_nodestats_get(struct drfs_fs *fs, const char *node, char *buf,
+		       size_t size);
+
 #endif

@@ -119,6 +119,7 @@ struct node_print {
 	bool json;
 	int n;
 	int64_t now;
+	struct drfs_fs *fs;
 };
 
 static void print_node(void *vctx, const char *node, const char *addr,
@@ -131,15 +132,53 @@ static void print_node(void *vctx, const char *node, const char *addr,
 		1e9;
 	bool alive = expire_ns > np->now;
 
-	if (np->json)
+	char st[1024] = "";
+
+	drfs_nodestats_get(np->fs, node, st, sizeof(st));
+	if (np->json) {
 		printf("%s{\"node\":\"%s\",\"addr\":\"%s\",\"version\":"
-		       "\"%s\",\"lease_age_s\":%.1f,\"alive\":%s}",
+		       "\"%s\",\"lease_age_s\":%.1f,\"alive\":%s,"
+		       "\"counters\":{",
 		       np->n ? "," : "", node, addr, info, age,
 		       alive ? "true" : "false");
-	else
+		/* "a=1 b=2 " -> "a":1,"b":2 */
+		for (char *tok = strtok(st, " "), *first = tok; tok;
+		     tok = strtok(NULL, " ")) {
+			char *eq = strchr(tok, '=');
+
+			if (!eq)
+				continue;
+			*eq = 0;
+			printf("%s\"%s\":%s", tok == first ? "" : ",", tok,
+			       eq + 1);
+		}
+		printf("}}");
+	} else {
 		printf("  %s  %-28s %-18s lease renewed %.1f s ago%s\n", node,
 		       addr, info, age, alive ? "" : "  EXPIRED");
+		if (st[0])
+			printf("      %s\n", st);
+	}
 	np->n++;
+}
+
+/* "HEALTH_OK" etc. from the monitors, or "unknown". */
+static void cluster_health(struct drfs_fs *fs, char *out, size_t size)
+{
+	const char *cmd[] = {"{\"prefix\": \"health\", \"format\": "
+			     "\"json\"}"};
+	char *buf = NULL, *st = NULL, *p;
+	size_t blen = 0, slen = 0;
+
+	snprintf(out, size, "unknown");
+	if (rados_mon_command(fs->cluster, cmd, 1, "", 0, &buf, &blen, &st,
+			      &slen) == 0 &&
+	    buf && (p = strstr(buf, "\"status\":\""))) {
+		p += strlen("\"status\":\"");
+		snprintf(out, size, "%.*s", (int)strcspn(p, "\""), p);
+	}
+	rados_buffer_free(buf);
+	rados_buffer_free(st);
 }
 
 static int cmd_status(struct global *g, int argc, char **argv)
@@ -148,6 +187,7 @@ static int cmd_status(struct global *g, int argc, char **argv)
 	uint64_t total, avail, objects;
 	char err[512];
 	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	char health[64];
 	int ret;
 
 	if (argc > 1 && !json) {
@@ -170,10 +210,12 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		drfs_disconnect(fs);
 		return 1;
 	}
+	cluster_health(fs, health, sizeof(health));
 	if (json) {
-		struct node_print np = {true, 0, drfs_now_ns()};
+		struct node_print np = {true, 0, drfs_now_ns(), fs};
 
-		printf("{\"fs\":\"%s\",\"pool\":\"%s\",\"uuid\":\"%s\","
+		printf("{\"health\":\"%s\",", health);
+		printf("\"fs\":\"%s\",\"pool\":\"%s\",\"uuid\":\"%s\","
 		       "\"format\":%u,\"created_ns\":%" PRId64 ","
 		       "\"localcache_epoch\":%" PRIu64 ","
 		       "\"objects\":%" PRIu64 ",\"bytes_total\":%" PRIu64
@@ -188,6 +230,7 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		char tb[64];
 
 		strftime(tb, sizeof(tb), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+		printf("cluster     %s\n", health);
 		printf("filesystem  %s (pool %s)\n"
 		       "uuid        %s\n"
 		       "format      %u\n"
@@ -197,7 +240,7 @@ static int cmd_status(struct global *g, int argc, char **argv)
 		       fs->fsname, fs->pool, fs->sb.uuid, fs->sb.format, tb,
 		       objects, avail / 1073741824.0, total / 1073741824.0);
 		{
-			struct node_print np = {false, 0, drfs_now_ns()};
+			struct node_print np = {false, 0, drfs_now_ns(), fs};
 
 			printf("nodes:\n");
 			drfs_sessions_list(fs, print_node, &np);

@@ -16,6 +16,8 @@ ok "a directory made on node1 is listed on node2" bash -c "ls '$N2' | grep -qx m
 echo hello >"$N2/made-on-1/f"
 check_eq "a file written on node2 reads on node1" hello "$(cat "$N1/made-on-1/f")"
 ok "statfs works" bash -c "df -P '$N1' | tail -1 | grep -q ."
+contains "status --json: valid, shows cluster health and both nodes" '^HEALTH_[A-Z]+ 2$' \
+	"$(ctl status --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["health"], len(d["nodes"]))')"
 # live statistics: hidden, read-only, Prometheus text and human text
 contains "stats (Prometheus) count requests" 'datarootfs_requests_total\{fs="[^"]+",op="mkdir"\} [1-9]' "$(cat "$N1/.datarootfs-stats.prom")"
 contains "stats (text) show RADOS ops" '^rados ops +read=[0-9]+ write=[1-9]' "$(cat "$N1/.datarootfs-stats.txt")"

@@ -34,6 +34,14 @@ rm -rf theme/123
 ok "compat: deleting an old revision directory works" test ! -e theme/123
 cd / || exit 1
 contains "compat: breaches are logged" 'append-only breach' "$(cat "$T_DIR"/daemon.node1.log)"
+contains "compat: breaches are counted in the node's statistics" 'breaches rewrite=[1-9]' "$(cat "$A/.datarootfs-stats.txt")"
+n=0
+for _ in $(seq 20); do
+	n=$(ctl status --json | /usr/bin/python3 -c 'import json,sys; print(sum(x["counters"].get("lc_breach_rewrite",0) for x in json.load(sys.stdin)["nodes"]))' 2>/dev/null)
+	[ "${n:-0}" -ge 1 ] && break
+	sleep 0.5
+done
+ok "datarootctl status shows the breaches of every node ($n)" test "${n:-0}" -ge 1
 
 # strict (node2): adding works, breaches are refused with EPERM
 mkdir -p "$B/localcache/mustache/9"
