@@ -576,9 +576,8 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 				int r;
 
 				rados_aio_wait_for_complete(s->c);
-				r = rados_aio_get_return_value(s->c);
-				if (r == -EDQUOT)
-					r = -ENOSPC;
+				r = drfs_ret(fs,
+					     rados_aio_get_return_value(s->c));
 				if (r < 0 && ret == 0)
 					ret = r;
 			} else if (ret == 0 && s->oid[0]) {

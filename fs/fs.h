@@ -144,10 +144,6 @@ struct drfs_setattr {
 #define DRFS_SA_MTIME_NOW 0x80
 #define DRFS_SA_CTIME 0x100 /* only bump ctime */
 
-struct drfs_attr_full {
-	struct drfs_attr a; /* a.mtime_ns/ctime_ns are filled from "t" */
-};
-
 int drfs_getattr(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a);
 int drfs_lookup(struct drfs_fs *fs, uint64_t parent, const char *name,
 		struct drfs_attr *a);

@@ -51,6 +51,16 @@ static inline void drfs_op_times(rados_write_op_t op, int64_t now)
  */
 void drfs_fault(const char *point);
 
+/* store.c */
+/*
+ * Read one omap value of object @oid: 0 (at most @size bytes copied to
+ * @val, full length in *len) or -ENOENT if the key or the object is absent.
+ */
+int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,
+		  char *val, size_t size, size_t *len);
+/* Map a RADOS result as drfs_wop() does (EDQUOT, fencing). */
+int drfs_ret(struct drfs_fs *fs, int ret);
+
 /* ns.c */
 /* Read and verify entry @name of directory @dir (-ENOENT if absent). */
 int drfs_entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,

@@ -132,32 +132,18 @@ struct session {
 
 static int session_get(struct drfs_fs *fs, const char *node, struct session *s)
 {
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	const char *keys[1] = {node};
-	size_t klens[1] = {strlen(node)};
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret;
+	char buf[256];
+	size_t len = 0;
+	int ret =
+		drfs_omap_get(fs, "sessions", node, buf, sizeof(buf) - 1, &len);
 
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
-	ret = drfs_rop(fs, "sessions", op, NULL);
-	if (ret == 0) {
-		ret = -ENOENT;
-		if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-			char buf[256];
-
-			snprintf(buf, sizeof(buf), "%.*s", (int)vl, v);
-			s->addr[0] = 0;
-			if (sscanf(buf, "%" SCNd64 " %127s", &s->expire_ns,
-				   s->addr) >= 1)
-				ret = 0;
-		}
-	}
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return ret;
+	if (ret < 0)
+		return ret;
+	buf[len < sizeof(buf) - 1 ? len : sizeof(buf) - 1] = 0;
+	s->addr[0] = 0;
+	if (sscanf(buf, "%" SCNd64 " %127s", &s->expire_ns, s->addr) < 1)
+		return -ENOENT;
+	return 0;
 }
 
 /*
@@ -599,24 +585,10 @@ void drfs_session_stop(struct drfs_fs *fs)
 int drfs_nodestats_get(struct drfs_fs *fs, const char *node, char *buf,
 		       size_t size)
 {
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	const char *keys[1] = {node};
-	size_t klens[1] = {strlen(node)};
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret;
+	size_t len = 0;
+	int ret = drfs_omap_get(fs, "nodestats", node, buf, size - 1, &len);
 
-	buf[0] = 0;
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
-	ret = drfs_rop(fs, "nodestats", op, NULL);
-	if (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k)
-		snprintf(buf, size, "%.*s", (int)vl, v);
-	else if (ret == 0)
-		ret = -ENOENT;
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
+	buf[ret == 0 ? (len < size - 1 ? len : size - 1) : 0] = 0;
 	return ret;
 }
 

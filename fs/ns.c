@@ -253,37 +253,14 @@ int drfs_set_parent(struct drfs_fs *fs, uint64_t ino, uint64_t parent)
 
 /* ---- directory entries ---- */
 
-/*
- * Read one omap value of inode object @dir: 0 (copied to @val, at most
- * @size bytes, length in *len), -ENOENT if the key (or object) is absent.
- */
+/* Read one omap value of inode object @dir (see drfs_omap_get). */
 static int omap_get_one(struct drfs_fs *fs, uint64_t dir, const char *key,
 			char *val, size_t size, size_t *len)
 {
 	char oid[DRFS_OID_MAX];
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	const char *keys[1] = {key};
-	size_t klens[1] = {strlen(key)};
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret;
 
 	drfs_oid(oid, dir, 0);
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	if (ret == 0) {
-		ret = -ENOENT;
-		if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-			*len = vl;
-			memcpy(val, v, vl < size ? vl : size);
-			ret = 0;
-		}
-	}
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return ret;
+	return drfs_omap_get(fs, oid, key, val, size, len);
 }
 
 int drfs_entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,
@@ -801,8 +778,8 @@ static int setattr_fn(struct drfs_attr *a, void *ctx)
 	if (sa->valid & DRFS_SA_GID)
 		a->gid = sa->gid;
 	if (sa->valid & DRFS_SA_SIZE) {
-		if (a->size != sa->size || true)
-			a->mtime_ns = c->now;
+		/* as Linux: a truncate always stamps mtime */
+		a->mtime_ns = c->now;
 		a->size = sa->size;
 	}
 	if (sa->valid & DRFS_SA_ATIME_NOW)

@@ -524,3 +524,37 @@ int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 	}
 	return ret == -ETIMEDOUT ? 0 : ret;
 }
+
+int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,
+		  char *val, size_t size, size_t *len)
+{
+	rados_read_op_t op = rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	const char *keys[1] = {key};
+	size_t klens[1] = {strlen(key)};
+	char *k, *v;
+	size_t kl, vl;
+	int prval = 0, ret;
+
+	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
+	ret = drfs_rop(fs, oid, op, NULL);
+	if (ret == 0) {
+		ret = -ENOENT;
+		if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+			*len = vl;
+			memcpy(val, v, vl < size ? vl : size);
+			ret = 0;
+		}
+	}
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return ret;
+}
+
+int drfs_ret(struct drfs_fs *fs, int ret)
+{
+	if (ret == -EDQUOT)
+		ret = -ENOSPC;
+	return fenced_check(fs, ret);
+}
