@@ -34,6 +34,8 @@ struct dnode {
 	bool has_lfd;
 	int lfd;
 	bool unsealed; /* created here, creating handle not yet released */
+	uint8_t area; /* enum drfs_area, for statistics */
+	int rcfd1; /* atomic: read cache fd + 1 while open here, 0: none */
 	pthread_mutex_t lock;
 	struct wbuf wb;
 	struct dnode *next; /* hash chain */
@@ -79,9 +81,12 @@ struct drfsd {
 	uint64_t lc_watch;
 	int64_t lc_last_log_ns; /* atomic */
 	uint64_t ops[DRFSD_OP__N]; /* atomic */
+	const char *area[DRFS_AREA__N]; /* directory name of each area */
 	/* filedir: the content-addressed area, NULL: disabled */
 	const char *filedir_name;
 	bool filedir_reject; /* hash mismatch at rename: refuse (or log) */
+	bool filedir_keep; /* filedir_nodelete: content is never freed */
+	struct rcache *rc; /* filedir read cache (rcache.c), NULL: none */
 };
 
 /* Statistics (stats.c). */
@@ -92,7 +97,11 @@ static inline bool drfsd_is_stats(uint64_t ino)
 {
 	return (ino & DRFSD_STATS_BIT) && !(ino & (1ull << 62));
 }
-void drfsd_count(struct drfsd *d, enum drfsd_op op);
+/* Count a request of @op in area @area. */
+void drfsd_count(struct drfsd *d, enum drfsd_op op, int area);
+/* Area of a known inode, and of the entry @name of @parent. */
+int drfsd_area_of(struct drfsd *d, uint64_t ino);
+int drfsd_area_at(struct drfsd *d, uint64_t parent, const char *name);
 int drfsd_stats_ino(const char *name); /* 0 if not a stats file */
 void drfsd_stats_entry(struct drfsd *d, int which, struct fuse_entry_param *e);
 void drfsd_stats_open(fuse_req_t req, uint64_t ino, struct fuse_file_info *fi);
@@ -115,6 +124,19 @@ void drfsd_local_root_lookup(fuse_req_t req);
 bool drfsd_local_is_area(struct drfsd *d, uint64_t parent, const char *name);
 struct dnode *drfsd_node_get(struct drfsd *d, uint64_t ino, uint64_t lookups);
 void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup);
+
+/* The filedir read cache (rcache.c). */
+int drfsd_rc_start(struct drfsd *d, const char *dir, uint64_t limit);
+void drfsd_rc_stop(struct drfsd *d);
+/* An fd of cached content @sha of @size bytes, or -1 (a miss). */
+int drfsd_rc_open(struct drfsd *d, const char *sha, uint64_t size);
+/* Cache content @sha of inode @ino in the background. */
+void drfsd_rc_want(struct drfsd *d, const char *sha, uint64_t ino,
+		   uint64_t size);
+/* A purge epoch announced (or found at start): empty the cache if new. */
+void drfsd_rc_epoch(struct drfsd *d, uint64_t epoch);
+void drfsd_rc_usage(struct drfsd *d, uint64_t *used, uint64_t *limit,
+		    size_t *files);
 
 /* Blocked lock requests waiting for a release (locks.c). */
 struct lockwait;

@@ -144,7 +144,8 @@ static void sb_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 	(void)notifier_id;
 	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 63 ? len : 63),
 		 (char *)data);
-	if (sscanf(buf, "lc %" SCNu64, &epoch) == 1 && epoch != d->lc_epoch) {
+	if (d->lc_name && sscanf(buf, "lc %" SCNu64, &epoch) == 1 &&
+	    epoch != d->lc_epoch) {
 		int ret = lc_switch(d, epoch);
 
 		if (ret < 0)
@@ -158,6 +159,8 @@ static void sb_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 		fuse_lowlevel_notify_inval_entry(
 			d->se, FUSE_ROOT_ID, d->lc_name, strlen(d->lc_name));
 	}
+	if (sscanf(buf, "rc %" SCNu64, &epoch) == 1)
+		drfsd_rc_epoch(d, epoch);
 	rados_notify_ack(d->fs->io, "sb", notify_id, handle, NULL, 0);
 }
 
@@ -176,7 +179,7 @@ int drfsd_local_start(struct drfsd *d)
 	int ret;
 
 	if (!d->lc_name)
-		return 0;
+		goto watch;
 	pthread_rwlock_init(&d->lc_lock, NULL);
 	d->lc_root_fd = -1;
 	if (mkdir(d->lc_path, 0700) < 0 && errno != EEXIST) {
@@ -198,6 +201,9 @@ int drfsd_local_start(struct drfsd *d)
 			d->lc_path, strerror(-ret));
 		return ret;
 	}
+watch:
+	/* purges of the localcache and of the read cache are announced on
+	 * the superblock */
 	ret = rados_watch2(d->fs->io, "sb", &d->lc_watch, sb_watch_cb,
 			   sb_watch_err, d);
 	if (ret < 0) {
@@ -212,12 +218,10 @@ int drfsd_local_start(struct drfsd *d)
 
 void drfsd_local_stop(struct drfsd *d)
 {
-	if (!d->lc_name)
-		return;
 	if (d->lc_watch)
 		rados_unwatch2(d->fs->io, d->lc_watch);
 	rados_watch_flush(d->fs->cluster);
-	if (d->lc_root_fd >= 0)
+	if (d->lc_name && d->lc_root_fd >= 0)
 		close(d->lc_root_fd);
 }
 
@@ -656,6 +660,9 @@ static void l_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
 	(void)ino;
+	/* bytes asked for: the splice does not say how many it moved */
+	drfs_stat_add(((struct drfsd *)fuse_req_userdata(req))->fs,
+		      DRFS_ST_AREA_RBYTES + DRFS_AREA_LOCALCACHE, size);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = off;
@@ -668,10 +675,13 @@ static void l_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 	ssize_t r = pwrite((int)fi->fh, data, size, off);
 
 	(void)ino;
-	if (r < 0)
+	if (r < 0) {
 		fuse_reply_err(req, errno);
-	else
-		fuse_reply_write(req, (size_t)r);
+		return;
+	}
+	drfs_stat_add(((struct drfsd *)fuse_req_userdata(req))->fs,
+		      DRFS_ST_AREA_WBYTES + DRFS_AREA_LOCALCACHE, (size_t)r);
+	fuse_reply_write(req, (size_t)r);
 }
 
 static void l_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -297,7 +297,7 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 	struct waiter *w;
 	int ret;
 
-	drfsd_count(d, DRFSD_OP_LOCK);
+	drfsd_count(d, DRFSD_OP_LOCK, drfsd_area_of(d, ino));
 	if (lk->type == F_UNLCK && n) {
 		/* what we wrote under the lock is durable before others
 		 * can take it */

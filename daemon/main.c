@@ -38,6 +38,10 @@ struct options {
 	char *lc_mode;
 	char *fd_name;
 	char *fd_verify;
+	int fd_nodelete;
+	char *cache_path;
+	char *cache_size;
+	char *area_name[DRFS_AREA__N]; /* trashdir_name=, cache_name=, ... */
 	char *source;
 	int nonopt;
 };
@@ -60,6 +64,12 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("localcache=%s", lc_mode),
 	OPT("filedir_name=%s", fd_name),
 	OPT("filedir_verify=%s", fd_verify),
+	OPT("filedir_nodelete", fd_nodelete),
+	OPT("cache_path=%s", cache_path),
+	OPT("cache_size=%s", cache_size),
+	OPT("trashdir_name=%s", area_name[DRFS_AREA_TRASHDIR]),
+	OPT("cache_name=%s", area_name[DRFS_AREA_CACHE]),
+	OPT("temp_name=%s", area_name[DRFS_AREA_TEMP]),
 	OPT("debug", debug),
 	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_END};
@@ -92,9 +102,61 @@ static void usage(const char *prog)
 	       "    -o filedir_name=NAME     content-addressed area (filedir; "
 	       "'none' disables)\n"
 	       "    -o filedir_verify=reject|log  SHA-1 mismatch at rename\n"
+	       "    -o filedir_nodelete  pool content stored from this node is "
+	       "never freed\n"
+	       "    -o cache_path=DIR    local on-disk read cache of filedir "
+	       "content (off)\n"
+	       "    -o cache_size=SIZE   its size limit, e.g. 512M, 20G "
+	       "(default 1G)\n"
+	       "    -o trashdir_name=NAME, cache_name=NAME, temp_name=NAME\n"
+	       "                        where Moodle's $CFG->trashdir, "
+	       "cachedir, "
+	       "tempdir are\n"
+	       "                        (defaults: as given to mkfs --area)\n"
 	       "    -o debug            debug logging (implies -f)\n"
 	       "\n",
 	       prog, DRFS_DEFAULT_POOL);
+}
+
+/* "512M", "20G", "1048576": bytes, at least 1 MiB. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	int shift = 0;
+
+	if (end == s)
+		return -1;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if ((*end == 'b' || *end == 'B') && shift)
+		end++;
+	if (*end || v > (1ull << (63 - shift)) || (v << shift) < (1u << 20))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
 }
 
 static int opt_proc(void *data, const char *arg, int key,
@@ -255,6 +317,7 @@ int main(int argc, char *argv[])
 	struct stat st;
 	char err[512];
 	int report_fd = -1, ret = 1;
+	uint64_t cache_size = 1ull << 30;
 
 	fuse_set_log_func(fuse_log_sink);
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
@@ -301,18 +364,39 @@ int main(int argc, char *argv[])
 			o.lc_mode);
 		return 1;
 	}
-	if (o.lc_name && (!o.lc_name[0] || strchr(o.lc_name, '/'))) {
-		fprintf(stderr,
-			"datarootfs: localcache_name=%s: must be one "
-			"name\n",
-			o.lc_name);
-		return 1;
+	o.area_name[DRFS_AREA_FILEDIR] = o.fd_name;
+	o.area_name[DRFS_AREA_LOCALCACHE] = o.lc_name;
+	for (int a = 1; a < DRFS_AREA__N; a++) {
+		const char *n = o.area_name[a];
+
+		if (n && (!n[0] || strchr(n, '/') || !strcmp(n, ".") ||
+			  !strcmp(n, "..") || strlen(n) > 63)) {
+			fprintf(stderr,
+				"datarootfs: %s_name=%s: must be one "
+				"directory name\n",
+				drfs_area_kinds[a], n);
+			return 1;
+		}
 	}
 	if (o.lc_path && o.lc_path[0] != '/') {
 		fprintf(stderr,
 			"datarootfs: localcache_path=%s: must be an "
 			"absolute path\n",
 			o.lc_path);
+		return 1;
+	}
+	if (o.cache_path && o.cache_path[0] != '/') {
+		fprintf(stderr,
+			"datarootfs: cache_path=%s: must be an absolute "
+			"path\n",
+			o.cache_path);
+		return 1;
+	}
+	if (o.cache_size && parse_size(o.cache_size, &cache_size) < 0) {
+		fprintf(stderr,
+			"datarootfs: cache_size=%s: must be a size such as "
+			"512M or 20G (at least 1M)\n",
+			o.cache_size);
 		return 1;
 	}
 	if (o.fd_verify && strcmp(o.fd_verify, "reject") &&
@@ -372,9 +456,13 @@ int main(int argc, char *argv[])
 	d.table = calloc(d.nbuckets, sizeof(*d.table));
 	d.attr_timeout = 0.0;
 	d.wb_max = 8u << 20;
-	if (!o.fd_name || strcmp(o.fd_name, "none"))
-		d.filedir_name = o.fd_name ? o.fd_name : "filedir";
+	/* area names: mount options, else as recorded by mkfs */
+	for (int a = 1; a < DRFS_AREA__N; a++)
+		d.area[a] = o.area_name[a] ? o.area_name[a] : d.fs->sb.area[a];
+	if (strcmp(d.area[DRFS_AREA_FILEDIR], "none"))
+		d.filedir_name = d.area[DRFS_AREA_FILEDIR];
 	d.filedir_reject = !o.fd_verify || !strcmp(o.fd_verify, "reject");
+	d.filedir_keep = o.fd_nodelete != 0;
 	if (!d.table)
 		goto out_disconnect;
 
@@ -389,10 +477,10 @@ int main(int argc, char *argv[])
 	ret = drfsd_locks_start(&d);
 	if (ret < 0)
 		goto out_session;
-	if (!o.lc_name || strcmp(o.lc_name, "none")) {
+	if (strcmp(d.area[DRFS_AREA_LOCALCACHE], "none")) {
 		char path[4096];
 
-		d.lc_name = o.lc_name ? o.lc_name : "localcache";
+		d.lc_name = (char *)d.area[DRFS_AREA_LOCALCACHE];
 		/* one directory per mount: two mounts on one host are two
 		 * nodes */
 		snprintf(path, sizeof(path), "/dev/shm/datarootfs-%s%s",
@@ -405,6 +493,16 @@ int main(int argc, char *argv[])
 		ret = drfsd_local_start(&d);
 		if (ret < 0)
 			goto out_session;
+	}
+	if (o.cache_path && d.filedir_name) {
+		ret = drfsd_rc_start(&d, o.cache_path, cache_size);
+		if (ret < 0) {
+			fprintf(stderr,
+				"datarootfs: cache_path=%s: cannot use it "
+				"(%s; see the log)\n",
+				o.cache_path, strerror(-ret));
+			goto out_session;
+		}
 	}
 	ret = -1;
 	if (fuse_set_signal_handlers(d.se) != 0)
@@ -441,6 +539,7 @@ out_signals:
 	fuse_session_destroy(d.se);
 	d.se = NULL;
 out_session:
+	drfsd_rc_stop(&d);
 	drfsd_local_stop(&d);
 	drfsd_locks_stop(&d);
 	drfs_session_stop(d.fs);

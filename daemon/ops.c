@@ -284,15 +284,17 @@ static void fill_entry(struct drfsd *d, const struct drfs_attr *a,
 	to_stat(a, &e->attr);
 }
 
-static void reply_entry(fuse_req_t req, const struct drfs_attr *a)
+static void reply_entry(fuse_req_t req, const struct drfs_attr *a, int area)
 {
 	struct drfsd *d = ctx_of(req);
 	struct fuse_entry_param e;
+	struct dnode *n = drfsd_node_get(d, a->ino, 1);
 
-	if (!drfsd_node_get(d, a->ino, 1)) {
+	if (!n) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	n->area = (uint8_t)area;
 	fill_entry(d, a, &e);
 	if (fuse_reply_entry(req, &e) == -ENOENT)
 		drfsd_node_forget(d, a->ino, 1); /* interrupted: undo */
@@ -358,7 +360,8 @@ static void drfs_op_destroy(void *userdata)
 
 static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_LOOKUP);
+	drfsd_count(ctx_of(req), DRFSD_OP_LOOKUP,
+		    drfsd_area_at(ctx_of(req), parent, name));
 	if (parent == FUSE_ROOT_ID && drfsd_stats_ino(name)) {
 		struct fuse_entry_param e;
 
@@ -385,7 +388,7 @@ static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (ret < 0)
 		reply_err(req, ret);
 	else
-		reply_entry(req, &a);
+		reply_entry(req, &a, drfsd_area_at(ctx_of(req), parent, name));
 }
 
 static void drfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -406,7 +409,8 @@ static void drfs_op_forget_multi(fuse_req_t req, size_t count,
 static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_GETATTR);
+	drfsd_count(ctx_of(req), DRFSD_OP_GETATTR,
+		    drfsd_area_of(ctx_of(req), ino));
 	if (drfsd_is_stats(ino)) {
 		struct fuse_entry_param e;
 
@@ -436,7 +440,8 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			    int to_set, struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_SETATTR);
+	drfsd_count(ctx_of(req), DRFSD_OP_SETATTR,
+		    drfsd_area_of(ctx_of(req), ino));
 	if (drfsd_is_stats(ino)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -524,7 +529,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode, dev_t rdev)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_CREATE);
+	drfsd_count(ctx_of(req), DRFSD_OP_CREATE,
+		    drfsd_area_at(ctx_of(req), parent, name));
 	if (area_name(req, parent, name, EEXIST))
 		return;
 	LOCAL(parent, mknod, req, parent, name, mode, rdev);
@@ -536,13 +542,14 @@ static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (ret < 0)
 		reply_err(req, ret);
 	else
-		reply_entry(req, &a);
+		reply_entry(req, &a, drfsd_area_at(ctx_of(req), parent, name));
 }
 
 static void drfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_MKDIR);
+	drfsd_count(ctx_of(req), DRFSD_OP_MKDIR,
+		    drfsd_area_at(ctx_of(req), parent, name));
 	LOCAL(parent, mkdir, req, parent, name, mode);
 	drfs_op_mknod(req, parent, name, S_IFDIR | (mode & 07777), 0);
 }
@@ -561,7 +568,7 @@ static void drfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (ret < 0)
 		reply_err(req, ret);
 	else
-		reply_entry(req, &a);
+		reply_entry(req, &a, drfsd_area_at(ctx_of(req), parent, name));
 }
 
 /* A name went away; free the inode unless it is still open here. */
@@ -593,7 +600,8 @@ static void release_gone(struct drfsd *d, uint64_t ino, uint32_t nlink)
 
 static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_UNLINK);
+	drfsd_count(ctx_of(req), DRFSD_OP_UNLINK,
+		    drfsd_area_at(ctx_of(req), parent, name));
 	if (area_name(req, parent, name, EISDIR))
 		return;
 	LOCAL(parent, unlink, req, parent, name);
@@ -609,7 +617,8 @@ static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void drfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_RMDIR);
+	drfsd_count(ctx_of(req), DRFSD_OP_RMDIR,
+		    drfsd_area_at(ctx_of(req), parent, name));
 	if (area_name(req, parent, name, EBUSY))
 		return;
 	LOCAL(parent, rmdir, req, parent, name);
@@ -620,7 +629,8 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			   fuse_ino_t newparent, const char *newname,
 			   unsigned int flags)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_RENAME);
+	drfsd_count(ctx_of(req), DRFSD_OP_RENAME,
+		    drfsd_area_at(ctx_of(req), newparent, newname));
 	if (area_name(req, parent, name, EBUSY) ||
 	    area_name(req, newparent, newname, EBUSY))
 		return;
@@ -630,9 +640,10 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	struct drfsd *d = ctx_of(req);
-	uint64_t ino = 0;
+	uint64_t ino = 0, kept = 0, dropped = 0;
 	uint32_t nlink = 1;
 	struct drfs_attr src;
+	char sha[41] = "";
 	int cas = 0, ret;
 
 	/* into the content-addressed pool: the content must match the name */
@@ -640,11 +651,11 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		cas = drfs_filedir_match(d->fs, d->filedir_name, newparent,
 					 newname);
 	if (cas > 0) {
-		char sha[41];
-
 		ret = drfs_lookup(d->fs, parent, name, &src);
-		if (ret == 0 && S_ISREG(src.mode) &&
-		    !(src.flags & DRFS_IF_IMMUTABLE)) {
+		if (ret == 0 &&
+		    (!S_ISREG(src.mode) || (src.flags & DRFS_IF_IMMUTABLE)))
+			cas = 0; /* already pool content (back from trash) */
+		if (ret == 0 && cas > 0) {
 			ret = drfs_sha1_hex(d->fs, src.ino, sha);
 			if (ret == 0 && strcmp(sha, newname)) {
 				drfs_warn("filedir: content of '%s' has SHA-1 "
@@ -662,22 +673,35 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	ret = drfs_rename(d->fs, parent, name, newparent, newname, flags, &ino,
 			  &nlink);
-	if (ret == 0 && cas > 0 && S_ISREG(src.mode)) {
-		int r = drfs_set_flags(d->fs, src.ino, DRFS_IF_IMMUTABLE);
+	if (ret == 0 && cas > 0) {
+		int r = drfs_filedir_seal(d->fs, src.ino, sha, d->filedir_keep);
 
+		/* stored once: content already held by another inode (a
+		 * trashdir copy, another node's upload) is linked instead */
+		if (r == 0 && !strcmp(sha, newname))
+			r = drfs_cas_adopt(d->fs, newparent, newname, src.ino,
+					   &kept, &dropped);
 		if (r < 0)
-			drfs_warn("filedir: cannot seal inode %" PRIx64 ": %s",
-				  src.ino, strerror(-r));
+			drfs_warn("filedir: cannot seal or index inode %" PRIx64
+				  " (%s): %s",
+				  src.ino, newname, strerror(-r));
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		release_gone(d, ino, nlink);
+		release_gone(d, dropped, 0);
+	}
 	reply_err(req, ret);
+	/* the kernel thinks the name holds the inode it renamed */
+	if (dropped)
+		fuse_lowlevel_notify_inval_entry(d->se, newparent, newname,
+						 strlen(newname));
 }
 
 static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_LINK);
+	drfsd_count(ctx_of(req), DRFSD_OP_LINK,
+		    drfsd_area_at(ctx_of(req), newparent, newname));
 	if (area_name(req, newparent, newname, EEXIST))
 		return;
 	if (drfsd_is_local(ino) != drfsd_is_local(newparent)) {
@@ -691,20 +715,34 @@ static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	if (ret < 0)
 		reply_err(req, ret);
 	else
-		reply_entry(req, &a);
+		reply_entry(req, &a,
+			    drfsd_area_at(ctx_of(req), newparent, newname));
 }
 
+/*
+ * Count an open; @cfd (or -1) is a read cache fd for the node, kept until
+ * its last close here (so a read never sees it change or go).
+ */
 static int open_common(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
+		       struct fuse_file_info *fi, int cfd)
 {
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = drfsd_node_get(d, ino, 0);
 
-	if (!n)
+	if (!n) {
+		if (cfd >= 0)
+			close(cfd);
 		return -ENOMEM;
+	}
 	pthread_mutex_lock(&d->table_lock);
 	n->nopen++;
+	if (cfd >= 0 && !n->rcfd1) {
+		__atomic_store_n(&n->rcfd1, cfd + 1, __ATOMIC_RELEASE);
+		cfd = -1;
+	}
 	pthread_mutex_unlock(&d->table_lock);
+	if (cfd >= 0)
+		close(cfd); /* another open installed one first */
 	fi->fh = (uint64_t)(uintptr_t)n;
 	fi->keep_cache = 0;
 	fi->direct_io = 0;
@@ -714,7 +752,8 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_OPEN);
+	drfsd_count(ctx_of(req), DRFSD_OP_OPEN,
+		    drfsd_area_of(ctx_of(req), ino));
 	if (drfsd_is_stats(ino)) {
 		drfsd_stats_open(req, ino, fi);
 		return;
@@ -722,15 +761,30 @@ static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 	LOCAL(ino, open, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
 	struct drfs_attr a;
-	int ret = drfs_getattr(d->fs, ino, &a);
+	char sha[41];
+	int ret = drfs_getattr_hash(d->fs, ino, &a, sha);
+	int cfd = -1;
 
 	if (ret == 0 && S_ISDIR(a.mode))
 		ret = -EISDIR;
 	if (ret == 0 && (a.flags & DRFS_IF_IMMUTABLE) &&
 	    (fi->flags & O_ACCMODE) != O_RDONLY)
 		ret = -EPERM;
+	if (ret == 0 && (a.flags & DRFS_IF_IMMUTABLE) && d->rc) {
+		struct dnode *n = drfsd_node(d, ino);
+
+		/* pool content: from the node's read cache if it is there,
+		 * else fetched into it in the background */
+		if (!n || !__atomic_load_n(&n->rcfd1, __ATOMIC_ACQUIRE)) {
+			cfd = drfsd_rc_open(d, sha, a.size);
+			if (cfd < 0)
+				drfsd_rc_want(d, sha, ino, a.size);
+		}
+	}
 	if (ret == 0)
-		ret = open_common(req, ino, fi);
+		ret = open_common(req, ino, fi, cfd);
+	else if (cfd >= 0)
+		close(cfd);
 	if (ret < 0) {
 		reply_err(req, ret);
 		return;
@@ -744,12 +798,14 @@ static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			   mode_t mode, struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_CREATE);
+	drfsd_count(ctx_of(req), DRFSD_OP_CREATE,
+		    drfsd_area_at(ctx_of(req), parent, name));
 	if (area_name(req, parent, name, EISDIR))
 		return;
 	LOCAL(parent, create, req, parent, name, mode, fi);
 	struct drfsd *d = ctx_of(req);
 	struct fuse_entry_param e;
+	struct dnode *n;
 	struct drfs_attr a;
 	bool created;
 	int ret;
@@ -767,11 +823,13 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, ret);
 		return;
 	}
-	if (!drfsd_node_get(d, a.ino, 1)) {
+	n = drfsd_node_get(d, a.ino, 1);
+	if (!n) {
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	ret = open_common(req, a.ino, fi);
+	n->area = (uint8_t)drfsd_area_at(d, parent, name);
+	ret = open_common(req, a.ino, fi, -1);
 	if (ret < 0) {
 		drfsd_node_forget(d, a.ino, 1);
 		reply_err(req, ret);
@@ -790,7 +848,8 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_READ);
+	drfsd_count(ctx_of(req), DRFSD_OP_READ,
+		    drfsd_area_of(ctx_of(req), ino));
 	if (drfsd_is_stats(ino)) {
 		drfsd_stats_read(req, size, off, fi);
 		return;
@@ -798,9 +857,23 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	LOCAL(ino, read, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
+	int cfd1 = __atomic_load_n(&n->rcfd1, __ATOMIC_ACQUIRE);
 	char *buf;
 	ssize_t ret;
 
+	if (cfd1) {
+		/* pool content from the node's read cache (no write-back
+		 * buffer to sync: it is immutable) */
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = cfd1 - 1;
+		bv.buf[0].pos = off;
+		drfs_stat_add(d->fs, DRFS_ST_RC_BYTES, size);
+		drfs_stat_add(d->fs, DRFS_ST_AREA_RBYTES + n->area, size);
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
 	ret = drfsd_wb_sync(d, n);
 	if (ret < 0) {
 		reply_err(req, (int)ret);
@@ -812,17 +885,21 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	ret = drfs_read(d->fs, ino, (uint64_t)off, size, buf);
-	if (ret < 0)
+	if (ret < 0) {
 		reply_err(req, (int)ret);
-	else
+	} else {
+		drfs_stat_add(d->fs, DRFS_ST_AREA_RBYTES + n->area,
+			      (uint64_t)ret);
 		fuse_reply_buf(req, buf, (size_t)ret);
+	}
 	free(buf);
 }
 
 static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			  size_t size, off_t off, struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_WRITE);
+	drfsd_count(ctx_of(req), DRFSD_OP_WRITE,
+		    drfsd_area_of(ctx_of(req), ino));
 	LOCAL(ino, write, req, ino, buf, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
@@ -834,16 +911,19 @@ static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		return;
 	}
 	ret = wb_write(d, n, (uint64_t)off, buf, size);
-	if (ret < 0)
+	if (ret < 0) {
 		reply_err(req, ret);
-	else
-		fuse_reply_write(req, size);
+		return;
+	}
+	drfs_stat_add(d->fs, DRFS_ST_AREA_WBYTES + n->area, size);
+	fuse_reply_write(req, size);
 }
 
 static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_FLUSH);
+	drfsd_count(ctx_of(req), DRFSD_OP_FLUSH,
+		    drfsd_area_of(ctx_of(req), ino));
 	if (drfsd_is_stats(ino)) {
 		fuse_reply_err(req, 0);
 		return;
@@ -862,7 +942,8 @@ static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			  struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_FSYNC);
+	drfsd_count(ctx_of(req), DRFSD_OP_FSYNC,
+		    drfsd_area_of(ctx_of(req), ino));
 	LOCAL(ino, fsync, req, ino, datasync, fi);
 	(void)ino;
 	(void)datasync;
@@ -888,6 +969,10 @@ static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 		drfsd_locks_on_release(d, n, fi->lock_owner);
 	pthread_mutex_lock(&d->table_lock);
 	n->nopen--;
+	if (n->nopen == 0 && n->rcfd1) {
+		close(n->rcfd1 - 1);
+		__atomic_store_n(&n->rcfd1, 0, __ATOMIC_RELEASE);
+	}
 	if (n->nopen == 0 && n->doomed) {
 		n->doomed = false;
 		free_it = true;
@@ -986,7 +1071,8 @@ static int dir_cb(void *vctx, const char *name, uint64_t ino, uint8_t type)
 static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			    off_t off, struct fuse_file_info *fi)
 {
-	drfsd_count(ctx_of(req), DRFSD_OP_READDIR);
+	drfsd_count(ctx_of(req), DRFSD_OP_READDIR,
+		    drfsd_area_of(ctx_of(req), ino));
 	LOCAL(ino, readdir, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
 	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;

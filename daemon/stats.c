@@ -30,9 +30,32 @@ static const char *const op_names[] = {
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DRFSD_OP__N,
 	       "op_names");
 
-void drfsd_count(struct drfsd *d, enum drfsd_op op)
+void drfsd_count(struct drfsd *d, enum drfsd_op op, int area)
 {
 	__atomic_add_fetch(&d->ops[op], 1, __ATOMIC_RELAXED);
+	drfs_stat_add(d->fs, DRFS_ST_AREA_OPS + area, 1);
+}
+
+int drfsd_area_of(struct drfsd *d, uint64_t ino)
+{
+	struct dnode *n;
+
+	if (drfsd_is_local(ino))
+		return DRFS_AREA_LOCALCACHE;
+	if (ino == FUSE_ROOT_ID || drfsd_is_stats(ino))
+		return DRFS_AREA_OTHER;
+	n = drfsd_node(d, ino);
+	return n ? n->area : DRFS_AREA_OTHER;
+}
+
+int drfsd_area_at(struct drfsd *d, uint64_t parent, const char *name)
+{
+	if (parent != FUSE_ROOT_ID)
+		return drfsd_area_of(d, parent);
+	for (int a = 1; a < DRFS_AREA__N; a++)
+		if (!strcmp(name, d->area[a]) && strcmp(name, "none"))
+			return a;
+	return DRFS_AREA_OTHER;
 }
 
 int drfsd_stats_ino(const char *name)
@@ -74,6 +97,79 @@ static void put(struct sbuf *b, const char *fmt, ...)
 static uint64_t ld(const uint64_t *v)
 {
 	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+static const char *const rc_events[] = {"hit", "miss", "fill", "eviction",
+					"corrupt"};
+
+/* Requests and bytes by area; filedir dedup and read cache. */
+static void render_areas_prom(struct drfsd *d, struct sbuf *b)
+{
+	static const char *const what[3] = {"requests", "bytes_read",
+					    "bytes_written"};
+	struct drfs_fs *fs = d->fs;
+	uint64_t used, limit;
+	size_t files;
+
+	for (int w = 0; w < 3; w++) {
+		put(b, "# TYPE datarootfs_area_%s_total counter\n", what[w]);
+		for (int a = 0; a < DRFS_AREA__N; a++)
+			put(b,
+			    "datarootfs_area_%s_total{fs=\"%s\",area=\"%s\"} "
+			    "%" PRIu64 "\n",
+			    what[w], fs->fsname, drfs_area_kinds[a],
+			    ld(&fs->stats[DRFS_ST_AREA_OPS + w * DRFS_AREA__N +
+					  a]));
+	}
+	put(b, "datarootfs_filedir_dedup_total{fs=\"%s\"} %" PRIu64 "\n",
+	    fs->fsname, ld(&fs->stats[DRFS_ST_CAS_DEDUP]));
+	put(b, "# TYPE datarootfs_read_cache_events_total counter\n");
+	for (int i = 0; i < 5; i++)
+		put(b,
+		    "datarootfs_read_cache_events_total{fs=\"%s\","
+		    "event=\"%s\"} %" PRIu64 "\n",
+		    fs->fsname, rc_events[i],
+		    ld(&fs->stats[DRFS_ST_RC_HIT + i]));
+	drfsd_rc_usage(d, &used, &limit, &files);
+	put(b,
+	    "datarootfs_read_cache_bytes{fs=\"%s\"} %" PRIu64 "\n"
+	    "datarootfs_read_cache_limit_bytes{fs=\"%s\"} %" PRIu64 "\n"
+	    "datarootfs_read_cache_files{fs=\"%s\"} %zu\n",
+	    fs->fsname, used, fs->fsname, limit, fs->fsname, files);
+}
+
+static void render_areas_txt(struct drfsd *d, struct sbuf *b)
+{
+	struct drfs_fs *fs = d->fs;
+	uint64_t used, limit, hit, miss;
+	size_t files;
+
+	for (int a = 0; a < DRFS_AREA__N; a++) {
+		const uint64_t *st = &fs->stats[DRFS_ST_AREA_OPS + a];
+
+		put(b,
+		    "area %-11s %-12s requests=%" PRIu64 " read=%" PRIu64
+		    " written=%" PRIu64 "\n",
+		    drfs_area_kinds[a], a ? d->area[a] : "(rest)", ld(st),
+		    ld(st + DRFS_AREA__N), ld(st + 2 * DRFS_AREA__N));
+	}
+	drfsd_rc_usage(d, &used, &limit, &files);
+	hit = ld(&fs->stats[DRFS_ST_RC_HIT]);
+	miss = ld(&fs->stats[DRFS_ST_RC_MISS]);
+	put(b, "filedir      dedup=%" PRIu64 "\n",
+	    ld(&fs->stats[DRFS_ST_CAS_DEDUP]));
+	if (!d->rc) {
+		put(b, "read cache   (disabled: no cache_path)\n");
+		return;
+	}
+	put(b,
+	    "read cache   %zu files, %.1f of %.1f MiB, hit rate %.1f%%:", files,
+	    used / 1048576.0, limit / 1048576.0,
+	    hit + miss ? 100.0 * (double)hit / (double)(hit + miss) : 0.0);
+	for (int i = 0; i < 5; i++)
+		put(b, " %s=%" PRIu64, rc_events[i],
+		    ld(&fs->stats[DRFS_ST_RC_HIT + i]));
+	put(b, "\n");
 }
 
 static char *render(struct drfsd *d, bool prom, size_t *len)
@@ -136,6 +232,7 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		    d->nnodes);
 		put(&b, "datarootfs_fenced{fs=\"%s\"} %d\n", lbl,
 		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? 1 : 0);
+		render_areas_prom(d, &b);
 	} else {
 		put(&b, "filesystem   %s (pool %s), node %s\n", lbl, fs->pool,
 		    fs->node);
@@ -172,6 +269,7 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		    ld(&fs->stats[DRFS_ST_LC_BREACH_TRUNCATE]),
 		    ld(&fs->stats[DRFS_ST_LC_BREACH_RENAME]));
 		put(&b, "inodes       %zu known to the kernel\n", d->nnodes);
+		render_areas_txt(d, &b);
 	}
 	*len = b.len;
 	return b.p;

@@ -45,6 +45,7 @@ struct drfs_attr {
 
 /* Inode flags. */
 #define DRFS_IF_IMMUTABLE 0x1 /* filedir content: no writes, no truncate */
+#define DRFS_IF_KEEP 0x2 /* sealed under filedir_nodelete: never freed */
 
 struct drfs_dentry {
 	uint64_t ino;

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
 
@@ -119,4 +120,198 @@ static int flags_fn(struct drfs_attr *a, void *ctx)
 int drfs_set_flags(struct drfs_fs *fs, uint64_t ino, uint32_t flags)
 {
 	return drfs_attr_edit(fs, ino, flags_fn, &flags);
+}
+
+int drfs_filedir_seal(struct drfs_fs *fs, uint64_t ino, const char *sha,
+		      bool keep)
+{
+	char oid[DRFS_OID_MAX];
+	rados_write_op_t op = rados_create_write_op();
+	int ret;
+
+	/* the hash first: an immutable inode always says what it holds */
+	drfs_oid(oid, ino, 0);
+	rados_write_op_assert_exists(op);
+	rados_write_op_setxattr(op, "h", sha, 40);
+	ret = drfs_wop(fs, oid, op, 0);
+	rados_release_write_op(op);
+	if (ret < 0)
+		return ret;
+	return drfs_set_flags(fs, ino,
+			      DRFS_IF_IMMUTABLE | (keep ? DRFS_IF_KEEP : 0));
+}
+
+/* ---- the content index ---- */
+
+/*
+ * Object "cas.<first two hex digits>", one omap key per SHA-1 (40 hex),
+ * whose value is a dentry record naming the inode that holds the content.
+ * Every name of that content (filedir/, trashdir/) is a hard link to that
+ * inode, so its link count is the content's reference count and the
+ * content is freed when the last name goes, like any file.
+ */
+static void cas_oid(char oid[16], const char *sha)
+{
+	snprintf(oid, 16, "cas.%.2s", sha);
+}
+
+static void cas_val(char out[DRFS_DENTRY_LEN], uint64_t ino)
+{
+	struct drfs_dentry d = {ino, DT_REG};
+
+	drfs_dentry_encode(&d, out);
+}
+
+int drfs_cas_get(struct drfs_fs *fs, const char *sha, uint64_t *ino)
+{
+	char oid[16], raw[DRFS_DENTRY_LEN + 8];
+	struct drfs_dentry d;
+	size_t len = 0;
+	int ret;
+
+	cas_oid(oid, sha);
+	ret = drfs_omap_get(fs, oid, sha, raw, sizeof(raw), &len);
+	if (ret < 0)
+		return ret;
+	if (drfs_dentry_decode(raw, len, &d) < 0) {
+		drfs_err("content index: entry %s of %s fails its checksum",
+			 sha, oid);
+		return -EIO;
+	}
+	*ino = d.ino;
+	return 0;
+}
+
+/* Set the entry of @sha to @ino if it equals @old (0: is absent). */
+static int cas_swap(struct drfs_fs *fs, const char *sha, uint64_t old,
+		    uint64_t ino)
+{
+	char oid[16], ov[DRFS_DENTRY_LEN], nv[DRFS_DENTRY_LEN];
+	rados_write_op_t op = rados_create_write_op();
+	int pr = 0, ret;
+
+	cas_oid(oid, sha);
+	if (old)
+		cas_val(ov, old);
+	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_cmp(op, sha, ov, old ? DRFS_DENTRY_LEN : 0, &pr);
+	if (ino) {
+		cas_val(nv, ino);
+		drfs_op_set(op, sha, nv, sizeof(nv));
+	} else {
+		drfs_op_rm(op, sha);
+	}
+	/* forgetting content must work on a full pool */
+	ret = drfs_wop(fs, oid, op, ino ? 0 : LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+	return ret;
+}
+
+int drfs_cas_index(struct drfs_fs *fs, const char *sha, uint64_t ino)
+{
+	return cas_swap(fs, sha, 0, ino);
+}
+
+int drfs_cas_forget(struct drfs_fs *fs, const char *sha, uint64_t ino)
+{
+	int ret = cas_swap(fs, sha, ino, 0);
+
+	return ret == -ECANCELED ? 0 : ret;
+}
+
+/* nlink + 1 unless the inode is already unlinked (and not kept) */
+static int cas_ref_fn(struct drfs_attr *a, void *ctx)
+{
+	(void)ctx;
+	if (a->nlink == 0 && !(a->flags & DRFS_IF_KEEP))
+		return -ENOENT;
+	if (a->nlink >= 65000)
+		return -EMLINK;
+	a->nlink++;
+	a->ctime_ns = drfs_now_ns();
+	return 0;
+}
+
+/* Point entry @name of @dir at @to instead of @from (guarded). */
+static int entry_swap(struct drfs_fs *fs, uint64_t dir, const char *name,
+		      uint64_t from, uint64_t to)
+{
+	char oid[DRFS_OID_MAX], ov[DRFS_DENTRY_LEN], nv[DRFS_DENTRY_LEN];
+	rados_write_op_t op = rados_create_write_op();
+	int pr = 0, ret;
+
+	drfs_oid(oid, dir, 0);
+	cas_val(ov, from);
+	cas_val(nv, to);
+	rados_write_op_assert_exists(op);
+	drfs_op_cmp(op, name, ov, sizeof(ov), &pr);
+	drfs_op_set(op, name, nv, sizeof(nv));
+	ret = drfs_wop(fs, oid, op, 0);
+	rados_release_write_op(op);
+	return ret;
+}
+
+int drfs_cas_adopt(struct drfs_fs *fs, uint64_t dir, const char *sha,
+		   uint64_t ino, uint64_t *kept, uint64_t *dropped)
+{
+	struct drfs_attr mine, old;
+	char osha[41];
+	int ret;
+
+	*kept = ino;
+	*dropped = 0;
+	ret = drfs_getattr(fs, ino, &mine);
+	if (ret < 0)
+		return ret;
+	for (int tries = 0; tries < 16; tries++) {
+		uint64_t cur = 0;
+
+		ret = drfs_cas_get(fs, sha, &cur);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+		if (ret == -ENOENT) {
+			ret = cas_swap(fs, sha, 0, ino);
+			if (ret == -ECANCELED)
+				continue;
+			return ret;
+		}
+		if (cur == ino)
+			return 0;
+		ret = drfs_getattr_hash(fs, cur, &old, osha);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+		if (ret == 0 && S_ISREG(old.mode) && !strcmp(osha, sha) &&
+		    old.size == mine.size && (old.flags & DRFS_IF_IMMUTABLE)) {
+			/* content already stored: one more reference to it,
+			 * counted first (a crash leaves nlink too high) */
+			ret = drfs_attr_edit(fs, cur, cas_ref_fn, NULL);
+			if (ret == 0) {
+				drfs_fault("cas-after-ref");
+				ret = entry_swap(fs, dir, sha, ino, cur);
+				if (ret < 0) {
+					/* the name changed under us: keep
+					 * both copies */
+					drfs_nlink_add(fs, cur, -1, false,
+						       NULL);
+					return ret == -ECANCELED ? 0 : ret;
+				}
+				drfs_fault("cas-after-swap");
+				ret = drfs_nlink_add(fs, ino, -1, false, &mine);
+				if (ret < 0)
+					return ret;
+				*kept = cur;
+				if (mine.nlink == 0)
+					*dropped = ino;
+				drfs_stat_add(fs, DRFS_ST_CAS_DEDUP, 1);
+				return 0;
+			}
+			if (ret != -ENOENT)
+				return ret;
+		}
+		/* the indexed inode is gone (or being freed): replace it */
+		ret = cas_swap(fs, sha, cur, ino);
+		if (ret != -ECANCELED)
+			return ret;
+	}
+	return -EAGAIN;
 }

@@ -45,11 +45,33 @@ struct drfs_conn_opts {
 	int timeout; /* seconds to reach the monitors */
 };
 
+/*
+ * Areas of a Moodle dataroot: top-level directories with their own policy
+ * or at least their own statistics.  Their names are chosen at mkfs time
+ * (stored in the superblock) and can be overridden by mount options.
+ */
+enum drfs_area {
+	DRFS_AREA_OTHER, /* the root and anything not listed */
+	DRFS_AREA_FILEDIR,
+	DRFS_AREA_TRASHDIR,
+	DRFS_AREA_LOCALCACHE,
+	DRFS_AREA_CACHE,
+	DRFS_AREA_TEMP,
+	DRFS_AREA_LOCK,
+	DRFS_AREA_SESSIONS,
+	DRFS_AREA_MUC,
+	DRFS_AREA__N
+};
+/* "other", "filedir", ...: the kind of each area, also its default name */
+extern const char *const drfs_area_kinds[DRFS_AREA__N];
+
 struct drfs_sb {
 	char uuid[37];
 	uint32_t format;
 	int64_t created_ns;
 	uint64_t lc_epoch; /* localcache purge epoch */
+	uint64_t rc_epoch; /* filedir read cache purge epoch */
+	char area[DRFS_AREA__N][64]; /* directory name of each area */
 };
 
 enum drfs_stat {
@@ -65,7 +87,17 @@ enum drfs_stat {
 	DRFS_ST_LC_BREACH, /* 3 counters: rewrite, truncate, rename over */
 	DRFS_ST_LC_BREACH_TRUNCATE,
 	DRFS_ST_LC_BREACH_RENAME,
-	DRFS_ST__COUNT,
+	DRFS_ST_CAS_DEDUP, /* pool uploads turned into links to stored content */
+	DRFS_ST_RC_HIT, /* filedir read cache: opens served locally */
+	DRFS_ST_RC_MISS,
+	DRFS_ST_RC_FILL,
+	DRFS_ST_RC_EVICT,
+	DRFS_ST_RC_CORRUPT, /* cached files that failed their SHA-1 */
+	DRFS_ST_RC_BYTES, /* bytes served from the read cache */
+	DRFS_ST_AREA_OPS, /* DRFS_AREA__N counters each: requests, */
+	DRFS_ST_AREA_RBYTES = DRFS_ST_AREA_OPS + DRFS_AREA__N, /* bytes read */
+	DRFS_ST_AREA_WBYTES = DRFS_ST_AREA_RBYTES + DRFS_AREA__N, /* written */
+	DRFS_ST__COUNT = DRFS_ST_AREA_WBYTES + DRFS_AREA__N,
 };
 
 struct drfs_fs {
@@ -102,6 +134,7 @@ void drfs_disconnect(struct drfs_fs *fs);
 struct drfs_mkfs_opts {
 	bool force;
 	uint32_t root_mode;
+	const char *area[DRFS_AREA__N]; /* NULL: the default name */
 };
 
 int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
@@ -115,6 +148,9 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen);
  */
 int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 		  size_t *timedout);
+/* The same for the filedir read caches of every node ("rc" epoch). */
+int drfs_rc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
+		  size_t *timedout);
 
 int drfs_ino_alloc(struct drfs_fs *fs, uint64_t *ino);
 int64_t drfs_now_ns(void);
@@ -125,6 +161,8 @@ int drfs_wop(struct drfs_fs *fs, const char *oid, rados_write_op_t op,
 int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
 	     uint64_t *ver);
 void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n);
+/* Name of counter @i ("rados_reads", "ops_filedir", ...) into @buf. */
+const char *drfs_stat_name(int i, char *buf, size_t size);
 
 /* ---- namespace (ns.c) ---- */
 
@@ -234,6 +272,30 @@ int drfs_filedir_match(struct drfs_fs *fs, const char *area, uint64_t dir,
 		       const char *name);
 int drfs_sha1_hex(struct drfs_fs *fs, uint64_t ino, char out[41]);
 int drfs_set_flags(struct drfs_fs *fs, uint64_t ino, uint32_t flags);
+/* Attributes and, for sealed pool content, its SHA-1 ("" if none). */
+int drfs_getattr_hash(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
+		      char sha[41]);
+/*
+ * Seal regular file @ino as pool content with SHA-1 @sha: record the hash,
+ * flag it immutable (and never freed with @keep: filedir_nodelete).
+ */
+int drfs_filedir_seal(struct drfs_fs *fs, uint64_t ino, const char *sha,
+		      bool keep);
+/*
+ * Store content once: @ino was just renamed to @dir/@sha and sealed.  If
+ * the content index already names a live inode with that content, the name
+ * is turned into a hard link to it and @ino loses its name: *@dropped is
+ * set to @ino (now unlinked: free it like an unlinked inode) and *@kept to
+ * the inode the name points to.  Otherwise @ino becomes the indexed copy.
+ */
+int drfs_cas_adopt(struct drfs_fs *fs, uint64_t dir, const char *sha,
+		   uint64_t ino, uint64_t *kept, uint64_t *dropped);
+/* Content index entry of @sha: 0 and *@ino, or -ENOENT. */
+int drfs_cas_get(struct drfs_fs *fs, const char *sha, uint64_t *ino);
+/* Index @ino as the copy of @sha if the index has none (-ECANCELED). */
+int drfs_cas_index(struct drfs_fs *fs, const char *sha, uint64_t ino);
+/* Remove the index entry of @sha if it still names @ino. */
+int drfs_cas_forget(struct drfs_fs *fs, const char *sha, uint64_t ino);
 
 /* ---- file data (data.c) ---- */
 

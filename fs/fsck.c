@@ -40,6 +40,7 @@ struct ient {
 	bool pending; /* unlinked, waiting for its grace period */
 	bool visited;
 	bool is_dir;
+	bool indexed; /* the content index names it */
 };
 
 struct imap {
@@ -409,6 +410,80 @@ static void mark_pending(void *vctx, uint64_t ino)
 
 /* ---- pass 3: counts and orphans ---- */
 
+/* ---- pass 2b: the content index (filedir) ---- */
+
+static void check_index_entry(struct ctx *c, const char *oid, const char *sha,
+			      const char *v, size_t vl)
+{
+	struct drfs_dentry d;
+	struct drfs_attr a;
+	struct ient *e;
+	char h[41] = "";
+	const char *why = NULL;
+	bool fix;
+
+	if (!drfs_filedir_name(sha) || strncmp(oid + 4, sha, 2))
+		why = "a malformed key";
+	else if (drfs_dentry_decode(v, vl, &d) < 0)
+		why = "a value that fails its checksum";
+	else if (!(e = imap_get(&c->map, d.ino)) || !e->has_object ||
+		 drfs_getattr_hash(c->fs, d.ino, &a, h) < 0)
+		why = "a missing inode";
+	else if (strcmp(h, sha) || !(a.flags & DRFS_IF_IMMUTABLE))
+		why = "an inode holding other content";
+	else
+		e->indexed = true;
+	if (!why)
+		return;
+	fix = false;
+	if (c->o->repair) {
+		rados_write_op_t w = rados_create_write_op();
+
+		drfs_op_rm(w, sha);
+		fix = drfs_wop(c->fs, oid, w, LIBRADOS_OPERATION_FULL_FORCE) ==
+		      0;
+		rados_release_write_op(w);
+	}
+	problem(c, fix, "content index entry %s (%s) names %s%s", sha, oid, why,
+		fix ? ": removed" : "");
+}
+
+static int check_index(struct ctx *c)
+{
+	for (unsigned s = 0; s < 256; s++) {
+		char oid[16], after[64] = "";
+		unsigned char more = 0;
+		int ret;
+
+		snprintf(oid, sizeof(oid), "cas.%02x", s);
+		do {
+			rados_read_op_t op = rados_create_read_op();
+			rados_omap_iter_t it = NULL;
+			char *k, *v;
+			size_t kl, vl;
+			int prval = 0;
+
+			rados_read_op_omap_get_vals2(op, after, "", 512, &it,
+						     &more, &prval);
+			ret = drfs_rop(c->fs, oid, op, NULL);
+			while (ret == 0 &&
+			       rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
+				       0 &&
+			       k) {
+				snprintf(after, sizeof(after), "%.*s", (int)kl,
+					 k);
+				check_index_entry(c, oid, after, v, vl);
+			}
+			if (it)
+				rados_omap_get_end(it);
+			rados_release_read_op(op);
+		} while (ret == 0 && more);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+	}
+	return 0;
+}
+
 static int64_t inode_age_ns(struct ctx *c, uint64_t ino)
 {
 	struct drfs_attr a;
@@ -418,11 +493,48 @@ static int64_t inode_age_ns(struct ctx *c, uint64_t ino)
 	return c->now - (a.ctime_ns > a.btime_ns ? a.ctime_ns : a.btime_ns);
 }
 
+/* Unreachable but kept: pool content sealed under filedir_nodelete. */
+static bool kept_content(struct ctx *c, const struct ient *e)
+{
+	struct drfs_attr a;
+
+	if (!e->indexed || drfs_getattr(c->fs, e->ino, &a) < 0 ||
+	    !(a.flags & DRFS_IF_KEEP))
+		return false;
+	c->r->kept++;
+	return true;
+}
+
+/* A sealed pool file (reachable, SHA-1 @sha) missing from the index. */
+static void check_indexed(struct ctx *c, const struct ient *e, const char *sha)
+{
+	uint64_t cur = 0;
+	bool fix;
+	int ret;
+
+	if (e->indexed || !drfs_filedir_name(sha))
+		return;
+	ret = drfs_cas_get(c->fs, sha, &cur);
+	if (ret == 0 && cur != e->ino) {
+		/* another live copy is indexed: stored twice, not lost */
+		c->r->duplicates++;
+		return;
+	}
+	if (ret == 0)
+		return; /* indexed since the index pass */
+	fix = c->o->repair && drfs_cas_index(c->fs, sha, e->ino) == 0;
+	problem(c, fix,
+		"pool content %s (inode %" PRIx64
+		") is missing from the content index%s",
+		sha, e->ino, fix ? ": indexed" : "");
+}
+
 static void check_counts(struct ctx *c)
 {
 	for (size_t i = 0; i < c->map.cap; i++) {
 		struct ient *e = &c->map.v[i];
 		struct drfs_attr a;
+		char sha[41];
 		uint32_t want;
 
 		if (!e->ino)
@@ -443,6 +555,8 @@ static void check_counts(struct ctx *c)
 				e->ino, fix ? ": removed" : "");
 			continue;
 		}
+		if (!e->visited && kept_content(c, e))
+			continue;
 		if (!e->visited && e->pending) {
 			c->r->pending++;
 			if (c->o->repair && c->o->offline) {
@@ -465,8 +579,10 @@ static void check_counts(struct ctx *c)
 				e->ino, fix ? ": freed" : "");
 			continue;
 		}
-		if (drfs_getattr(c->fs, e->ino, &a) < 0)
+		if (drfs_getattr_hash(c->fs, e->ino, &a, sha) < 0)
 			continue;
+		if (sha[0] && (a.flags & DRFS_IF_IMMUTABLE))
+			check_indexed(c, e, sha);
 		want = e->is_dir ? 2 + e->subdirs : e->refs;
 		if (a.nlink != want) {
 			bool fix = c->o->repair &&
@@ -605,6 +721,9 @@ int drfs_fsck(struct drfs_fs *fs, const struct drfs_fsck_opts *o,
 	if (ret < 0)
 		goto out;
 	ret = drfs_orphans_scan(fs, 0, false, mark_pending, &c);
+	if (ret < 0)
+		goto out;
+	ret = check_index(&c);
 	if (ret < 0)
 		goto out;
 	check_counts(&c);

@@ -22,6 +22,8 @@ struct drfs_fsck_result {
 	uint64_t objects, inodes, dirs, entries, bytes_verified;
 	unsigned problems, repaired;
 	unsigned pending; /* unlinked inodes waiting to be freed */
+	unsigned kept; /* unlinked pool content kept (filedir_nodelete) */
+	unsigned duplicates; /* pool content stored twice (not deduplicated) */
 };
 
 /* 0 when the check ran (see r->problems), -errno if it could not. */

@@ -465,22 +465,17 @@ static int session_put(struct drfs_fs *fs, bool first)
  */
 static void stats_publish(struct drfs_fs *fs)
 {
-	static const char *const names[DRFS_ST__COUNT] = {
-		"rados_reads",	      "rados_writes",
-		"rados_retries",      "checksum_errors",
-		"bytes_read",	      "bytes_written",
-		"lock_ops",	      "lock_conflicts",
-		"locks_broken",	      "lc_breach_rewrite",
-		"lc_breach_truncate", "lc_breach_rename_over",
-	};
-	char val[1024];
+	char val[4096], name[64];
 	size_t n = 0;
 	rados_write_op_t op;
 
-	for (int i = 0; i < DRFS_ST__COUNT; i++)
+	for (int i = 0; i < DRFS_ST__COUNT && n < sizeof(val); i++)
 		n += (size_t)snprintf(
-			val + n, sizeof(val) - n, "%s=%" PRIu64 " ", names[i],
+			val + n, sizeof(val) - n, "%s=%" PRIu64 " ",
+			drfs_stat_name(i, name, sizeof(name)),
 			__atomic_load_n(&fs->stats[i], __ATOMIC_RELAXED));
+	if (n > sizeof(val))
+		n = sizeof(val);
 	op = rados_create_write_op();
 	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
 	drfs_op_set(op, fs->node, val, n);

@@ -93,7 +93,9 @@ static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
 				return -EIO;
 			}
 			have_t = true;
-		} else if (!strcmp(name, "l") && link) {
+		} else if ((!strcmp(name, "l") || !strcmp(name, "h")) && link) {
+			/* "l": a symlink's target; "h": the SHA-1 of pool
+			 * content (filedir.c).  An inode has one or neither. */
 			size_t n = len < linksz - 1 ? len : linksz - 1;
 
 			memcpy(link, val, n);
@@ -133,6 +135,13 @@ static int inode_read(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 		rados_getxattrs_end(it);
 	rados_release_read_op(op);
 	return ret;
+}
+
+int drfs_getattr_hash(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
+		      char sha[41])
+{
+	sha[0] = 0;
+	return inode_read(fs, ino, a, NULL, sha, 41);
 }
 
 int drfs_getattr(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a)
@@ -982,15 +991,24 @@ int drfs_removexattr(struct drfs_fs *fs, uint64_t ino, const char *name)
 int drfs_inode_free(struct drfs_fs *fs, uint64_t ino)
 {
 	struct drfs_attr a;
+	char sha[41];
 	int ret;
 
-	ret = drfs_getattr(fs, ino, &a);
+	ret = drfs_getattr_hash(fs, ino, &a, sha);
 	if (ret == -ENOENT)
 		return 0;
 	if (ret < 0)
 		return ret;
 	if (a.nlink > 0)
 		return 0; /* linked again (or by another node) */
+	if (a.flags & DRFS_IF_KEEP)
+		return 0; /* filedir_nodelete: the index keeps it */
+	if (sha[0]) {
+		/* unindex first: a crash leaves content nobody finds */
+		ret = drfs_cas_forget(fs, sha, ino);
+		if (ret < 0)
+			return ret;
+	}
 	if (S_ISREG(a.mode) && a.size > DRFS_STRIPE) {
 		ret = drfs_trim(fs, ino, a.size, DRFS_STRIPE);
 		if (ret < 0)
@@ -1002,8 +1020,11 @@ int drfs_inode_free(struct drfs_fs *fs, uint64_t ino)
 int drfs_inode_orphan_free(struct drfs_fs *fs, uint64_t ino)
 {
 	struct drfs_attr a;
-	int ret = drfs_getattr(fs, ino, &a);
+	char sha[41];
+	int ret = drfs_getattr_hash(fs, ino, &a, sha);
 
+	if (ret == 0 && sha[0])
+		drfs_cas_forget(fs, sha, ino);
 	if (ret == 0 && S_ISREG(a.mode) && a.size > 0)
 		ret = drfs_trim(fs, ino, a.size, 0);
 	if (ret < 0 && ret != -ENOENT && ret != -EIO)

@@ -53,6 +53,47 @@ void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n)
 	__atomic_add_fetch(&fs->stats[s], n, __ATOMIC_RELAXED);
 }
 
+const char *const drfs_area_kinds[DRFS_AREA__N] = {
+	"other", "filedir", "trashdir", "localcache", "cache",
+	"temp",	 "lock",    "sessions", "muc",
+};
+
+const char *drfs_stat_name(int i, char *buf, size_t size)
+{
+	static const char *const names[DRFS_ST_AREA_OPS] = {
+		"rados_reads",
+		"rados_writes",
+		"rados_retries",
+		"checksum_errors",
+		"bytes_read",
+		"bytes_written",
+		"lock_ops",
+		"lock_conflicts",
+		"locks_broken",
+		"lc_breach_rewrite",
+		"lc_breach_truncate",
+		"lc_breach_rename_over",
+		"filedir_dedup",
+		"read_cache_hits",
+		"read_cache_misses",
+		"read_cache_fills",
+		"read_cache_evictions",
+		"read_cache_corrupt",
+		"read_cache_bytes",
+	};
+	static const char *const per_area[3] = {"ops", "area_bytes_read",
+						"area_bytes_written"};
+
+	if (i < DRFS_ST_AREA_OPS)
+		snprintf(buf, size, "%s", names[i]);
+	else
+		snprintf(
+			buf, size, "%s_%s",
+			per_area[(i - DRFS_ST_AREA_OPS) / DRFS_AREA__N],
+			drfs_area_kinds[(i - DRFS_ST_AREA_OPS) % DRFS_AREA__N]);
+	return buf;
+}
+
 /*
  * The OSDs refuse a blocklisted client with ESHUTDOWN: another node fenced
  * us after our lease expired.  From then on nothing is written.
@@ -233,28 +274,39 @@ void drfs_disconnect(struct drfs_fs *fs)
 
 static int sb_write(struct drfs_fs *fs, bool exclusive)
 {
-	char created[32], format[16], epoch[32];
-	const char *keys[] = {"magic", "format", "uuid", "created", "lc_epoch"};
-	const char *vals[5];
-	size_t klen[5], vlen[5];
+	enum { NFIX = 6, NKEYS = NFIX + DRFS_AREA__N - 1 };
+	char created[32], format[16], epoch[32], repoch[32];
+	char akeys[DRFS_AREA__N][32];
+	const char *keys[NKEYS] = {"magic",   "format",	  "uuid",
+				   "created", "lc_epoch", "rc_epoch"};
+	const char *vals[NKEYS];
+	size_t klen[NKEYS], vlen[NKEYS];
 	rados_write_op_t op = rados_create_write_op();
 	int ret;
 
 	snprintf(format, sizeof(format), "%u", fs->sb.format);
 	snprintf(created, sizeof(created), "%" PRId64, fs->sb.created_ns);
 	snprintf(epoch, sizeof(epoch), "%" PRIu64, fs->sb.lc_epoch);
+	snprintf(repoch, sizeof(repoch), "%" PRIu64, fs->sb.rc_epoch);
 	vals[0] = DRFS_MAGIC;
 	vals[1] = format;
 	vals[2] = fs->sb.uuid;
 	vals[3] = created;
 	vals[4] = epoch;
-	for (int i = 0; i < 5; i++) {
+	vals[5] = repoch;
+	for (int a = 1; a < DRFS_AREA__N; a++) {
+		snprintf(akeys[a], sizeof(akeys[a]), "area.%s",
+			 drfs_area_kinds[a]);
+		keys[NFIX + a - 1] = akeys[a];
+		vals[NFIX + a - 1] = fs->sb.area[a];
+	}
+	for (int i = 0; i < NKEYS; i++) {
 		klen[i] = strlen(keys[i]);
 		vlen[i] = strlen(vals[i]);
 	}
 	if (exclusive)
 		rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	rados_write_op_omap_set2(op, keys, vals, klen, vlen, 5);
+	rados_write_op_omap_set2(op, keys, vals, klen, vlen, NKEYS);
 	ret = drfs_wop(fs, "sb", op, 0);
 	rados_release_write_op(op);
 	return ret;
@@ -301,7 +353,19 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 			fs->sb.created_ns = strtoll(v, NULL, 10);
 		else if (!strcmp(key, "lc_epoch"))
 			fs->sb.lc_epoch = strtoull(v, NULL, 10);
+		else if (!strcmp(key, "rc_epoch"))
+			fs->sb.rc_epoch = strtoull(v, NULL, 10);
+		for (int a = 1; a < DRFS_AREA__N; a++)
+			if (!strncmp(key, "area.", 5) &&
+			    !strcmp(key + 5, drfs_area_kinds[a]))
+				snprintf(fs->sb.area[a], sizeof(fs->sb.area[a]),
+					 "%s", v);
 	}
+	/* filesystems made before area names were recorded */
+	for (int a = 1; a < DRFS_AREA__N; a++)
+		if (!fs->sb.area[a][0])
+			snprintf(fs->sb.area[a], sizeof(fs->sb.area[a]), "%s",
+				 drfs_area_kinds[a]);
 	if (!magic) {
 		seterr(err, errlen,
 		       "object 'sb' in namespace '%s' of pool "
@@ -411,6 +475,10 @@ int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 	fs->sb.format = DRFS_FORMAT;
 	fs->sb.created_ns = now;
 	fs->sb.lc_epoch = 1;
+	fs->sb.rc_epoch = 1;
+	for (int a = 1; a < DRFS_AREA__N; a++)
+		snprintf(fs->sb.area[a], sizeof(fs->sb.area[a]), "%s",
+			 o->area[a] ? o->area[a] : drfs_area_kinds[a]);
 	ret = sb_write(fs, true);
 	if (ret < 0)
 		goto fail;
@@ -479,8 +547,13 @@ out:
 	return ret;
 }
 
-int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
-		  size_t *timedout)
+/*
+ * Bump the purge epoch @key ("lc_epoch": localcache, "rc_epoch": filedir
+ * read cache) and tell every mounted node ("lc N" / "rc N" on the
+ * superblock): each switches before it acknowledges.
+ */
+static int epoch_purge(struct drfs_fs *fs, const char *key, uint64_t *epoch,
+		       size_t *acked, size_t *timedout)
 {
 	char *reply = NULL;
 	size_t rlen = 0;
@@ -489,25 +562,28 @@ int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 	for (;;) {
 		char old[32], new[32], msg[48];
 		rados_write_op_t op;
+		uint64_t cur;
 		int pr = 0;
 
 		ret = drfs_sb_load(fs, NULL, 0);
 		if (ret < 0)
 			return ret;
-		snprintf(old, sizeof(old), "%" PRIu64, fs->sb.lc_epoch);
-		snprintf(new, sizeof(new), "%" PRIu64, fs->sb.lc_epoch + 1);
+		cur = key[0] == 'l' ? fs->sb.lc_epoch : fs->sb.rc_epoch;
+		snprintf(old, sizeof(old), "%" PRIu64, cur);
+		snprintf(new, sizeof(new), "%" PRIu64, cur + 1);
 		op = rados_create_write_op();
-		drfs_op_cmp(op, "lc_epoch", old, strlen(old), &pr);
-		drfs_op_set(op, "lc_epoch", new, strlen(new));
+		/* an old superblock has no rc_epoch: absent compares "" */
+		drfs_op_cmp(op, key, cur ? old : "", cur ? strlen(old) : 0,
+			    &pr);
+		drfs_op_set(op, key, new, strlen(new));
 		ret = drfs_wop(fs, "sb", op, 0);
 		rados_release_write_op(op);
 		if (ret == -ECANCELED)
 			continue; /* a concurrent purge: bump again */
 		if (ret < 0)
 			return ret;
-		*epoch = fs->sb.lc_epoch + 1;
-		/* every mounted node switches before it acknowledges */
-		snprintf(msg, sizeof(msg), "lc %" PRIu64, *epoch);
+		*epoch = cur + 1;
+		snprintf(msg, sizeof(msg), "%.2s %" PRIu64, key, *epoch);
 		ret = rados_notify2(fs->io, "sb", msg, (int)strlen(msg), 15000,
 				    &reply, &rlen);
 		break;
@@ -523,6 +599,18 @@ int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 		rados_buffer_free(reply);
 	}
 	return ret == -ETIMEDOUT ? 0 : ret;
+}
+
+int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
+		  size_t *timedout)
+{
+	return epoch_purge(fs, "lc_epoch", epoch, acked, timedout);
+}
+
+int drfs_rc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
+		  size_t *timedout)
+{
+	return epoch_purge(fs, "rc_epoch", epoch, acked, timedout);
 }
 
 int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,

@@ -64,6 +64,7 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 	static const struct option lo[] = {
 		{"force", no_argument, 0, 'f'},
 		{"root-mode", required_argument, 0, 'm'},
+		{"area", required_argument, 0, 'a'},
 		{0, 0, 0, 0}};
 	struct drfs_mkfs_opts mo = {.force = false, .root_mode = 0755};
 	struct drfs_fs *fs;
@@ -71,11 +72,38 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 	int c, ret;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fm:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fm:a:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			mo.force = true;
 			break;
+		case 'a': {
+			/* KIND=NAME: e.g. localcache=localcache-web */
+			char arg[128], *eq = strchr(optarg, '=');
+			int k = 1;
+
+			snprintf(arg, sizeof(arg), "%s", optarg);
+			if (eq) {
+				*eq = 0;
+				while (k < DRFS_AREA__N &&
+				       strcmp(optarg, drfs_area_kinds[k]))
+					k++;
+			}
+			if (!eq || k == DRFS_AREA__N || !eq[1] ||
+			    strchr(eq + 1, '/') || strlen(eq + 1) > 63 ||
+			    !strcmp(eq + 1, ".") || !strcmp(eq + 1, "..")) {
+				fprintf(stderr,
+					"datarootctl mkfs: bad --area '%s': "
+					"KIND=NAME with KIND one of filedir, "
+					"trashdir, localcache, cache, temp, "
+					"lock, sessions, muc and NAME one "
+					"directory name\n",
+					arg);
+				return 2;
+			}
+			mo.area[k] = eq + 1;
+			break;
+		}
 		case 'm': {
 			char *end;
 			unsigned long m = strtoul(optarg, &end, 8);
@@ -92,7 +120,8 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 		}
 		default:
 			fprintf(stderr, "datarootctl mkfs: usage: mkfs "
-					"[--force] [--root-mode OCTAL]\n");
+					"[--force] [--root-mode OCTAL] "
+					"[--area KIND=NAME]...\n");
 			return 2;
 		}
 	}
@@ -132,7 +161,7 @@ static void print_node(void *vctx, const char *node, const char *addr,
 		1e9;
 	bool alive = expire_ns > np->now;
 
-	char st[1024] = "";
+	char st[4096] = "";
 
 	drfs_nodestats_get(np->fs, node, st, sizeof(st));
 	if (np->json) {
@@ -323,6 +352,11 @@ static int cmd_fsck(struct global *g, int argc, char **argv)
 	       "%u problem(s), %u repaired\n",
 	       r.objects, r.inodes, r.dirs, r.entries,
 	       r.bytes_verified / 1048576.0, r.problems, r.repaired);
+	if (r.pending || r.kept || r.duplicates)
+		printf("fsck: %u deleted inode(s) waiting to be freed, %u "
+		       "unlinked pool content(s) kept (filedir_nodelete), %u "
+		       "pool content(s) stored twice\n",
+		       r.pending, r.kept, r.duplicates);
 	if (r.problems == 0)
 		return FSCK_OK;
 	return r.repaired == r.problems ? FSCK_CORRECTED : FSCK_UNCORRECTED;
@@ -386,6 +420,37 @@ static int purge_area(struct drfs_fs *fs, const char *area,
 	return 0;
 }
 
+/* The localcache (@rcache false) or the read cache of every node. */
+static int purge_everywhere(struct drfs_fs *fs, bool rcache, bool dry)
+{
+	const char *what = rcache ? "filedir read cache" : "localcache";
+	uint64_t cur = rcache ? fs->sb.rc_epoch : fs->sb.lc_epoch, epoch;
+	size_t acked, timedout;
+	int ret;
+
+	if (dry) {
+		printf("would purge the %s of every node (epoch %" PRIu64
+		       " -> %" PRIu64 ")\n",
+		       what, cur, cur + 1);
+		return 0;
+	}
+	ret = rcache ? drfs_rc_purge(fs, &epoch, &acked, &timedout)
+		     : drfs_lc_purge(fs, &epoch, &acked, &timedout);
+	if (ret < 0) {
+		fprintf(stderr, "datarootctl purge: %s: %s\n", what,
+			strerror(-ret));
+		return ret;
+	}
+	printf("%s purged: epoch %" PRIu64 ", %zu node(s) switched", what,
+	       epoch, acked);
+	if (timedout)
+		printf(", %zu did not answer (they start empty when they "
+		       "mount again)",
+		       timedout);
+	printf("\n");
+	return 0;
+}
+
 static int cmd_purge(struct global *g, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -442,11 +507,6 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 				"DURATION\n");
 		return 2;
 	}
-	if (rc) {
-		fprintf(stderr, "datarootctl purge: --read-cache: this version "
-				"has no filedir read cache to purge\n");
-		return 1;
-	}
 	if (connect_fs(g, &fs) < 0)
 		return 1;
 	ret = drfs_sb_load(fs, err, sizeof(err));
@@ -459,7 +519,7 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 		/* files only: directories stay, as Moodle's own purge */
 		struct drfs_purge_opts po = {0, 0, false, dry};
 
-		ret = purge_area(fs, "cache", &po);
+		ret = purge_area(fs, fs->sb.area[DRFS_AREA_CACHE], &po);
 	}
 	if (ret == 0 && temp) {
 		struct drfs_purge_opts po = {
@@ -470,31 +530,12 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 			po.older_than_ns = 1;
 			po.cutoff_ns = drfs_now_ns();
 		}
-		ret = purge_area(fs, "temp", &po);
+		ret = purge_area(fs, fs->sb.area[DRFS_AREA_TEMP], &po);
 	}
-	if (ret == 0 && lc && dry) {
-		printf("would purge the localcache of every node (epoch "
-		       "%" PRIu64 " -> %" PRIu64 ")\n",
-		       fs->sb.lc_epoch, fs->sb.lc_epoch + 1);
-	} else if (ret == 0 && lc) {
-		uint64_t epoch;
-		size_t acked, timedout;
-
-		ret = drfs_lc_purge(fs, &epoch, &acked, &timedout);
-		if (ret < 0) {
-			fprintf(stderr, "datarootctl purge: %s\n",
-				strerror(-ret));
-		} else {
-			printf("localcache purged: epoch %" PRIu64 ", %zu "
-			       "node(s) switched",
-			       epoch, acked);
-			if (timedout)
-				printf(", %zu did not answer (they start "
-				       "empty when they mount again)",
-				       timedout);
-			printf("\n");
-		}
-	}
+	if (ret == 0 && lc)
+		ret = purge_everywhere(fs, false, dry);
+	if (ret == 0 && rc)
+		ret = purge_everywhere(fs, true, dry);
 	drfs_disconnect(fs);
 	return ret < 0 ? 1 : 0;
 usage:

@@ -56,7 +56,69 @@ mv "$B/trashdir/${h:0:2}/${h:2:2}/$h" "$B/$p"
 ok "recovered from trash on node2: readable on node1" cmp "$T_DIR/content" "$A/$p"
 rm "$A/$p"
 ok "a delete on node1 is seen by node2's next stat" test ! -e "$B/$p"
+
+# Stored once: content already in the pool (here a trashdir copy, as when
+# Moodle re-adds a deleted file) is linked, not stored again.
+R() { rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" "$@"; }
+stripes() { R ls | grep -cE '^i\.[0-9a-f]{16}\.[0-9a-f]{8}$'; }
+head -c 9000000 /dev/urandom >"$T_DIR/big" # 3 stripes: 2 stripe objects
+h2=$(sha1sum <"$T_DIR/big" | cut -c1-40)
+t2=trashdir/${h2:0:2}/${h2:2:2}/$h2
+p2=$(store "$A" "$T_DIR/big")
+base=$(stripes)
+mkdir -p "$A/${t2%/*}" && mv "$A/$p2" "$A/$t2"
+p2=$(store "$B" "$T_DIR/big")
+check_eq "re-added content is the trash copy's inode (one copy)" \
+	"$(stat -c %i "$A/$t2")" "$(stat -c %i "$B/$p2")"
+check_eq "two names refer to it: link count 2" 2 "$(stat -c %h "$A/$p2")"
+ok "re-added content reads back" cmp "$T_DIR/big" "$A/$p2"
+contains "node2 counted one dedup" 'filedir_dedup_total\{[^}]*\} 1' "$(cat "$B/.datarootfs-stats.prom")"
+rm "$A/$t2" # trash emptied: the filedir name keeps the content
+ok "trash emptied: the pool file still reads back" cmp "$T_DIR/big" "$B/$p2"
+check_eq "and has link count 1" 1 "$(stat -c %h "$B/$p2")"
+# Both nodes add the same new content at once (different tmp names).
+head -c 6000000 /dev/urandom >"$T_DIR/race"
+h3=$(sha1sum <"$T_DIR/race" | cut -c1-40)
+p3=filedir/${h3:0:2}/${h3:2:2}/$h3
+mkdir -p "$A/${p3%/*}"
+cp "$T_DIR/race" "$A/$p3.a" & cp "$T_DIR/race" "$B/$p3.b"; wait_bg
+mv "$A/$p3.a" "$A/$p3" & mv "$B/$p3.b" "$B/$p3"; wait_bg
+ok "simultaneous adds: the content reads back on both nodes" \
+	bash -c "cmp '$T_DIR/race' '$A/$p3' && cmp '$T_DIR/race' '$B/$p3'"
+ok "no tmp name is left" test ! -e "$A/$p3.a" -a ! -e "$A/$p3.b"
 umount_fs "$A"
+umount_fs "$B"
+out=$(ctl fsck --repair --offline 2>&1)
+contains "fsck after dedup: clean" ' 0 problem' "$out"
+check_eq "one copy of each content is stored (deleted copies freed)" \
+	$((base + 1)) "$(stripes)"
+check_eq "the content index has one entry per stored content" 2 \
+	"$(for o in $(R ls | grep '^cas\.'); do R listomapkeys "$o"; done | sort -u | wc -l)"
+mount_fs "$A" || exit 1
+rm -f "$A/$p2" "$A/$p3"
+umount_fs "$A"
+ctl fsck --repair --offline >/dev/null 2>&1
+check_eq "the last name gone: the content is freed" 0 "$(stripes)"
+check_eq "and unindexed" 0 \
+	"$(for o in $(R ls | grep '^cas\.'); do R listomapkeys "$o"; done | sort -u | wc -l)"
+
+# filedir_nodelete: content is never freed; a later add finds it again
+mount_fs "$A" filedir_nodelete || exit 1
+mount_fs "$B" || exit 1
+p2=$(store "$A" "$T_DIR/big")
+ino=$(stat -c %i "$A/$p2")
+rm "$A/$p2"
+ok "nodelete: the name is gone" test ! -e "$B/$p2"
+umount_fs "$B"
+umount_fs "$A"
+out=$(ctl fsck --repair --offline 2>&1)
+contains "fsck: kept content is not an orphan" ' 0 problem.*' "$out"
+contains "fsck reports the kept content" '1 unlinked pool content\(s\) kept' "$out"
+check_eq "nodelete: the content stays stored" 2 "$(stripes)"
+mount_fs "$B" || exit 1
+p2=$(store "$B" "$T_DIR/big")
+check_eq "nodelete: re-adding finds the kept content" "$ino" "$(stat -c %i "$B/$p2")"
+ok "and it reads back" cmp "$T_DIR/big" "$B/$p2"
 umount_fs "$B"
 
 # policy "log": a mismatch is allowed and logged
