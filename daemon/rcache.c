@@ -499,8 +499,10 @@ void drfsd_rc_epoch(struct drfsd *d, uint64_t epoch)
 	 * is still right; only its space comes back later */
 	epoch_store(rc, epoch);
 	pthread_mutex_unlock(&rc->lock);
-	drfs_info("read cache purged (epoch %" PRIu64 "): %zu files removed",
-		  epoch, n);
+	if (n)
+		drfs_info("read cache purged (epoch %" PRIu64
+			  "): %zu files removed",
+			  epoch, n);
 }
 
 int drfsd_rc_start(struct drfsd *d, const char *dir, uint64_t limit)
