@@ -151,6 +151,52 @@ struct node_print {
 	struct drfs_fs *fs;
 };
 
+/* Value of counter @name in "a=1 b=2 " (0 if absent). */
+static uint64_t counter(const char *st, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = st; (p = strstr(p, name)); p += n)
+		if ((p == st || p[-1] == ' ') && p[n] == '=')
+			return strtoull(p + n + 1, NULL, 10);
+	return 0;
+}
+
+/* A node's published counters, for people. */
+static void print_counters(const char *st)
+{
+	uint64_t hit = counter(st, "read_cache_hits"),
+		 miss = counter(st, "read_cache_misses");
+	char name[64];
+
+	printf("      rados reads=%" PRIu64 " writes=%" PRIu64
+	       " retries=%" PRIu64 ", checksum errors=%" PRIu64
+	       ", locks ops=%" PRIu64 " conflicts=%" PRIu64 " broken=%" PRIu64
+	       "\n",
+	       counter(st, "rados_reads"), counter(st, "rados_writes"),
+	       counter(st, "rados_retries"), counter(st, "checksum_errors"),
+	       counter(st, "lock_ops"), counter(st, "lock_conflicts"),
+	       counter(st, "locks_broken"));
+	printf("      requests by area:");
+	for (int a = 0; a < DRFS_AREA__N; a++) {
+		snprintf(name, sizeof(name), "ops_%s", drfs_area_kinds[a]);
+		printf(" %s=%" PRIu64, drfs_area_kinds[a], counter(st, name));
+	}
+	printf("\n      filedir dedup=%" PRIu64 ", read cache hits=%" PRIu64
+	       " misses=%" PRIu64 " (hit rate %.1f%%) fills=%" PRIu64
+	       " evictions=%" PRIu64 " corrupt=%" PRIu64 "\n",
+	       counter(st, "filedir_dedup"), hit, miss,
+	       hit + miss ? 100.0 * (double)hit / (double)(hit + miss) : 0.0,
+	       counter(st, "read_cache_fills"),
+	       counter(st, "read_cache_evictions"),
+	       counter(st, "read_cache_corrupt"));
+	printf("      localcache breaches rewrite=%" PRIu64 " truncate=%" PRIu64
+	       " rename_over=%" PRIu64 "\n",
+	       counter(st, "lc_breach_rewrite"),
+	       counter(st, "lc_breach_truncate"),
+	       counter(st, "lc_breach_rename_over"));
+}
+
 static void print_node(void *vctx, const char *node, const char *addr,
 		       int64_t expire_ns, const char *info)
 {
@@ -186,7 +232,7 @@ static void print_node(void *vctx, const char *node, const char *addr,
 		printf("  %s  %-28s %-18s lease renewed %.1f s ago%s\n", node,
 		       addr, info, age, alive ? "" : "  EXPIRED");
 		if (st[0])
-			printf("      %s\n", st);
+			print_counters(st);
 	}
 	np->n++;
 }

@@ -104,7 +104,31 @@ out=$("$DATAROOTFS" -f -o "conf=$CEPH_CONF,cache_size=12Q" "$T_FS" "$T_DIR/node3
 contains "cache_size=12Q is refused with one line" 'cache_size=12Q: must be a size' "$out"
 out=$("$DATAROOTFS" -f -o "conf=$CEPH_CONF,cache_path=relative" "$T_FS" "$T_DIR/node3" 2>&1)
 contains "a relative cache_path is refused" 'cache_path=relative: must be an absolute path' "$out"
+
+# every node's hit rate and per-area requests in datarootctl status
+st=
+for i in $(seq 40); do
+	st=$(ctl status 2>&1)
+	grep -qE 'read cache hits=[1-9]' <<<"$st" && break
+	sleep 0.25
+done
+contains "status shows each node's read cache hit rate" 'read cache hits=[1-9][0-9]* misses=[0-9]+ \(hit rate [0-9.]+%\)' "$st"
+contains "status shows requests by area" 'requests by area: other=[0-9]+ filedir=[1-9]' "$st"
+contains "status --json has the per-area counters" '"ops_filedir":[1-9]' "$(ctl status --json)"
 umount_fs "$A"
 umount_fs "$B"
+
+# area names chosen at mkfs time: filedir elsewhere
+FS=${T_FS}b
+ok "mkfs --area filedir=pool" ctl mkfs --area filedir=pool
+out=$(ctl mkfs --force --area nosuch=x 2>&1)
+contains "mkfs --area with an unknown kind is refused" "bad --area 'nosuch=x'" "$out"
+mount_fs "$A" || exit 1
+p2=$(h=$(sha1sum <"$T_DIR/f3" | cut -c1-40); d=pool/${h:0:2}/${h:2:2}; mkdir -p "$A/$d" && cp "$T_DIR/f3" "$A/$d/$h.tmp" && mv "$A/$d/$h.tmp" "$A/$d/$h" && echo "$d/$h")
+out=$(echo x 2>&1 >>"$A/$p2")
+contains "content renamed into the mkfs-named pool area is sealed" 'Operation not permitted' "$out"
+contains "its requests are counted as filedir" 'area filedir +pool +requests=[1-9]' "$(cat "$A/.datarootfs-stats.txt")"
+umount_fs "$A"
+unset FS
 check_daemon_logs 'read cache|in use by another'
 done_testing
