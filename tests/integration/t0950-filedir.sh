@@ -121,6 +121,16 @@ check_eq "nodelete: re-adding finds the kept content" "$ino" "$(stat -c %i "$B/$
 ok "and it reads back" cmp "$T_DIR/big" "$B/$p2"
 umount_fs "$B"
 
+# fsck checks the content index against the pool
+R rmomapkey "cas.${h2:0:2}" "$h2"
+R setomapval "cas.00" 00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee garbage
+out=$(ctl fsck --offline 2>&1)
+contains "fsck: pool content missing from the index is reported" "pool content $h2 .* is missing from the content index" "$out"
+contains "fsck: a bad index entry is reported" "content index entry 00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee .* names a value that fails its checksum" "$out"
+out=$(ctl fsck --offline --repair 2>&1)
+contains "fsck --repair fixes both" 'REPAIRED: pool content .* indexed' "$out"
+ok "fsck is clean afterwards" ctl fsck --offline
+
 # policy "log": a mismatch is allowed and logged
 mount_fs "$A" filedir_verify=log || exit 1
 cp "$T_DIR/content" "$A/$d/$bad.tmp2"
