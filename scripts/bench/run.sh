@@ -194,6 +194,10 @@ mount_drfs() { # MNT
 		mkdir -p "$LCDIR/$(basename "$mnt")"
 		opts+=",localcache_path=$LCDIR/$(basename "$mnt")"
 	fi
+	# and its own filedir read cache on local disk (when the daemon has it)
+	if "$BIN/datarootfs" --help 2>&1 | grep -q cache_path=; then
+		opts+=",cache_path=$WORK/rcache-$(basename "$mnt"),cache_size=2G"
+	fi
 	setsid "$BIN/datarootfs" -f -o "$opts" bench "$mnt" \
 		>>"$DLOG/$(basename "$mnt").log" 2>&1 &
 	pid=$!
