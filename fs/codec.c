@@ -16,6 +16,7 @@
 #define TIMES_MAGIC 0x31545244u /* "DRT1" */
 #define DENTRY_MAGIC 0x31455244u /* "DRE1" */
 #define BLOCK_MAGIC 0x31425244u /* "DRB1" */
+#define STRIPE_MAGIC 0x31535244u /* "DRS1" */
 
 uint64_t drfs_hash(const void *buf, size_t len)
 {
@@ -186,6 +187,26 @@ int drfs_block_decode(const char *buf, size_t len, struct drfs_block *b)
 	b->len = get32(&p);
 	b->hash = get64(&p);
 	return 0;
+}
+
+void drfs_stripe_rec_encode(uint64_t stripe, char out[DRFS_STRIPE_REC_LEN])
+{
+	char *p = out;
+
+	/* 20 bytes: magic, stripe number, hash */
+	put32(&p, STRIPE_MAGIC);
+	put64(&p, stripe);
+	seal(out, &p, DRFS_STRIPE_REC_LEN);
+}
+
+int drfs_stripe_rec_decode(const char *buf, size_t len, uint64_t stripe)
+{
+	const char *p = buf + 4;
+	int ret = check(buf, len, DRFS_STRIPE_REC_LEN, STRIPE_MAGIC);
+
+	if (ret < 0)
+		return ret;
+	return get64(&p) == stripe ? 0 : -EIO;
 }
 
 int drfs_name_check(const char *name)

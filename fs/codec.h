@@ -14,6 +14,9 @@
  *   dentry omap value of a directory entry: inode number and type.
  *   block  omap value "b.XXXXXXXX" of a data object: stored length and
  *          XXH3-64 of one 64 KiB checksum block.
+ *   stripe omap value "s.<16 hex>" of an inode object: stripe object n
+ *          was written (see layout.h).  The key is the information; the
+ *          value repeats the stripe number.
  */
 #ifndef DRFS_CODEC_H
 #define DRFS_CODEC_H
@@ -25,6 +28,7 @@
 #define DRFS_TIMES_LEN 28
 #define DRFS_DENTRY_LEN 24
 #define DRFS_BLOCK_LEN 16
+#define DRFS_STRIPE_REC_LEN 20
 
 struct drfs_attr {
 	uint64_t ino;
@@ -71,6 +75,10 @@ int drfs_dentry_decode(const char *buf, size_t len, struct drfs_dentry *d);
 
 void drfs_block_encode(const struct drfs_block *b, char out[DRFS_BLOCK_LEN]);
 int drfs_block_decode(const char *buf, size_t len, struct drfs_block *b);
+
+void drfs_stripe_rec_encode(uint64_t stripe, char out[DRFS_STRIPE_REC_LEN]);
+/* 0, or -EIO if corrupt or not the record of @stripe. */
+int drfs_stripe_rec_decode(const char *buf, size_t len, uint64_t stripe);
 
 uint64_t drfs_hash(const void *buf, size_t len);
 

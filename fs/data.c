@@ -15,12 +15,28 @@
  * data and checksums change in one compound op.  For writes beyond stripe
  * 0 the size is raised first (then the data): a crash leaves a hole of
  * zeros inside the size, never stored bytes beyond it.
+ *
+ * Stripe records (layout.h) tell a hole from a lost stripe object.  Their
+ * life cycle keeps "a record means the object exists" true under races
+ * and crashes:
+ *   - set (stage C of a write) only after the stripe object was written,
+ *     under a compare of the inode's attributes as stage A left them, and
+ *     only for stripes below the size;
+ *   - removed before a truncate removes whole stripe objects (drfs_trim),
+ *     and again in the same op that lowers the size (ns.c attr_update),
+ *     so none is left beyond the size.
+ * A read or a partial write that finds a recorded stripe object missing
+ * looks again (drfs_stripe_check) and fails with EIO: never zeros, and
+ * never new bytes merged with zeros in place of the lost ones.  Files
+ * written before stripe records existed have none: for them a lost stripe
+ * still reads as a hole.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "log.h"
@@ -46,6 +62,13 @@ struct sio {
 	uint64_t ver;
 	uint64_t osize;
 	bool exists;
+	/* stripe records (reads of the inode object): stripes mk0.. */
+	uint64_t mk0, mkn;
+	bool *marks; /* the caller's array of mkn, set by sio_read_wait */
+	rados_omap_iter_t marks_it;
+	unsigned char marks_more;
+	int prval_marks;
+	bool marked; /* stripe >= 1: the inode records it as written */
 	/* write side */
 	rados_write_op_t wop;
 	char *wbuf;
@@ -68,6 +91,8 @@ static void sio_release(struct sio *s)
 {
 	if (s->keys_it)
 		rados_omap_get_end(s->keys_it);
+	if (s->marks_it)
+		rados_omap_get_end(s->marks_it);
 	if (s->xattrs_it)
 		rados_getxattrs_end(s->xattrs_it);
 	if (s->rop)
@@ -79,6 +104,7 @@ static void sio_release(struct sio *s)
 	free(s->buf);
 	free(s->wbuf);
 	s->keys_it = NULL;
+	s->marks_it = NULL;
 	s->xattrs_it = NULL;
 	s->rop = NULL;
 	s->wop = NULL;
@@ -89,7 +115,8 @@ static void sio_release(struct sio *s)
 
 /*
  * Queue a read of blocks [rb0, rb1] (and their records) of stripe @s;
- * @xattrs also fetches the inode attributes (stripe 0 only).
+ * @xattrs also fetches the inode attributes (stripe 0 only), and s->mkn
+ * > 0 the stripe records of s->mk0.. (s->mk0 >= 1).
  */
 static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 			   uint32_t rb1, bool want_data, bool xattrs)
@@ -105,6 +132,14 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 		rados_read_op_stat(s->rop, &s->osize, NULL, &s->prval_x);
 	if (xattrs)
 		rados_read_op_getxattrs(s->rop, &s->xattrs_it, &s->prval_x);
+	if (s->mkn) {
+		char after[DRFS_STRIPE_KEY_MAX];
+
+		drfs_stripe_key(after, s->mk0 - 1);
+		rados_read_op_omap_get_vals2(
+			s->rop, after, DRFS_STRIPE_KEY_PREFIX, s->mkn,
+			&s->marks_it, &s->marks_more, &s->prval_marks);
+	}
 	if (want_data) {
 		size_t len = (size_t)(rb1 - rb0 + 1) * DRFS_BLOCK;
 
@@ -155,7 +190,94 @@ static int sio_read_wait(struct sio *s)
 		s->rec[b] = rec;
 		s->have[b] = true;
 	}
+	if (s->marks_it) {
+		memset(s->marks, 0, s->mkn * sizeof(*s->marks));
+		while (rados_omap_get_next2(s->marks_it, &k, &v, &kl, &vl) ==
+			       0 &&
+		       k) {
+			uint64_t st;
+
+			if (kl != DRFS_STRIPE_KEY_MAX - 6)
+				continue;
+			st = strtoull(k + 2, NULL, 16);
+			if (st >= s->mk0 && st - s->mk0 < s->mkn)
+				s->marks[st - s->mk0] = true;
+		}
+	}
 	return 0;
+}
+
+int drfs_stripe_check(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
+		      bool quick)
+{
+	char ioid[DRFS_OID_MAX], soid[DRFS_OID_MAX], key[DRFS_STRIPE_KEY_MAX];
+	char val[DRFS_STRIPE_REC_LEN];
+	unsigned delay_ms = 50;
+
+	drfs_oid(ioid, ino, 0);
+	drfs_oid(soid, ino, stripe);
+	drfs_stripe_key(key, stripe);
+	for (int round = 0;; round++) {
+		uint64_t size;
+		time_t mtime;
+		size_t len;
+		int ret = drfs_omap_get(fs, ioid, key, val, sizeof(val), &len);
+
+		if (ret == -ENOENT)
+			return 0; /* record (or inode) gone: a truncate */
+		if (ret < 0)
+			return ret;
+		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
+		ret = rados_stat(fs->io, soid, &size, &mtime);
+		if (ret == 0)
+			return 1; /* a writer made it meanwhile */
+		if (ret != -ENOENT)
+			return drfs_ret(fs, ret);
+		/* A truncate drops the record before the object; a write
+		 * records the object after it made it.  A record and no
+		 * object for a while more is a loss, not a race. */
+		if (quick || round == 3)
+			return -EIO;
+		usleep(delay_ms * 1000);
+		delay_ms *= 2;
+	}
+}
+
+void drfs_op_drop_records(rados_write_op_t op, uint64_t from_size,
+			  uint64_t to_size)
+{
+	uint64_t lo = from_size < to_size ? from_size : to_size;
+	uint64_t hi = from_size < to_size ? to_size : from_size;
+	uint64_t k = drfs_stripes_for(lo);
+	char from[DRFS_STRIPE_KEY_MAX];
+
+	if (drfs_stripes_for(hi) <= k || hi <= DRFS_STRIPE)
+		return;
+	drfs_stripe_key(from, k > 1 ? k : 1);
+	rados_write_op_omap_rm_range2(op, from, strlen(from),
+				      DRFS_STRIPE_KEY_END,
+				      strlen(DRFS_STRIPE_KEY_END));
+}
+
+/* Forget what a read of @s found, to read it again. */
+static void sio_reset(struct sio *s)
+{
+	sio_release(s);
+	memset(s->rec, 0, sizeof(s->rec));
+	memset(s->have, 0, sizeof(s->have));
+	s->exists = false;
+	s->got = 0;
+}
+
+/* A lost stripe: counted with checksum errors (what operators alert on). */
+static void log_lost(struct drfs_fs *fs, const struct sio *s, uint64_t ino)
+{
+	drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
+	drfs_err("stripe object %s is missing, but inode %" PRIx64
+		 " records data in it (bytes %" PRIu64 "-%" PRIu64
+		 " of the file): returning EIO",
+		 s->oid, ino, s->stripe * DRFS_STRIPE,
+		 (s->stripe + 1) * DRFS_STRIPE - 1);
 }
 
 /*
@@ -216,23 +338,30 @@ bad:
 	return -EIO;
 }
 
-ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
-		  char *buf)
+/* One attempt of drfs_read(); *again: a racing writer, try again. */
+static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
+			 size_t len, char *buf, bool *again)
 {
-	uint64_t s0, s1, n;
+	uint64_t s0, s1, n, mk0, mkn;
 	struct sio *io;
 	struct drfs_attr a;
-	bool have_t;
+	bool have_t, *marks = NULL;
 	ssize_t ret = 0;
 
-	if (len == 0)
-		return 0;
 	s0 = drfs_stripe_of(off);
 	s1 = drfs_stripe_of(off + len - 1);
 	n = s1 - s0 + 1 + (s0 > 0); /* + the inode object for attrs */
+	/* the records of the stripes >= 1 read come with the attributes */
+	mk0 = s0 > 0 ? s0 : 1;
+	mkn = s1 >= mk0 ? s1 - mk0 + 1 : 0;
 	io = calloc(n, sizeof(*io));
-	if (!io)
+	if (mkn)
+		marks = calloc(mkn, sizeof(*marks));
+	if (!io || (mkn && !marks)) {
+		free(io);
+		free(marks);
 		return -ENOMEM;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t st = s0 > 0 ? (i == 0 ? 0 : s0 + i - 1) : s0 + i;
 		uint64_t a0 = st * DRFS_STRIPE, a1 = a0 + DRFS_STRIPE;
@@ -244,6 +373,11 @@ ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
 			r0 = a0, r1 = a0 + 1;
 		sio_init(&io[i], ino, st, (uint32_t)(r0 - a0),
 			 (uint32_t)(r1 - a0));
+		if (st == 0) {
+			io[i].mk0 = mk0;
+			io[i].mkn = mkn;
+			io[i].marks = marks;
+		}
 		ret = sio_read_submit(fs, &io[i], io[i].b0, io[i].b1, data,
 				      st == 0);
 		if (ret < 0)
@@ -276,6 +410,21 @@ ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
 		struct sio *s = &io[i];
 		uint64_t a0 = s->stripe * DRFS_STRIPE;
 
+		if (!s->exists && s->stripe > 0 && marks[s->stripe - mk0] &&
+		    a0 + s->o0 < off + len) {
+			int r = drfs_stripe_check(fs, ino, s->stripe, false);
+
+			if (r == 1) {
+				*again = true;
+				goto out;
+			}
+			if (r == -EIO)
+				log_lost(fs, s, ino);
+			if (r < 0) {
+				ret = r;
+				goto out;
+			}
+		}
 		for (uint32_t b = s->b0; b <= s->b1; b++) {
 			uint64_t bstart = a0 + (uint64_t)b * DRFS_BLOCK;
 
@@ -309,7 +458,27 @@ out:
 	for (uint64_t i = 0; i < n; i++)
 		sio_release(&io[i]);
 	free(io);
+	free(marks);
 	return ret;
+}
+
+ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
+		  char *buf)
+{
+	if (len == 0)
+		return 0;
+	for (int i = 0; i < 5; i++) {
+		bool again = false;
+		ssize_t ret = read_once(fs, ino, off, len, buf, &again);
+
+		if (!again)
+			return ret;
+		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+	}
+	drfs_err("inode %" PRIx64 ": stripe objects keep appearing and "
+		 "vanishing under a read at %" PRIu64 ": returning EIO",
+		 ino, off);
+	return -EIO;
 }
 
 /* ---- write ---- */
@@ -385,6 +554,8 @@ struct wattr {
 	uint64_t ino;
 	uint64_t end;
 	int64_t mtime_ns;
+	char *a_out; /* stage A: the inode's "a" record as the op left it */
+	uint64_t *old_size; /* stage A: the size before */
 };
 
 static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
@@ -395,7 +566,8 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 	bool is0 = s->stripe == 0;
 
 	for (;;) {
-		char raw_a[DRFS_ATTR_LEN];
+		char raw_a[DRFS_ATTR_LEN], abuf[DRFS_ATTR_LEN];
+		const char *a_now = raw_a;
 		struct drfs_attr a;
 		bool have_t;
 		int ret;
@@ -426,6 +598,20 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 					s->buf = nb;
 				}
 			}
+			if (ret == -ENOENT && !is0 && s->marked) {
+				ret = drfs_stripe_check(fs, wa->ino, s->stripe,
+							false);
+				if (ret == 1) { /* made meanwhile: read again */
+					sio_reset(s);
+					continue;
+				}
+				if (ret == -EIO)
+					log_lost(fs, s, wa->ino);
+				if (ret < 0)
+					goto fail;
+				s->marked = false; /* truncated: a hole */
+				ret = -ENOENT;
+			}
 			if (ret == -ENOENT && !is0) {
 				s->exists = false;
 				ret = 0;
@@ -447,13 +633,15 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 				goto fail;
 			}
 			rados_write_op_assert_version(s->wop, s->ver);
+			if (wa->old_size)
+				*wa->old_size = a.size;
 			if (wa->end > a.size) {
-				char abuf[DRFS_ATTR_LEN];
-
+				drfs_op_drop_records(s->wop, a.size, wa->end);
 				a.size = wa->end;
 				drfs_attr_encode(&a, abuf);
 				rados_write_op_setxattr(s->wop, "a", abuf,
 							sizeof(abuf));
+				a_now = abuf;
 			}
 			{
 				char tbuf[DRFS_TIMES_LEN];
@@ -464,6 +652,9 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 							sizeof(tbuf));
 			}
 		} else if (s->exists) {
+			/* a recorded stripe must not be made anew from zeros */
+			if (s->marked)
+				rados_write_op_assert_exists(s->wop);
 			if (head || tail)
 				rados_write_op_assert_version(s->wop, s->ver);
 		} else {
@@ -476,13 +667,28 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 				goto fail;
 		}
 		ret = drfs_wop(fs, s->oid, s->wop, 0);
-		if (ret == -ERANGE || ret == -EOVERFLOW || ret == -EEXIST) {
+		if (ret == 0 && is0 && wa->a_out)
+			memcpy(wa->a_out, a_now, DRFS_ATTR_LEN);
+		if (ret == -ENOENT && !is0 && s->marked) {
+			/* a recorded stripe object vanished since we read it
+			 * (or, for a blind write, was not there) */
+			ret = drfs_stripe_check(fs, wa->ino, s->stripe, false);
+			if (ret == -EIO)
+				log_lost(fs, s, wa->ino);
+			if (ret < 0)
+				goto fail;
+			if (ret == 0)
+				s->marked = false; /* truncated: a hole */
+			ret = -ENOENT;
+		}
+		if (ret == -ERANGE || ret == -EOVERFLOW || ret == -EEXIST ||
+		    (ret == -ENOENT && !is0)) {
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
-			sio_release(s);
-			memset(s->rec, 0, sizeof(s->rec));
-			memset(s->have, 0, sizeof(s->have));
-			s->exists = false;
-			s->got = 0;
+			if (head || tail || is0) {
+				sio_reset(s); /* read again */
+			} else {
+				sio_release(s); /* blind: write again */
+			}
 			continue;
 		}
 fail:
@@ -491,11 +697,66 @@ fail:
 	}
 }
 
+/*
+ * Stage C of a write: record stripes [first, first + n) whose @marks are
+ * false as written, now that their objects are.  Guarded by the inode's
+ * attributes as stage A left them (@raw_a0): a truncate meanwhile changed
+ * them, and only stripes below the size (read again) are recorded, so no
+ * record outlives its object.
+ */
+static int record_stripes(struct drfs_fs *fs, uint64_t ino, uint64_t first,
+			  uint64_t n, const bool *marks, const char *raw_a0)
+{
+	char oid[DRFS_OID_MAX], raw_a[DRFS_ATTR_LEN];
+	int ret;
+
+	drfs_oid(oid, ino, 0);
+	memcpy(raw_a, raw_a0, sizeof(raw_a));
+	for (;;) {
+		rados_write_op_t op;
+		struct drfs_attr a;
+		unsigned k = 0;
+
+		if (drfs_attr_decode(raw_a, sizeof(raw_a), &a) < 0)
+			return -EIO;
+		op = rados_create_write_op();
+		rados_write_op_cmpxattr(op, "a", LIBRADOS_CMPXATTR_OP_EQ, raw_a,
+					sizeof(raw_a));
+		for (uint64_t i = 0; i < n; i++) {
+			char key[DRFS_STRIPE_KEY_MAX], val[DRFS_STRIPE_REC_LEN];
+			uint64_t st = first + i;
+
+			if (marks[i] || st * DRFS_STRIPE >= a.size)
+				continue;
+			drfs_stripe_key(key, st);
+			drfs_stripe_rec_encode(st, val);
+			drfs_op_set(op, key, val, sizeof(val));
+			k++;
+		}
+		ret = k ? drfs_wop(fs, oid, op, 0) : 0;
+		rados_release_write_op(op);
+		if (ret != -ECANCELED)
+			break;
+		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
+		ret = rados_getxattr(fs->io, oid, "a", raw_a, sizeof(raw_a));
+		if (ret < 0)
+			break;
+		if (ret != DRFS_ATTR_LEN) {
+			ret = -EIO;
+			break;
+		}
+	}
+	return ret == -ENOENT ? 0 : drfs_ret(fs, ret);
+}
+
 int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 	       size_t len, int64_t mtime_ns)
 {
-	struct wattr wa = {ino, off + len, mtime_ns};
-	uint64_t s0, s1;
+	char raw_a[DRFS_ATTR_LEN];
+	uint64_t s0, s1, first, n, old_size = 0;
+	struct wattr wa = {ino, off + len, mtime_ns, raw_a, &old_size};
+	bool *marks = NULL;
 	int ret = 0;
 
 	if (len == 0)
@@ -504,9 +765,17 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 		return -EFBIG;
 	s0 = drfs_stripe_of(off);
 	s1 = drfs_stripe_of(off + len - 1);
+	first = s0 > 0 ? s0 : 1; /* stripes >= 1 written: first..s1 */
+	n = s1 >= first ? s1 - first + 1 : 0;
+	if (n) {
+		marks = calloc(n, sizeof(*marks));
+		if (!marks)
+			return -ENOMEM;
+	}
 
 	/* Stage A: the inode object.  Holds stripe 0 data if touched, and
-	 * raises the size before any other stripe is written. */
+	 * raises the size before any other stripe is written; reads the
+	 * records of the stripes about to be written. */
 	{
 		struct sio s;
 
@@ -516,15 +785,24 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 					      : DRFS_STRIPE;
 
 			sio_init(&s, ino, 0, (uint32_t)off, o1);
-			ret = write_stripe(fs, &s, buf, &wa);
 		} else {
 			sio_init(&s, ino, 0, 0, 1);
 			s.o0 = s.o1 = 0;
 			s.b0 = s.b1 = 0;
-			ret = write_stripe(fs, &s, NULL, &wa);
 		}
+		s.mk0 = first;
+		s.mkn = n;
+		s.marks = marks;
+		ret = write_stripe(fs, &s, s0 == 0 ? buf : NULL, &wa);
 		if (ret < 0)
-			return ret;
+			goto done;
+		wa.a_out = NULL;
+		wa.old_size = NULL;
+		/* records beyond the old size were dropped with it */
+		for (uint64_t i = 0; i < n; i++)
+			if ((first + i) * DRFS_STRIPE >= old_size &&
+			    off + len > old_size)
+				marks[i] = false;
 	}
 	if (s1 == 0)
 		goto done;
@@ -532,12 +810,12 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 	/* Stage B: stripes >= 1, each an independent guarded op, in
 	 * parallel threads of librados via aio where no read is needed. */
 	{
-		uint64_t first = s0 > 0 ? s0 : 1;
-		uint64_t n = s1 - first + 1;
 		struct sio *io = calloc(n, sizeof(*io));
 
-		if (!io)
-			return -ENOMEM;
+		if (!io) {
+			ret = -ENOMEM;
+			goto done;
+		}
 		/* Full-stripe-aligned pieces need no read: submit them all
 		 * first, then do the partial ones synchronously. */
 		for (uint64_t i = 0; i < n; i++) {
@@ -550,10 +828,13 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 
 			sio_init(s, ino, st, (uint32_t)(r0 - a0),
 				 (uint32_t)(r1 - a0));
+			s->marked = marks[i];
 			if (s->o0 % DRFS_BLOCK || s->o1 % DRFS_BLOCK)
 				continue;
 			s->exists = true; /* blind full-block write */
 			s->wop = rados_create_write_op();
+			if (s->marked) /* never made anew around lost data */
+				rados_write_op_assert_exists(s->wop);
 			ret = sio_merge(fs, s, buf + (r0 - off), false, false,
 					s->wop);
 			if (ret == 0)
@@ -578,23 +859,53 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 				rados_aio_wait_for_complete(s->c);
 				r = drfs_ret(fs,
 					     rados_aio_get_return_value(s->c));
+				if (r == -ENOENT && s->marked && ret == 0) {
+					/* recorded but absent: lost, or
+					 * truncated meanwhile; sort it out */
+					sio_release(s);
+					r = write_stripe(
+						fs, s, buf + (a0 + s->o0 - off),
+						&wa);
+				}
 				if (r < 0 && ret == 0)
 					ret = r;
 			} else if (ret == 0 && s->oid[0]) {
 				ret = write_stripe(
 					fs, s, buf + (a0 + s->o0 - off), &wa);
 			}
+			marks[i] = s->marked;
 			sio_release(s);
 		}
 		free(io);
 	}
+	/* Stage C: record the stripes written for the first time. */
+	if (ret == 0)
+		ret = record_stripes(fs, ino, first, n, marks, raw_a);
 done:
+	free(marks);
 	if (ret == 0)
 		drfs_stat_add(fs, DRFS_ST_BYTES_WRITTEN, len);
 	return ret;
 }
 
 /* ---- truncate ---- */
+
+/* Remove the records of stripes >= @from from the inode object. */
+static int drop_records(struct drfs_fs *fs, uint64_t ino, uint64_t from)
+{
+	char oid[DRFS_OID_MAX], key[DRFS_STRIPE_KEY_MAX];
+	rados_write_op_t op = rados_create_write_op();
+	int ret;
+
+	drfs_oid(oid, ino, 0);
+	drfs_stripe_key(key, from);
+	rados_write_op_assert_exists(op);
+	rados_write_op_omap_rm_range2(op, key, strlen(key), DRFS_STRIPE_KEY_END,
+				      strlen(DRFS_STRIPE_KEY_END));
+	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+	return ret == -ENOENT ? 0 : ret; /* stripes of a freed inode */
+}
 
 int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size)
@@ -661,7 +972,14 @@ int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	}
 	if (k == 0)
 		k = 1;
-	/* Whole stripes beyond: remove, many in flight. */
+	/* Whole stripes beyond: their records first (layout.h), so that no
+	 * reader takes a stripe being removed for a lost one... */
+	if (k < last) {
+		ret = drop_records(fs, ino, k);
+		if (ret < 0)
+			return ret;
+	}
+	/* ...then the objects, many in flight. */
 	for (uint64_t base = k; base < last; base += 64) {
 		rados_completion_t c[64];
 		unsigned n = 0;

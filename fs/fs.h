@@ -10,7 +10,8 @@
  *   inoctr             inode number allocator (xattr "next")
  *   i.<ino>            inode: xattrs "a" (attr) "t" (times) "l" (symlink);
  *                      omap: directory entries (name -> dentry) for
- *                      directories, "b.N" block checksums for files,
+ *                      directories, "b.N" block checksums and "s.N" stripe
+ *                      records (layout.h) for files,
  *                      "/x/<name>" user xattrs, "/dead" on a dying dir;
  *                      data: stripe 0 of a regular file
  *   i.<ino>.<n>        stripe n >= 1 of a regular file

@@ -6,13 +6,17 @@
  *      the rest (superblock, allocator, intents);
  *   2. walk the tree from the root: every entry must decode and point to an
  *      inode object whose attributes decode; count references and
- *      subdirectories; optionally read every file to verify the block
- *      checksums;
+ *      subdirectories; compare each file's stripe records with its stripe
+ *      objects (lost and extra stripes); optionally read every file to
+ *      verify the block checksums, and hash filedir content (SHA-1 must
+ *      be its name);
  *   3. compare: link counts, orphaned inodes and stripes, stale intents.
  *
  * Online safety: objects younger than DRFS_FSCK_GRACE seconds are left
  * alone (a create or rename may be in flight), and repairs use the same
- * guarded operations as the daemon.
+ * guarded operations as the daemon.  What pass 1 listed may have changed
+ * by the time pass 2 looks: a stripe object is checked again (stat, or
+ * drfs_stripe_check) before it is reported.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "fsck.h"
 #include "internal.h"
@@ -36,6 +41,8 @@ struct ient {
 	uint32_t refs; /* entries pointing here */
 	uint32_t subdirs; /* for directories */
 	uint32_t stripes_max; /* highest stripe object seen + 1 */
+	uint64_t *stripes; /* stripe objects >= 1 listed (unsorted) */
+	uint32_t nstripes, capstripes;
 	bool has_object;
 	bool pending; /* unlinked, waiting for its grace period */
 	bool visited;
@@ -94,6 +101,7 @@ struct ctx {
 	size_t nlockobjs, caplockobjs;
 	char (*live)[37]; /* nodes with an unexpired lease */
 	size_t nlive;
+	uint64_t data_csum_errs; /* checksum errors met reading file data */
 };
 
 static void problem(struct ctx *c, bool repaired, const char *fmt, ...)
@@ -146,6 +154,17 @@ static int list_objects(struct ctx *c)
 				return -ENOMEM;
 			if (stripe + 1 > e->stripes_max)
 				e->stripes_max = (uint32_t)(stripe + 1);
+			if (e->nstripes == e->capstripes) {
+				uint32_t cap = e->capstripes * 2 + 4;
+				uint64_t *v =
+					realloc(e->stripes, cap * sizeof(*v));
+
+				if (!v)
+					return -ENOMEM;
+				e->stripes = v;
+				e->capstripes = cap;
+			}
+			e->stripes[e->nstripes++] = stripe;
 		} else if (sscanf(oid, "l.%16" SCNx64 "%c", &ino, &tail) == 1) {
 			if (c->nlockobjs == c->caplockobjs) {
 				size_t cap = c->caplockobjs * 2 + 64;
@@ -213,15 +232,25 @@ static void remove_entry(struct ctx *c, uint64_t dir, const char *name,
 	rados_release_write_op(op);
 }
 
+/*
+ * Read a whole file, verifying its block checksums; with @sha_name (a
+ * filedir file), also check that its SHA-1 is its name.
+ */
 static void verify_data(struct ctx *c, const char *path,
-			const struct drfs_attr *a)
+			const struct drfs_attr *a, const char *sha_name)
 {
 	size_t chunk = DRFS_STRIPE;
 	char *buf = malloc(chunk);
+	EVP_MD_CTX *md = sha_name ? EVP_MD_CTX_new() : NULL;
+	uint64_t bad0 = __atomic_load_n(&c->fs->stats[DRFS_ST_CSUM_ERR],
+					__ATOMIC_RELAXED);
+	uint64_t off = 0;
 
-	if (!buf)
-		return;
-	for (uint64_t off = 0; off < a->size; off += chunk) {
+	if (!buf || (sha_name && !md))
+		goto out;
+	if (md)
+		EVP_DigestInit_ex(md, EVP_sha1(), NULL);
+	while (off < a->size) {
 		ssize_t n = drfs_read(c->fs, a->ino, off, chunk, buf);
 
 		if (n == -EIO) {
@@ -232,11 +261,223 @@ static void verify_data(struct ctx *c, const char *path,
 				path, a->ino, off);
 			break;
 		}
+		if (n < 0)
+			problem(c, false,
+				"cannot read %s (inode %" PRIx64
+				") at offset %" PRIu64 ": %s",
+				path, a->ino, off, strerror((int)-n));
 		if (n <= 0)
 			break;
+		if (md)
+			EVP_DigestUpdate(md, buf, (size_t)n);
 		c->r->bytes_verified += (uint64_t)n;
+		off += (uint64_t)n;
 	}
+	if (md && off >= a->size) {
+		unsigned char h[EVP_MAX_MD_SIZE];
+		unsigned hlen = 0;
+		char hex[41];
+
+		EVP_DigestFinal_ex(md, h, &hlen);
+		for (unsigned i = 0; i < 20 && i < hlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", h[i]);
+		if (strcmp(hex, sha_name))
+			problem(c, false,
+				"content of %s does not match its name: its "
+				"SHA-1 is %s (left in place)",
+				path, hex);
+	}
+out:
+	/* data errors are not the directory's (see walk) */
+	c->data_csum_errs += __atomic_load_n(&c->fs->stats[DRFS_ST_CSUM_ERR],
+					     __ATOMIC_RELAXED) -
+			     bad0;
+	EVP_MD_CTX_free(md);
 	free(buf);
+}
+
+/* Is @dpath/@name pool content: <root>/<filedir>/ab/cd/abcd...? */
+static bool filedir_file(struct ctx *c, const char *dpath, const char *name)
+{
+	char want[300];
+
+	if (!c->o->filedir_name || !drfs_filedir_name(name))
+		return false;
+	snprintf(want, sizeof(want), "/%s/%.2s/%.2s", c->o->filedir_name, name,
+		 name + 2);
+	return !strcmp(dpath, want);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Has the inode changed within the grace period (a write may be on)? */
+static bool young(struct ctx *c, const struct drfs_attr *a)
+{
+	int64_t t = a->ctime_ns > a->mtime_ns ? a->ctime_ns : a->mtime_ns;
+
+	return !c->o->offline && c->now - t < GRACE_NS;
+}
+
+/*
+ * Read the stripe records of a file (paged), each page with the size it
+ * was read with.  Calls @fn for each record; 0 or -errno.
+ */
+static int read_records(struct ctx *c, uint64_t ino,
+			void (*fn)(struct ctx *c, uint64_t stripe,
+				   uint64_t size, void *arg),
+			void *arg)
+{
+	char oid[DRFS_OID_MAX], after[256] = "";
+	unsigned char more = 1;
+	int ret = 0;
+
+	drfs_oid(oid, ino, 0);
+	while (ret == 0 && more) {
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		rados_xattrs_iter_t xit = NULL;
+		struct drfs_attr a = {0};
+		const char *name, *val;
+		char *k, *v;
+		size_t len, kl, vl;
+		int pr1 = 0, pr2 = 0;
+
+		more = 0;
+		rados_read_op_getxattrs(op, &xit, &pr1);
+		rados_read_op_omap_get_vals2(op, after, DRFS_STRIPE_KEY_PREFIX,
+					     1024, &it, &more, &pr2);
+		ret = drfs_rop(c->fs, oid, op, NULL);
+		while (ret == 0 &&
+		       rados_getxattrs_next(xit, &name, &val, &len) == 0 &&
+		       name)
+			if (!strcmp(name, "a"))
+				ret = drfs_attr_decode(val, len, &a);
+		while (ret == 0 &&
+		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+			if (kl >= sizeof(after)) { /* not ours: cannot page */
+				ret = -EIO;
+				break;
+			}
+			snprintf(after, sizeof(after), "%.*s", (int)kl, k);
+			if (kl == DRFS_STRIPE_KEY_MAX - 6)
+				fn(c, strtoull(after + 2, NULL, 16), a.size,
+				   arg);
+		}
+		if (xit)
+			rados_getxattrs_end(xit);
+		if (it)
+			rados_omap_get_end(it);
+		rados_release_read_op(op);
+	}
+	return ret;
+}
+
+struct rec_ctx {
+	const char *path;
+	const struct ient *e;
+	uint64_t ino;
+	unsigned lost;
+	uint64_t stale_max; /* highest record beyond the size + 1 */
+	unsigned stale;
+};
+
+static void check_record(struct ctx *c, uint64_t st, uint64_t size, void *arg)
+{
+	struct rec_ctx *rc = arg;
+	char oid[DRFS_OID_MAX];
+	int ret;
+
+	if (st == 0)
+		return;
+	if (st * DRFS_STRIPE >= size) {
+		rc->stale++;
+		if (st + 1 > rc->stale_max)
+			rc->stale_max = st + 1;
+		return;
+	}
+	if (bsearch(&st, rc->e->stripes, rc->e->nstripes, sizeof(st), cmp_u64))
+		return;
+	/* recorded, inside the size, not listed: look again */
+	ret = drfs_stripe_check(c->fs, rc->ino, st, c->o->offline);
+	if (ret == 0 || ret == 1)
+		return;
+	drfs_oid(oid, rc->ino, st);
+	rc->lost++;
+	if (ret == -EIO)
+		problem(c, false,
+			"missing stripe object %s of %s (bytes %" PRIu64
+			"-%" PRIu64 "): its data is lost, reads of it fail "
+			"with EIO; restore the file or remove it",
+			oid, rc->path, st * DRFS_STRIPE,
+			(st + 1) * DRFS_STRIPE - 1);
+	else
+		problem(c, false, "cannot check stripe object %s of %s: %s",
+			oid, rc->path, strerror(-ret));
+}
+
+/*
+ * Compare a file's stripe records with its stripe objects: recorded but
+ * missing (lost data: reported, never "repaired"), objects beyond the
+ * size (repair: removed), records beyond the size (repair: removed).
+ * Returns the number of lost stripes.
+ */
+static unsigned check_stripes(struct ctx *c, const char *path, struct ient *e,
+			      const struct drfs_attr *a)
+{
+	struct rec_ctx rc = {path, e, a->ino, 0, 0, 0};
+	uint64_t want = drfs_stripes_for(a->size), extra = 0, first = 0;
+	int ret;
+
+	qsort(e->stripes, e->nstripes, sizeof(*e->stripes), cmp_u64);
+	if (want > 1 || e->nstripes) {
+		ret = read_records(c, a->ino, check_record, &rc);
+		if (ret < 0 && ret != -ENOENT)
+			problem(c, false, "stripe records of %s unreadable: %s",
+				path, strerror(-ret));
+	}
+	/* listed objects beyond the size that still exist */
+	for (uint32_t i = 0; i < e->nstripes; i++) {
+		char oid[DRFS_OID_MAX];
+		uint64_t osize;
+		time_t mtime;
+
+		if (e->stripes[i] < want)
+			continue;
+		drfs_oid(oid, a->ino, e->stripes[i]);
+		if (rados_stat(c->fs->io, oid, &osize, &mtime) < 0)
+			continue;
+		if (!extra++)
+			first = e->stripes[i];
+	}
+	if ((extra || rc.stale) && !young(c, a)) {
+		uint64_t top = e->stripes_max > rc.stale_max ? e->stripes_max
+							     : rc.stale_max;
+		bool fix = c->o->repair &&
+			   drfs_trim(c->fs, a->ino, top * DRFS_STRIPE,
+				     a->size) == 0;
+		char oid[DRFS_OID_MAX];
+
+		drfs_oid(oid, a->ino, first);
+		if (extra)
+			problem(c, fix,
+				"extra stripe object%s %s%s beyond the size of "
+				"%s (%" PRIu64 " bytes)%s",
+				extra > 1 ? "s" : "", oid,
+				extra > 1 ? " and more" : "", path, a->size,
+				fix ? ": removed" : "");
+		if (rc.stale)
+			problem(c, fix,
+				"%u stripe record%s of %s beyond its size "
+				"(%" PRIu64 " bytes)%s",
+				rc.stale, rc.stale > 1 ? "s" : "", path,
+				a->size, fix ? ": removed" : "");
+	}
+	return rc.lost;
 }
 
 struct entry_ctx {
@@ -320,19 +561,12 @@ static int check_entry(void *vctx, const char *name, uint64_t ino, uint8_t type)
 			ec->err = -ENOMEM;
 			return 1;
 		}
-	} else if (S_ISREG(a.mode) && c->o->verify_data && !e->visited) {
-		verify_data(c, path, &a);
-	}
-	if (S_ISREG(a.mode) && !e->visited &&
-	    e->stripes_max > drfs_stripes_for(a.size) && e->stripes_max > 1) {
-		bool fix = c->o->repair &&
-			   drfs_trim(c->fs, ino,
-				     (uint64_t)e->stripes_max * DRFS_STRIPE,
-				     a.size) == 0;
-
-		problem(c, fix,
-			"%s has stripe objects beyond its size %" PRIu64 "%s",
-			path, a.size, fix ? ": removed" : "");
+	} else if (S_ISREG(a.mode) && !e->visited) {
+		/* a file with lost stripes is not read (already reported) */
+		if (!check_stripes(c, path, e, &a) && c->o->verify_data)
+			verify_data(c, path, &a,
+				    filedir_file(c, ec->dpath, name) ? name
+								     : NULL);
 	}
 	e->visited = true;
 	return 0;
@@ -359,7 +593,8 @@ static int walk(struct ctx *c)
 		bool more = true;
 
 		uint64_t bad0 = __atomic_load_n(&c->fs->stats[DRFS_ST_CSUM_ERR],
-						__ATOMIC_RELAXED);
+						__ATOMIC_RELAXED) -
+				c->data_csum_errs;
 
 		c->r->dirs++;
 		if (drfs_dir_is_alive(c->fs, it.ino) == -ENOENT) {
@@ -384,7 +619,9 @@ static int walk(struct ctx *c)
 			}
 		}
 		if (__atomic_load_n(&c->fs->stats[DRFS_ST_CSUM_ERR],
-				    __ATOMIC_RELAXED) != bad0)
+				    __ATOMIC_RELAXED) -
+			    c->data_csum_errs !=
+		    bad0)
 			problem(c, false,
 				"directory %s holds entries that fail "
 				"their checksum (named in the log above)",
@@ -542,17 +779,31 @@ static void check_counts(struct ctx *c)
 		if (!e->has_object && !e->stripes_max)
 			continue; /* a freed orphan still on the list */
 		if (!e->has_object) {
-			/* stripes without an inode */
-			bool fix = c->o->repair &&
-				   drfs_trim(c->fs, e->ino,
-					     (uint64_t)e->stripes_max *
-						     DRFS_STRIPE,
-					     DRFS_STRIPE) == 0;
+			/* stripes without an inode (still there?) */
+			char oid[DRFS_OID_MAX];
+			uint64_t osize;
+			time_t mtime;
+			unsigned left = 0;
+			bool fix;
 
+			for (uint32_t j = 0; j < e->nstripes; j++) {
+				drfs_oid(oid, e->ino, e->stripes[j]);
+				if (rados_stat(c->fs->io, oid, &osize,
+					       &mtime) == 0)
+					left++;
+			}
+			if (!left)
+				continue;
+			fix = c->o->repair &&
+			      drfs_trim(c->fs, e->ino,
+					(uint64_t)e->stripes_max * DRFS_STRIPE,
+					DRFS_STRIPE) == 0;
 			problem(c, fix,
-				"orphaned stripe objects of missing "
-				"inode %" PRIx64 "%s",
-				e->ino, fix ? ": removed" : "");
+				"extra stripe object%s i.%016" PRIx64
+				".* (%u) of inode %" PRIx64
+				", which does not exist%s",
+				left > 1 ? "s" : "", e->ino, left, e->ino,
+				fix ? ": removed" : "");
 			continue;
 		}
 		if (!e->visited && kept_content(c, e))
@@ -736,6 +987,8 @@ int drfs_fsck(struct drfs_fs *fs, const struct drfs_fsck_opts *o,
 out:
 	if (o->progress)
 		fprintf(stderr, "\r\033[K");
+	for (size_t i = 0; i < c.map.cap; i++)
+		free(c.map.v[i].stripes);
 	free(c.map.v);
 	free(c.lockobjs);
 	free(c.live);

@@ -15,6 +15,9 @@ struct drfs_fsck_opts {
 	bool verify_data; /* read every file, verify block checksums */
 	bool offline; /* no node mounted: no grace for intents */
 	bool progress; /* progress on stderr */
+	/* the filedir area, whose files' SHA-1 must be their name (read
+	 * with verify_data); NULL: none */
+	const char *filedir_name;
 	FILE *out; /* one line per problem */
 };
 

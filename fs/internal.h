@@ -61,6 +61,26 @@ int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,
 /* Map a RADOS result as drfs_wop() does (EDQUOT, fencing). */
 int drfs_ret(struct drfs_fs *fs, int ret);
 
+/* data.c */
+/*
+ * Stripe @stripe >= 1 of @ino was found missing although the inode
+ * records it as written: look again, as a read racing a truncate or a
+ * write can see that for a moment.  1: the object exists now (read it
+ * again); 0: the record is gone too (truncated: a hole); -EIO: the object
+ * is lost; -errno.  @quick: look once (nothing else is running).
+ */
+int drfs_stripe_check(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
+		      bool quick);
+
+/*
+ * Add to @op the removal of the stripe records from the smaller of two
+ * sizes on, when a size change crosses a stripe boundary: a truncate
+ * leaves none beyond the size (layout.h), and a grow none that nodes older
+ * than stripe records left behind.
+ */
+void drfs_op_drop_records(rados_write_op_t op, uint64_t from_size,
+			  uint64_t to_size);
+
 /* ns.c */
 /* Read and verify entry @name of directory @dir (-ENOENT if absent). */
 int drfs_entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,

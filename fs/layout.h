@@ -8,6 +8,13 @@
  * key "b.<block index in stripe>" holds the stored length and XXH3-64 of
  * that block.  A block with no key is a hole and reads as zeros.
  *
+ * Stripe records: the inode object's omap key "s.<stripe, 16 hex>" says
+ * that stripe object n >= 1 was written (it exists).  A stripe object
+ * without a record is a hole; one with a record that is missing was lost
+ * (EIO, never zeros).  The record is set only after the stripe object was
+ * written, removed before the object is, and never left beyond the file
+ * size (see data.c).
+ *
  * Invariant: no bytes are stored beyond the file size, so growing a file
  * (truncate up, write past EOF) exposes only zeros.
  */
@@ -48,6 +55,17 @@ static inline void drfs_oid(char out[DRFS_OID_MAX], uint64_t ino,
 static inline void drfs_block_key(char out[16], uint32_t block)
 {
 	snprintf(out, 16, "b.%08x", block);
+}
+
+/* Stripe record key (in the inode object) of stripe @stripe >= 1. */
+#define DRFS_STRIPE_KEY_MAX 24
+#define DRFS_STRIPE_KEY_PREFIX "s."
+#define DRFS_STRIPE_KEY_END "s.g" /* sorts after every stripe record key */
+
+static inline void drfs_stripe_key(char out[DRFS_STRIPE_KEY_MAX],
+				   uint64_t stripe)
+{
+	snprintf(out, DRFS_STRIPE_KEY_MAX, "s.%016" PRIx64, stripe);
 }
 
 /* Number of stripes needed for @size bytes (0 for an empty file). */

@@ -194,6 +194,8 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 			drfs_times_encode(a.mtime_ns, a.ctime_ns, tbuf);
 			rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 		}
+		if (S_ISREG(a.mode))
+			drfs_op_drop_records(op, old.size, a.size);
 		/* Deleting attrs never needs space: allow it on a full pool. */
 		ret = drfs_wop(fs, oid, op, 0);
 		rados_release_write_op(op);

@@ -167,6 +167,7 @@ int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
 {
 	struct drfs_fs *fs = calloc(1, sizeof(*fs));
 	char name[128], tmo[16], mon[512] = "";
+	bool have_mon;
 	uuid_t u;
 	int ret;
 
@@ -207,12 +208,16 @@ int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
 		rados_conf_set(fs->cluster, "mon_host", o->mon_host);
 	snprintf(tmo, sizeof(tmo), "%d", o->timeout > 0 ? o->timeout : 10);
 	rados_conf_set(fs->cluster, "client_mount_timeout", tmo);
-	if (rados_conf_get(fs->cluster, "mon_host", mon, sizeof(mon)) < 0 ||
-	    !mon[0])
+	have_mon =
+		rados_conf_get(fs->cluster, "mon_host", mon, sizeof(mon)) >= 0;
+	if (!have_mon || !mon[0]) {
+		have_mon = false;
 		snprintf(mon, sizeof(mon), "(none configured)");
+	}
 	ret = rados_connect(fs->cluster);
 	if (ret < 0) {
-		if (ret == -ETIMEDOUT || ret == -ENOENT || ret == -EINVAL)
+		if (ret == -ETIMEDOUT || ret == -EINVAL ||
+		    (ret == -ENOENT && !have_mon))
 			seterr(err, errlen,
 			       "cannot reach the Ceph monitors at %s within "
 			       "%s s: %s",
@@ -220,8 +225,17 @@ int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
 		else if (ret == -EACCES || ret == -EPERM)
 			seterr(err, errlen,
 			       "authentication as %s refused by the monitors "
-			       "at %s: %s (check id= and keyring=)",
+			       "at %s: %s (check the client id and keyring)",
 			       name, mon, strerror(-ret));
+		else if (ret == -ENOENT) /* librados found no key */
+			seterr(err, errlen, "no key for %s in keyring %s: %s",
+			       name,
+			       o->keyring ? o->keyring : "(from ceph.conf)",
+			       strerror(-ret));
+		else if (o->keyring) /* EIO: cannot parse it, EISDIR... */
+			seterr(err, errlen,
+			       "cannot authenticate as %s with keyring %s: %s",
+			       name, o->keyring, strerror(-ret));
 		else
 			seterr(err, errlen,
 			       "cannot connect to the Ceph monitors at %s as "

@@ -3,8 +3,14 @@
  *
  *   datarootctl [global options] COMMAND [command options]
  *
- * Commands: mkfs, status (and, as they land: fsck, purge).  Every error is
- * one line on stderr and a non-zero exit; nothing is changed on error.
+ * Commands: mkfs, status, fsck, purge, recover.  Every error is one line
+ * on stderr (an argument error adds the usage line) and a non-zero exit;
+ * nothing is changed on error: all arguments are checked before the
+ * cluster is contacted.
+ *
+ * Exit codes: 0 success, 1 failure, 2 usage error; fsck as fsck(8): 0, 1
+ * repaired, 4 left, 8 operational error, 16 usage error (also for a bad
+ * global option before "fsck", as scripts read fsck's codes).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,7 +29,45 @@
 
 struct global {
 	struct drfs_conn_opts conn;
+	const char *cmd; /* "datarootctl mkfs" etc., for messages */
 };
+
+#define EXIT_USAGE 2
+
+/*
+ * One line for what getopt_long() refused (opterr = 0, optstring "+:..."
+ * so nothing is permuted and a missing value returns ':'): @arg is the
+ * argument it was looking at, @c its return value.
+ */
+static void bad_option(const char *who, const char *arg, int c)
+{
+	char name[64];
+
+	if (!strncmp(arg, "--", 2)) /* --name or --name=value */
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="),
+			 arg);
+	else /* -x, or a letter inside "-abc" */
+		snprintf(name, sizeof(name), "-%c", optopt);
+	if (c == ':')
+		fprintf(stderr, "%s: option '%s' needs a value\n", who, name);
+	else if (optopt && !strncmp(arg, "--", 2)) /* known: --flag=x */
+		fprintf(stderr, "%s: option '%s' takes no value\n", who, name);
+	else
+		fprintf(stderr, "%s: unknown option '%s'\n", who, name);
+}
+
+/* Strict decimal in [min, max]; -1 if not. */
+static long parse_long(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < min || v > max)
+		return -1;
+	return v;
+}
 
 static void usage(FILE *f)
 {
@@ -36,26 +80,39 @@ static void usage(FILE *f)
 		"  -k, --keyring PATH   keyring\n"
 		"  -p, --pool NAME      pool (default %s)\n"
 		"  -n, --fs NAME        filesystem name (default %s)\n"
-		"  -t, --timeout SEC    cluster connect timeout (default 10)\n"
+		"  -t, --timeout SEC    cluster connect timeout, 1..3600 "
+		"(default 10)\n"
 		"\n"
 		"commands:\n"
 		"  mkfs [--force] [--root-mode OCTAL]   create a filesystem\n"
 		"  status [--json]                      show the filesystem\n"
-		"  fsck [--repair] [--no-data] [--offline]  check (and "
-		"repair)\n"
+		"  fsck [--repair] [--no-data] [--offline] [--filedir-name "
+		"NAME]\n"
+		"                                       check (and repair)\n"
 		"  purge [--cache] [--temp --older-than D] [--localcache] "
 		"[--dry-run]\n"
-		"  recover                              finish stale renames\n",
+		"  recover                              finish stale renames\n"
+		"\n"
+		"COMMAND --help shows the command's usage.\n",
 		DRFS_DEFAULT_POOL, DRFS_DEFAULT_FS);
 }
 
-static int connect_fs(struct global *g, struct drfs_fs **fs)
+/* Connect and load the superblock; one line on stderr on failure. */
+static int open_fs(struct global *g, struct drfs_fs **fs)
 {
 	char err[512];
 	int ret = drfs_connect(&g->conn, fs, err, sizeof(err));
 
-	if (ret < 0)
-		fprintf(stderr, "datarootctl: %s\n", err);
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s\n", g->cmd, err);
+		return ret;
+	}
+	ret = drfs_sb_load(*fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s\n", g->cmd, err);
+		drfs_disconnect(*fs);
+		*fs = NULL;
+	}
 	return ret;
 }
 
@@ -65,14 +122,19 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 		{"force", no_argument, 0, 'f'},
 		{"root-mode", required_argument, 0, 'm'},
 		{"area", required_argument, 0, 'a'},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
+	static const char use[] =
+		"usage: datarootctl [global options] mkfs [--force] "
+		"[--root-mode OCTAL] [--area KIND=NAME]...\n";
 	struct drfs_mkfs_opts mo = {.force = false, .root_mode = 0755};
 	struct drfs_fs *fs;
 	char err[512];
-	int c, ret;
+	int at, c, ret;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fm:a:", lo, NULL)) != -1) {
+	while ((at = optind,
+		c = getopt_long(argc, argv, "+:fm:a:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			mo.force = true;
@@ -93,48 +155,57 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 			    strchr(eq + 1, '/') || strlen(eq + 1) > 63 ||
 			    !strcmp(eq + 1, ".") || !strcmp(eq + 1, "..")) {
 				fprintf(stderr,
-					"datarootctl mkfs: bad --area '%s': "
+					"%s: bad --area '%s': "
 					"KIND=NAME with KIND one of filedir, "
 					"trashdir, localcache, cache, temp, "
 					"lock, sessions, muc and NAME one "
 					"directory name\n",
-					arg);
-				return 2;
+					g->cmd, arg);
+				return EXIT_USAGE;
 			}
 			mo.area[k] = eq + 1;
 			break;
 		}
 		case 'm': {
 			char *end;
-			unsigned long m = strtoul(optarg, &end, 8);
+			unsigned long m;
 
-			if (*end || m > 07777) {
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (end == optarg || *end || errno || m > 07777 ||
+			    optarg[0] == '-') {
 				fprintf(stderr,
-					"datarootctl mkfs: bad mode "
-					"'%s' (octal, e.g. 2777)\n",
-					optarg);
-				return 2;
+					"%s: bad mode '%s' (octal, e.g. "
+					"2777)\n",
+					g->cmd, optarg);
+				return EXIT_USAGE;
 			}
 			mo.root_mode = (uint32_t)m;
 			break;
 		}
+		case 'h':
+			fputs(use, stdout);
+			return 0;
 		default:
-			fprintf(stderr, "datarootctl mkfs: usage: mkfs "
-					"[--force] [--root-mode OCTAL] "
-					"[--area KIND=NAME]...\n");
-			return 2;
+			bad_option(g->cmd, argv[at], c);
+			fputs(use, stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "datarootctl mkfs: unexpected argument '%s'\n",
+		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
 			argv[optind]);
-		return 2;
+		fputs(use, stderr);
+		return EXIT_USAGE;
 	}
-	if (connect_fs(g, &fs) < 0)
+	ret = drfs_connect(&g->conn, &fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s\n", g->cmd, err);
 		return 1;
+	}
 	ret = drfs_mkfs(fs, &mo, err, sizeof(err));
 	if (ret < 0) {
-		fprintf(stderr, "datarootctl mkfs: %s\n", err);
+		fprintf(stderr, "%s: %s\n", g->cmd, err);
 	} else {
 		printf("created filesystem '%s' in pool '%s': uuid %s, format "
 		       "%u\n",
@@ -258,29 +329,44 @@ static void cluster_health(struct drfs_fs *fs, char *out, size_t size)
 
 static int cmd_status(struct global *g, int argc, char **argv)
 {
+	static const struct option lo[] = {{"json", no_argument, 0, 'j'},
+					   {"help", no_argument, 0, 'h'},
+					   {0, 0, 0, 0}};
+	static const char use[] =
+		"usage: datarootctl [global options] status [--json]\n";
 	struct drfs_fs *fs;
 	uint64_t total, avail, objects;
-	char err[512];
-	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	bool json = false;
 	char health[64];
-	int ret;
+	int at, c, ret;
 
-	if (argc > 1 && !json) {
-		fprintf(stderr, "datarootctl status: unknown option '%s'\n",
-			argv[1]);
-		return 2;
+	optind = 1;
+	while ((at = optind, c = getopt_long(argc, argv, "+:h", lo, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(use, stdout);
+			return 0;
+		default:
+			bad_option(g->cmd, argv[at], c);
+			fputs(use, stderr);
+			return EXIT_USAGE;
+		}
 	}
-	if (connect_fs(g, &fs) < 0)
-		return 1;
-	ret = drfs_sb_load(fs, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "datarootctl status: %s\n", err);
-		drfs_disconnect(fs);
-		return 1;
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
+			argv[optind]);
+		fputs(use, stderr);
+		return EXIT_USAGE;
 	}
+	if (open_fs(g, &fs) < 0)
+		return 1;
 	ret = drfs_statfs(fs, &total, &avail, &objects);
 	if (ret < 0) {
-		fprintf(stderr, "datarootctl status: cannot stat pool: %s\n",
+		fprintf(stderr, "%s: cannot stat pool: %s\n", g->cmd,
 			strerror(-ret));
 		drfs_disconnect(fs);
 		return 1;
@@ -336,19 +422,25 @@ static int cmd_status(struct global *g, int argc, char **argv)
 
 static int cmd_fsck(struct global *g, int argc, char **argv)
 {
-	static const struct option lo[] = {{"repair", no_argument, 0, 'r'},
-					   {"no-data", no_argument, 0, 'D'},
-					   {"offline", no_argument, 0, 'o'},
-					   {"help", no_argument, 0, 'h'},
-					   {0, 0, 0, 0}};
+	static const struct option lo[] = {
+		{"repair", no_argument, 0, 'r'},
+		{"no-data", no_argument, 0, 'D'},
+		{"offline", no_argument, 0, 'o'},
+		{"filedir-name", required_argument, 0, 'F'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	static const char use[] =
+		"usage: datarootctl [global options] fsck [--repair|-y] "
+		"[--no-data] [--offline] [--filedir-name NAME]\n";
 	struct drfs_fsck_opts fo = {.verify_data = true, .out = stdout};
 	struct drfs_fsck_result r;
 	struct drfs_fs *fs;
-	char err[512];
-	int c, ret;
+	const char *fd_name = NULL; /* default: as recorded by mkfs */
+	int at, c, ret;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "yrDoh", lo, NULL)) != -1) {
+	while ((at = optind,
+		c = getopt_long(argc, argv, "+:yrDoh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'y':
 		case 'r':
@@ -360,36 +452,44 @@ static int cmd_fsck(struct global *g, int argc, char **argv)
 		case 'o':
 			fo.offline = true;
 			break;
+		case 'F':
+			if (!optarg[0] || strchr(optarg, '/')) {
+				fprintf(stderr,
+					"%s: --filedir-name '%s': must be "
+					"one name (or 'none')\n",
+					g->cmd, optarg);
+				return FSCK_USAGE;
+			}
+			fd_name = optarg;
+			break;
 		case 'h':
-			printf("usage: datarootctl fsck [--repair|-y] "
-			       "[--no-data] [--offline]\n"
-			       "exit: 0 clean, 1 problems repaired, 4 problems "
-			       "left, 8 operational error, 16 usage\n");
+			printf("%sexit: 0 clean, 1 problems repaired, 4 "
+			       "problems left, 8 operational error, 16 "
+			       "usage\n",
+			       use);
 			return FSCK_OK;
 		default:
-			fprintf(stderr, "datarootctl fsck: usage: fsck "
-					"[--repair] [--no-data] [--offline]\n");
+			bad_option(g->cmd, argv[at], c);
+			fputs(use, stderr);
 			return FSCK_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "datarootctl fsck: unexpected argument '%s'\n",
+		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
 			argv[optind]);
+		fputs(use, stderr);
 		return FSCK_USAGE;
 	}
-	if (connect_fs(g, &fs) < 0)
+	if (open_fs(g, &fs) < 0)
 		return FSCK_ERROR;
-	ret = drfs_sb_load(fs, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "datarootctl fsck: %s\n", err);
-		drfs_disconnect(fs);
-		return FSCK_ERROR;
-	}
+	if (!fd_name)
+		fd_name = fs->sb.area[DRFS_AREA_FILEDIR];
+	fo.filedir_name = strcmp(fd_name, "none") ? fd_name : NULL;
 	fo.progress = isatty(2);
 	ret = drfs_fsck(fs, &fo, &r);
 	drfs_disconnect(fs);
 	if (ret < 0) {
-		fprintf(stderr, "datarootctl fsck: check aborted: %s\n",
+		fprintf(stderr, "%s: check aborted: %s\n", g->cmd,
 			strerror(-ret));
 		return FSCK_ERROR;
 	}
@@ -412,9 +512,13 @@ static int cmd_fsck(struct global *g, int argc, char **argv)
 static long long parse_duration(const char *s)
 {
 	char *end;
-	long long v = strtoll(s, &end, 10);
+	long long v;
 
-	if (end == s || v < 0)
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	/* at most 100 years: no overflow below */
+	if (end == s || v < 0 || errno || v > 100ll * 366 * 86400 ||
+	    s[0] == '+' || s[0] == ' ')
 		return -1;
 	switch (*end) {
 	case 0:
@@ -506,15 +610,20 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 		{"older-than", required_argument, 0, 'o'},
 		{"read-cache", no_argument, 0, 'r'},
 		{"dry-run", no_argument, 0, 'n'},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
+	static const char use[] =
+		"usage: datarootctl [global options] purge [--cache] [--temp "
+		"--older-than DURATION] [--localcache] [--read-cache] "
+		"[--dry-run]\n";
 	bool lc = false, cache = false, temp = false, rc = false, dry = false;
 	long long older = -1;
 	struct drfs_fs *fs;
-	char err[512];
-	int c, ret = 0;
+	int at, c, ret = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((at = optind, c = getopt_long(argc, argv, "+:h", lo, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'l':
 			lc = true;
@@ -535,32 +644,51 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 			older = parse_duration(optarg);
 			if (older < 0) {
 				fprintf(stderr,
-					"datarootctl purge: bad "
-					"duration '%s' (e.g. 7d, 12h, "
-					"30m)\n",
-					optarg);
-				return 2;
+					"%s: bad duration '%s' (e.g. 7d, "
+					"12h, 30m)\n",
+					g->cmd, optarg);
+				fputs(use, stderr);
+				return EXIT_USAGE;
 			}
 			break;
+		case 'h':
+			fputs(use, stdout);
+			return 0;
 		default:
-			goto usage;
+			bad_option(g->cmd, argv[at], c);
+			fputs(use, stderr);
+			return EXIT_USAGE;
 		}
 	}
-	if ((!lc && !cache && !temp && !rc) || optind < argc)
-		goto usage;
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
+			argv[optind]);
+		fputs(use, stderr);
+		return EXIT_USAGE;
+	}
+	if (!lc && !cache && !temp && !rc) {
+		fprintf(stderr,
+			"%s: nothing to purge (give --cache, --temp, "
+			"--localcache or --read-cache)\n",
+			g->cmd);
+		fputs(use, stderr);
+		return EXIT_USAGE;
+	}
 	if (temp && older < 0) {
-		fprintf(stderr, "datarootctl purge: --temp needs --older-than "
-				"DURATION\n");
-		return 2;
+		fprintf(stderr, "%s: --temp needs --older-than DURATION\n",
+			g->cmd);
+		fputs(use, stderr);
+		return EXIT_USAGE;
 	}
-	if (connect_fs(g, &fs) < 0)
-		return 1;
-	ret = drfs_sb_load(fs, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "datarootctl purge: %s\n", err);
-		drfs_disconnect(fs);
-		return 1;
+	if (!temp && older >= 0) {
+		/* it would be ignored: cache/ is always emptied whole */
+		fprintf(stderr, "%s: --older-than applies to --temp only\n",
+			g->cmd);
+		fputs(use, stderr);
+		return EXIT_USAGE;
 	}
+	if (open_fs(g, &fs) < 0)
+		return 1;
 	if (cache) {
 		/* files only: directories stay, as Moodle's own purge */
 		struct drfs_purge_opts po = {0, 0, false, dry};
@@ -584,32 +712,39 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 		ret = purge_everywhere(fs, true, dry);
 	drfs_disconnect(fs);
 	return ret < 0 ? 1 : 0;
-usage:
-	fprintf(stderr, "datarootctl purge: usage: purge [--cache] [--temp "
-			"--older-than DURATION] [--localcache] [--read-cache] "
-			"[--dry-run]\n");
-	return 2;
 }
 
 static int cmd_recover(struct global *g, int argc, char **argv)
 {
+	static const struct option lo[] = {{"help", no_argument, 0, 'h'},
+					   {0, 0, 0, 0}};
+	static const char use[] =
+		"usage: datarootctl [global options] recover\n";
 	struct drfs_fs *fs;
-	char err[512];
-	int ret;
+	int at, c, ret;
 
-	(void)argc;
-	(void)argv;
-	if (connect_fs(g, &fs) < 0)
-		return 1;
-	ret = drfs_sb_load(fs, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "datarootctl recover: %s\n", err);
-		drfs_disconnect(fs);
-		return 1;
+	optind = 1;
+	while ((at = optind, c = getopt_long(argc, argv, "+:h", lo, NULL)) !=
+	       -1) {
+		if (c == 'h') {
+			fputs(use, stdout);
+			return 0;
+		}
+		bad_option(g->cmd, argv[at], c);
+		fputs(use, stderr);
+		return EXIT_USAGE;
 	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
+			argv[optind]);
+		fputs(use, stderr);
+		return EXIT_USAGE;
+	}
+	if (open_fs(g, &fs) < 0)
+		return 1;
 	ret = drfs_intents_recover(fs, 0);
 	if (ret < 0)
-		fprintf(stderr, "datarootctl recover: %s\n", strerror(-ret));
+		fprintf(stderr, "%s: %s\n", g->cmd, strerror(-ret));
 	else
 		printf("%d rename intent(s) recovered\n", ret);
 	drfs_disconnect(fs);
@@ -627,14 +762,27 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
+	static const struct {
+		const char *name;
+		int (*fn)(struct global *g, int argc, char **argv);
+	} cmds[] = {{"mkfs", cmd_mkfs},
+		    {"status", cmd_status},
+		    {"fsck", cmd_fsck},
+		    {"purge", cmd_purge},
+		    {"recover", cmd_recover}};
 	struct global g = {0};
-	int c;
+	char who[64];
+	bool bad = false;
+	int at, c;
 
+	opterr = 0; /* our own one-line messages */
 	g.conn.pool = DRFS_DEFAULT_POOL;
 	g.conn.fsname = DRFS_DEFAULT_FS;
 	g.conn.timeout = 10;
-	while ((c = getopt_long(argc, argv, "+c:i:k:p:n:t:h", lo, NULL)) !=
-	       -1) {
+	g.cmd = "datarootctl";
+	while (!bad &&
+	       (at = optind, c = getopt_long(argc, argv, "+:c:i:k:p:n:t:h", lo,
+					     NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			g.conn.conf = optarg;
@@ -652,40 +800,50 @@ int main(int argc, char **argv)
 			g.conn.fsname = optarg;
 			break;
 		case 't':
-			g.conn.timeout = atoi(optarg);
-			if (g.conn.timeout <= 0) {
+			g.conn.timeout = (int)parse_long(optarg, 1, 3600);
+			if (g.conn.timeout < 0) {
 				fprintf(stderr,
-					"datarootctl: bad timeout "
-					"'%s'\n",
+					"datarootctl: bad timeout '%s' "
+					"(seconds, 1 to 3600)\n",
 					optarg);
-				return 2;
+				bad = true;
 			}
 			break;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			bad_option("datarootctl", argv[at], c);
+			bad = true;
+			break;
 		}
 	}
+	if (bad) {
+		fprintf(stderr, "usage: datarootctl [global options] COMMAND "
+				"[options] (see --help)\n");
+		/* fsck(8)'s code for a usage error when the command is fsck */
+		for (int i = optind; i < argc; i++)
+			if (!strcmp(argv[i], "fsck"))
+				return FSCK_USAGE;
+		return EXIT_USAGE;
+	}
 	if (optind >= argc) {
+		fprintf(stderr, "datarootctl: no command given\n");
 		usage(stderr);
-		return 2;
+		return EXIT_USAGE;
 	}
 	argc -= optind;
 	argv += optind;
-	if (!strcmp(argv[0], "mkfs"))
-		return cmd_mkfs(&g, argc, argv);
-	if (!strcmp(argv[0], "status"))
-		return cmd_status(&g, argc, argv);
-	if (!strcmp(argv[0], "purge"))
-		return cmd_purge(&g, argc, argv);
-	if (!strcmp(argv[0], "fsck"))
-		return cmd_fsck(&g, argc, argv);
-	if (!strcmp(argv[0], "recover"))
-		return cmd_recover(&g, argc, argv);
-	fprintf(stderr, "datarootctl: unknown command '%s' (see --help)\n",
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[0], cmds[i].name))
+			continue;
+		snprintf(who, sizeof(who), "datarootctl %s", cmds[i].name);
+		g.cmd = who;
+		return cmds[i].fn(&g, argc, argv);
+	}
+	fprintf(stderr,
+		"datarootctl: unknown command '%s' (mkfs, status, fsck, "
+		"purge, recover; see --help)\n",
 		argv[0]);
-	return 2;
+	return EXIT_USAGE;
 }

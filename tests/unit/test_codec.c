@@ -95,6 +95,23 @@ Test(codec, block_record)
 	cr_assert_eq(drfs_block_decode(buf, sizeof(buf), &c), -EIO);
 }
 
+Test(codec, stripe_record)
+{
+	char buf[DRFS_STRIPE_REC_LEN];
+
+	drfs_stripe_rec_encode(0x123456789ull, buf);
+	cr_assert_eq(drfs_stripe_rec_decode(buf, sizeof(buf), 0x123456789ull),
+		     0);
+	/* the record of another stripe, a short one, a flipped bit */
+	cr_assert_eq(drfs_stripe_rec_decode(buf, sizeof(buf), 7), -EIO);
+	cr_assert_eq(
+		drfs_stripe_rec_decode(buf, sizeof(buf) - 1, 0x123456789ull),
+		-EIO);
+	buf[6] ^= 0x10;
+	cr_assert_eq(drfs_stripe_rec_decode(buf, sizeof(buf), 0x123456789ull),
+		     -EIO);
+}
+
 Test(codec, names)
 {
 	char n255[256], n256[257];

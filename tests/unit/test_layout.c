@@ -34,3 +34,20 @@ Test(layout, object_names)
 	drfs_block_key(key, 0xffffffffu);
 	cr_assert(strcmp(key, "b.g") < 0);
 }
+
+Test(layout, stripe_record_keys)
+{
+	char k1[DRFS_STRIPE_KEY_MAX], k2[DRFS_STRIPE_KEY_MAX];
+
+	drfs_stripe_key(k1, 1);
+	cr_assert_str_eq(k1, "s.0000000000000001");
+	/* fixed width: key order is stripe order, also beyond 32 bits,
+	 * and "s.g" ends every range */
+	drfs_stripe_key(k2, 0x100000000ull);
+	cr_assert(strcmp(k1, k2) < 0);
+	drfs_stripe_key(k1, 0xffffffffull);
+	cr_assert(strcmp(k1, k2) < 0);
+	drfs_stripe_key(k2, (1ull << 60) / DRFS_STRIPE);
+	cr_assert(strcmp(k2, DRFS_STRIPE_KEY_END) < 0);
+	cr_assert(strncmp(k2, DRFS_STRIPE_KEY_PREFIX, 2) == 0);
+}
