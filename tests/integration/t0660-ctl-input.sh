@@ -95,7 +95,9 @@ bad 2 "bad duration '-1d'" "purge: negative duration: exit 2" "${G[@]}" purge --
 bad 2 "bad duration '99999999999999d'" "purge: duration that overflows: exit 2" "${G[@]}" purge --temp --older-than 99999999999999d
 bad 2 'applies to --temp only' "purge: --cache with --older-than (conflict): exit 2" "${G[@]}" purge --cache --older-than 1d
 bad 2 "unexpected argument 'temp'" "purge: extra argument: exit 2" "${G[@]}" purge --cache temp
-one 1 'no filedir read cache' "purge --read-cache: not in this version, exit 1" "${G[@]}" purge --read-cache
+bad 2 "bad --area 'nosuch=x'" "mkfs: --area of an unknown kind: exit 2" "${G[@]}" mkfs --force --area nosuch=x
+bad 2 "bad --area 'filedir=a/b'" "mkfs: --area name with a slash: exit 2" "${G[@]}" mkfs --force --area filedir=a/b
+bad 2 "option '--area' needs a value" "mkfs: --area without a value: exit 2" "${G[@]}" mkfs --area
 bad 2 "unknown option '--all'" "recover: unknown option: exit 2" "${G[@]}" recover --all
 bad 2 "unexpected argument 'now'" "recover: extra argument: exit 2" "${G[@]}" recover now
 ok "argument errors take no time (the cluster is not contacted)" test $((SECONDS - start)) -le 5
