@@ -598,10 +598,23 @@ static int walk(struct ctx *c)
 
 		c->r->dirs++;
 		if (drfs_dir_is_alive(c->fs, it.ino) == -ENOENT) {
-			problem(c, false,
+			bool fix = c->o->repair;
+
+			/* An rmdir in flight holds the mark for milliseconds:
+			 * online, look again before undoing it.  The rmdir
+			 * never returned, so keeping the directory is as
+			 * right as removing it. */
+			if (fix && !c->o->offline) {
+				sleep(2);
+				fix = drfs_dir_is_alive(c->fs, it.ino) ==
+				      -ENOENT;
+			}
+			if (fix)
+				drfs_dir_revive(c->fs, it.ino);
+			problem(c, fix,
 				"directory %s is marked dead but "
-				"still linked (interrupted rmdir)",
-				it.path);
+				"still linked (interrupted rmdir)%s",
+				it.path, fix ? ": kept (mark removed)" : "");
 		}
 		while (more) {
 			int n = drfs_readdir(c->fs, it.ino,

@@ -176,6 +176,16 @@ check_eq "filedir mismatch: --filedir-name pool finds it there" 4 "$(fsck_rc --f
 contains "filedir mismatch: under its area's name" "content of /pool/${bad:0:2}/${bad:2:2}/$bad does not match" "$(cat "$T_DIR/fsck.out")"
 rm -r "$M/pool"
 check_eq "filedir: clean afterwards" 0 "$(fsck_rc)"
+
+# an rmdir interrupted after it marked the directory dead
+mkdir "$M/dying"
+R setomapval "$(printf 'i.%016x' "$(stat -c %i "$M/dying")")" /dead 1
+ok "a directory marked dead refuses new entries" bash -c "! touch '$M/dying/x' 2>/dev/null"
+check_eq "interrupted rmdir: fsck exit 4" 4 "$(fsck_rc)"
+contains "interrupted rmdir: reported" 'directory /dying is marked dead but still linked' "$(cat "$T_DIR/fsck.out")"
+check_eq "interrupted rmdir: --repair keeps the directory (exit 1)" 1 "$(fsck_rc --repair)"
+ok "interrupted rmdir: the directory takes entries again" touch "$M/dying/x"
+check_eq "interrupted rmdir: clean afterwards" 0 "$(fsck_rc)"
 umount_fs "$M"
 check_eq "usage error: exit 16" 16 "$(fsck_rc --bogus)"
 done_testing
