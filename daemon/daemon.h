@@ -41,6 +41,16 @@ struct dnode {
 	struct dnode *next; /* hash chain */
 };
 
+/*
+ * An open shared file (fi->fh).  A rejoin after fencing makes every handle
+ * opened before it stale: its operations fail with EIO (as an NFS stale
+ * handle) because what it buffered or locked belonged to the old session.
+ */
+struct dfile {
+	struct dnode *n;
+	uint64_t gen; /* d->gen at open */
+};
+
 enum drfsd_op {
 	DRFSD_OP_LOOKUP,
 	DRFSD_OP_GETATTR,
@@ -61,9 +71,17 @@ enum drfsd_op {
 	DRFSD_OP__N
 };
 
+/*
+ * Lock order: fs->conn_lock (held for reading by every request, see
+ * fs.h), then lw->lock or table_lock, then node->lock.
+ */
 struct drfsd {
 	struct drfs_fs *fs;
 	struct fuse_session *se;
+	uint64_t gen; /* fs->conn_lock: +1 per rejoin; older handles stale */
+	uint64_t rejoins; /* atomic: how many times this mount rejoined */
+	size_t dropped; /* rejoin.c (lease thread only): dirty files dropped */
+	int64_t rejoin_warned_ns; /* rejoin.c (lease thread only) */
 	pthread_mutex_t table_lock;
 	struct dnode **table;
 	size_t nbuckets;
@@ -79,6 +97,7 @@ struct drfsd {
 	int lc_root_fd; /* O_PATH of <lc_path>/<epoch> */
 	uint64_t lc_epoch;
 	uint64_t lc_watch;
+	rados_ioctx_t lc_watch_io; /* the ioctx lc_watch was made on */
 	int64_t lc_last_log_ns; /* atomic */
 	uint64_t ops[DRFSD_OP__N]; /* atomic */
 	const char *area[DRFS_AREA__N]; /* directory name of each area */
@@ -157,5 +176,20 @@ void drfsd_locks_on_release(struct drfsd *d, struct dnode *n, uint64_t owner);
 /* ops.c helpers shared with locks.c */
 struct dnode *drfsd_node(struct drfsd *d, uint64_t ino);
 int drfsd_wb_sync(struct drfsd *d, struct dnode *n);
+/* The node of an open shared file, NULL if the handle is stale. */
+struct dnode *drfsd_fh(struct drfsd *d, const struct fuse_file_info *fi);
+
+/*
+ * Rejoin after fencing (rejoin.c; called by the lease thread).  With
+ * fs->conn_lock held for writing: drfsd_wb_drop_all() forgets every
+ * buffered write and every lock flag, returns how many files had unsaved
+ * data; drfsd_locks_detach() undoes the lock watches and answers parked
+ * waiters EIO; drfsd_local_detach()/_attach() move the superblock watch.
+ */
+void drfsd_rejoin(void *ctx);
+size_t drfsd_wb_drop_all(struct drfsd *d);
+void drfsd_locks_detach(struct drfsd *d);
+void drfsd_local_detach(struct drfsd *d);
+bool drfsd_local_attach(struct drfsd *d);
 
 #endif

@@ -87,6 +87,21 @@ static int rm_cb(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+/* An epoch directory's name: decimal digits only. */
+static bool epoch_name(const char *name)
+{
+	if (!*name)
+		return false;
+	for (; *name; name++)
+		if (*name < '0' || *name > '9')
+			return false;
+	return true;
+}
+
+/*
+ * Remove the other epoch directories of lc_path.  Only epoch-named
+ * entries: whatever else a mistaken localcache_path holds stays.
+ */
 static void *rm_old_epochs(void *arg)
 {
 	char *keep = arg; /* "<lc_path>/<epoch>" */
@@ -99,7 +114,7 @@ static void *rm_old_epochs(void *arg)
 	while (dp && (e = readdir(dp))) {
 		char path[4096];
 
-		if (e->d_name[0] == '.' || !strcmp(e->d_name, slash + 1))
+		if (!epoch_name(e->d_name) || !strcmp(e->d_name, slash + 1))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", keep, e->d_name);
 		nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -161,7 +176,7 @@ static void sb_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 	}
 	if (sscanf(buf, "rc %" SCNu64, &epoch) == 1)
 		drfsd_rc_epoch(d, epoch);
-	rados_notify_ack(d->fs->io, "sb", notify_id, handle, NULL, 0);
+	rados_notify_ack(d->lc_watch_io, "sb", notify_id, handle, NULL, 0);
 }
 
 static void sb_watch_err(void *arg, uint64_t cookie, int err)
@@ -171,6 +186,48 @@ static void sb_watch_err(void *arg, uint64_t cookie, int err)
 	drfs_warn("watch on the superblock lost (%s): a localcache purge may "
 		  "be seen late",
 		  strerror(-err));
+}
+
+/*
+ * The area holds what Moodle serves and runs (compiled templates, JS, CSS):
+ * no other user may read it, let alone change it.  The default path is in
+ * /dev/shm, which every user may write: someone could make the directory
+ * (or a symlink) first and keep it.  So it must be a real directory owned
+ * by us; it is then made 0700.  Returns 0 or -errno (message printed).
+ */
+static int lc_path_secure(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0) {
+		ret = -errno;
+		fprintf(stderr, "datarootfs: localcache_path %s: %s%s\n", path,
+			strerror(errno),
+			errno == ELOOP || errno == ENOTDIR
+				? " (a symlink or not a directory: refusing)"
+				: "");
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+	} else if (st.st_uid != geteuid()) {
+		fprintf(stderr,
+			"datarootfs: localcache_path %s belongs to uid %u, "
+			"not to this daemon (uid %u): refusing to keep the "
+			"localcache where another user can read or change it "
+			"(remove it, or chown it)\n",
+			path, (unsigned)st.st_uid, (unsigned)geteuid());
+		ret = -EPERM;
+	} else if (fchmod(fd, 0700) < 0) {
+		ret = -errno;
+	}
+	if (ret < 0 && ret != -EPERM)
+		fprintf(stderr, "datarootfs: localcache_path %s: %s\n", path,
+			strerror(-ret));
+	close(fd);
+	return ret;
 }
 
 int drfsd_local_start(struct drfsd *d)
@@ -188,8 +245,9 @@ int drfsd_local_start(struct drfsd *d)
 			d->lc_path, strerror(errno));
 		return ret;
 	}
-	/* not readable by other users: it holds the site's cached data */
-	chmod(d->lc_path, 0700);
+	ret = lc_path_secure(d->lc_path);
+	if (ret < 0)
+		return ret;
 	if (statfs(d->lc_path, &sfs) == 0 && sfs.f_type != TMPFS_MAGIC)
 		drfs_warn("localcache_path %s is not on tmpfs (filesystem "
 			  "type 0x%lx): localcache reads and writes will hit "
@@ -204,6 +262,7 @@ int drfsd_local_start(struct drfsd *d)
 watch:
 	/* purges of the localcache and of the read cache are announced on
 	 * the superblock */
+	d->lc_watch_io = d->fs->io;
 	ret = rados_watch2(d->fs->io, "sb", &d->lc_watch, sb_watch_cb,
 			   sb_watch_err, d);
 	if (ret < 0) {
@@ -219,10 +278,50 @@ watch:
 void drfsd_local_stop(struct drfsd *d)
 {
 	if (d->lc_watch)
-		rados_unwatch2(d->fs->io, d->lc_watch);
+		rados_unwatch2(d->lc_watch_io, d->lc_watch);
 	rados_watch_flush(d->fs->cluster);
 	if (d->lc_name && d->lc_root_fd >= 0)
 		close(d->lc_root_fd);
+}
+
+void drfsd_local_detach(struct drfsd *d)
+{
+	if (!d->lc_watch)
+		return;
+	rados_unwatch2(d->lc_watch_io, d->lc_watch);
+	d->lc_watch = 0;
+}
+
+/*
+ * On the new client after a rejoin: watch the superblock again and catch
+ * up with a purge that happened while we were cut off.  Returns true when
+ * the area root changed: the caller drops the kernel's entry for it once
+ * it no longer holds conn_lock (the kernel may need a request to do it).
+ */
+bool drfsd_local_attach(struct drfsd *d)
+{
+	int ret;
+
+	d->lc_watch_io = d->fs->io;
+	ret = rados_watch2(d->fs->io, "sb", &d->lc_watch, sb_watch_cb,
+			   sb_watch_err, d);
+	if (ret < 0) {
+		d->lc_watch = 0;
+		drfs_warn("cannot watch the superblock again: %s; a "
+			  "localcache purge may be seen late",
+			  strerror(-ret));
+	}
+	ret = drfs_sb_load(d->fs, NULL, 0);
+	if (ret == 0)
+		drfsd_rc_epoch(d, d->fs->sb.rc_epoch);
+	if (!d->lc_name || ret < 0 || d->fs->sb.lc_epoch == d->lc_epoch)
+		return false;
+	ret = lc_switch(d, d->fs->sb.lc_epoch);
+	if (ret == 0)
+		drfs_info("localcache purged while this node was cut off: "
+			  "now epoch %" PRIu64,
+			  d->lc_epoch);
+	return true;
 }
 
 bool drfsd_local_is_area(struct drfsd *d, uint64_t parent, const char *name)

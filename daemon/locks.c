@@ -13,9 +13,18 @@
  * are made durable; when a lock is granted, the kernel's page cache of the
  * inode is dropped, so the new holder reads what the previous one wrote.
  *
- * Locking: lw->lock protects the wait list and the watch table.  A waiter
- * marked busy is being retried by the waker without the lock held; an
- * interrupt arriving then only flags it, and the waker finishes it.
+ * Locking: fs->conn_lock (read) before lw->lock, which protects the wait
+ * list and the watch table.  A waiter's life: "parking" while its request
+ * registers the interrupt callback (the waker leaves it alone), then on the
+ * list; "busy" while the waker retries it without lw->lock; "claimed" once
+ * taken off the list to be answered.  An interrupt arriving while busy,
+ * parking or claimed only flags it; whoever claimed it first clears the
+ * request's interrupt callback (libfuse waits for a running one), then
+ * replies and frees it, so a callback never sees a freed waiter.
+ *
+ * Rejoin after fencing (drfsd_locks_detach, conn_lock held for writing):
+ * the watches of the old client are undone and every parked waiter is
+ * answered EIO: its request came through a handle of the old session.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +46,7 @@ struct waiter {
 	int kind;
 	uint64_t owner;
 	struct drfs_lk lk;
-	bool busy, interrupted;
+	bool parking, busy, claimed, interrupted;
 	struct waiter *next;
 };
 
@@ -47,6 +56,7 @@ struct watch {
 	int64_t last_used_ns; /* kept 30 s after its last waiter */
 	char oid[DRFS_OID_MAX];
 	struct lockwait *lw;
+	rados_ioctx_t io; /* the client instance the watch is on */
 	bool used;
 };
 
@@ -89,7 +99,7 @@ static void on_interrupt(fuse_req_t req, void *data)
 	struct waiter *w = data;
 
 	pthread_mutex_lock(&lw->lock);
-	if (w->busy) {
+	if (w->parking || w->busy || w->claimed) {
 		w->interrupted = true;
 		pthread_mutex_unlock(&lw->lock);
 		return;
@@ -109,7 +119,7 @@ static void watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 	(void)notifier_id;
 	(void)data;
 	(void)len;
-	rados_notify_ack(lw->d->fs->io, wt->oid, notify_id, handle, NULL, 0);
+	rados_notify_ack(wt->io, wt->oid, notify_id, handle, NULL, 0);
 	pthread_mutex_lock(&lw->lock);
 	lw->kick = true;
 	pthread_cond_signal(&lw->cond);
@@ -159,6 +169,7 @@ static void watches_sync(struct lockwait *lw)
 
 			wt->ino = w->ino;
 			wt->lw = lw;
+			wt->io = fs->io;
 			drfs_lock_oid(wt->oid, w->ino);
 			if (rados_watch2(fs->io, wt->oid, &wt->cookie, watch_cb,
 					 watch_err, wt) < 0) {
@@ -176,21 +187,79 @@ static void watches_sync(struct lockwait *lw)
 		if (lw->watches[i].cookie && !lw->watches[i].used &&
 		    drfs_now_ns() - lw->watches[i].last_used_ns >
 			    30 * 1000000000ll) {
-			rados_unwatch2(fs->io, lw->watches[i].cookie);
+			rados_unwatch2(lw->watches[i].io,
+				       lw->watches[i].cookie);
 			lw->watches[i].cookie = 0;
 		}
+}
+
+/*
+ * Answer a claimed waiter: after fuse_req_interrupt_func(NULL) no
+ * interrupt callback runs any more, so its flag is final.
+ */
+static void waiter_finish(struct lockwait *lw, struct waiter *w, int ret)
+{
+	struct drfsd *d = lw->d;
+	bool intr;
+
+	fuse_req_interrupt_func(w->req, NULL, NULL);
+	pthread_mutex_lock(&lw->lock);
+	intr = w->interrupted;
+	pthread_mutex_unlock(&lw->lock);
+	if (intr) {
+		if (ret == 0) {
+			struct drfs_lk un = w->lk;
+
+			un.type = F_UNLCK;
+			drfs_lock_set(d->fs, w->ino, w->kind, w->owner, &un,
+				      NULL);
+		}
+		ret = -EINTR;
+	} else if (ret == 0) {
+		granted(d, drfsd_node(d, w->ino), w->ino);
+	}
+	fuse_reply_err(w->req, ret < 0 ? -drfs_ret(d->fs, ret) : 0);
+	free(w);
+}
+
+/* Retry every parked request, oldest first.  lw->lock is held. */
+static void retry_all(struct lockwait *lw)
+{
+	struct drfsd *d = lw->d;
+
+	for (struct waiter *w = lw->list, *next; w; w = next) {
+		int ret;
+
+		next = w->next;
+		if (w->parking)
+			continue;
+		w->busy = true;
+		pthread_mutex_unlock(&lw->lock);
+		ret = drfs_lock_set(d->fs, w->ino, w->kind, w->owner, &w->lk,
+				    NULL);
+		pthread_mutex_lock(&lw->lock);
+		w->busy = false;
+		next = w->next;
+		if (ret == -EAGAIN && !w->interrupted)
+			continue;
+		waiter_list_remove(lw, w);
+		w->claimed = true;
+		pthread_mutex_unlock(&lw->lock);
+		waiter_finish(lw, w, ret);
+		pthread_mutex_lock(&lw->lock);
+		next = lw->list; /* the list may have changed */
+	}
 }
 
 static void *waker_main(void *arg)
 {
 	struct lockwait *lw = arg;
-	struct drfsd *d = lw->d;
+	struct drfs_fs *fs = lw->d->fs;
 
 	pthread_mutex_lock(&lw->lock);
 	while (!lw->stop) {
 		struct timespec ts;
 
-		watches_sync(lw);
 		if (!lw->kick) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += POLL_MS * 1000000L;
@@ -202,44 +271,60 @@ static void *waker_main(void *arg)
 			else
 				pthread_cond_wait(&lw->cond, &lw->lock);
 		}
-		lw->kick = false;
 		if (lw->stop)
 			break;
-		/* retry every parked request, oldest first */
-		for (struct waiter *w = lw->list, *next; w; w = next) {
-			int ret;
-
-			w->busy = true;
-			pthread_mutex_unlock(&lw->lock);
-			ret = drfs_lock_set(d->fs, w->ino, w->kind, w->owner,
-					    &w->lk, NULL);
-			pthread_mutex_lock(&lw->lock);
-			w->busy = false;
-			next = w->next;
-			if (ret == -EAGAIN && !w->interrupted)
-				continue;
-			waiter_list_remove(lw, w);
-			pthread_mutex_unlock(&lw->lock);
-			if (w->interrupted) {
-				if (ret == 0) {
-					struct drfs_lk un = w->lk;
-
-					un.type = F_UNLCK;
-					drfs_lock_set(d->fs, w->ino, w->kind,
-						      w->owner, &un, NULL);
-				}
-				ret = -EINTR;
-			} else if (ret == 0) {
-				granted(d, drfsd_node(d, w->ino), w->ino);
-			}
-			fuse_reply_err(w->req, ret < 0 ? -ret : 0);
-			free(w);
-			pthread_mutex_lock(&lw->lock);
-			next = lw->list; /* the list may have changed */
-		}
+		/* the connection is held for the pass (lock order) */
+		pthread_mutex_unlock(&lw->lock);
+		drfs_conn_rdlock(fs);
+		pthread_mutex_lock(&lw->lock);
+		lw->kick = false;
+		watches_sync(lw); /* may kick again: a watch was armed */
+		retry_all(lw);
+		pthread_mutex_unlock(&lw->lock);
+		drfs_conn_unlock(fs);
+		pthread_mutex_lock(&lw->lock);
 	}
 	pthread_mutex_unlock(&lw->lock);
 	return NULL;
+}
+
+void drfsd_locks_detach(struct drfsd *d)
+{
+	struct lockwait *lw = d->lw;
+	struct waiter *list;
+	uint64_t *cookies;
+	size_t n = 0;
+
+	if (!lw)
+		return;
+	cookies = calloc(lw->capwatches, sizeof(*cookies));
+	pthread_mutex_lock(&lw->lock);
+	for (size_t i = 0; i < lw->nwatches; i++) {
+		struct watch *wt = &lw->watches[i];
+
+		if (wt->cookie && cookies)
+			cookies[n++] = wt->cookie;
+		wt->cookie = 0;
+	}
+	/* no request is parking or busy: they hold conn_lock */
+	list = lw->list;
+	lw->list = NULL;
+	for (struct waiter *w = list; w; w = w->next)
+		w->claimed = true;
+	pthread_mutex_unlock(&lw->lock);
+	/* outside lw->lock: a callback may be waiting for it; the watches'
+	 * ioctx is the old client's, still fs->io until the reconnect */
+	for (size_t i = 0; i < n; i++)
+		rados_unwatch2(d->fs->io, cookies[i]);
+	free(cookies);
+	while (list) {
+		struct waiter *w = list;
+
+		list = w->next;
+		fuse_req_interrupt_func(w->req, NULL, NULL);
+		fuse_reply_err(w->req, EIO);
+		free(w);
+	}
 }
 
 int drfsd_locks_start(struct drfsd *d)
@@ -274,7 +359,8 @@ void drfsd_locks_stop(struct drfsd *d)
 	pthread_join(lw->thread, NULL);
 	for (size_t i = 0; i < lw->nwatches; i++)
 		if (lw->watches[i].cookie)
-			rados_unwatch2(d->fs->io, lw->watches[i].cookie);
+			rados_unwatch2(lw->watches[i].io,
+				       lw->watches[i].cookie);
 	rados_watch_flush(d->fs->cluster);
 	while (lw->list) {
 		struct waiter *w = lw->list;
@@ -303,7 +389,7 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 		 * can take it */
 		ret = drfsd_wb_sync(d, n);
 		if (ret < 0) {
-			fuse_reply_err(req, -ret);
+			fuse_reply_err(req, -drfs_ret(d->fs, ret));
 			return;
 		}
 	}
@@ -311,7 +397,7 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 	if (ret == 0 && lk->type != F_UNLCK)
 		granted(d, n, ino);
 	if (ret != -EAGAIN || !sleep) {
-		fuse_reply_err(req, ret < 0 ? -ret : 0);
+		fuse_reply_err(req, ret < 0 ? -drfs_ret(d->fs, ret) : 0);
 		return;
 	}
 	w = calloc(1, sizeof(*w));
@@ -324,6 +410,7 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 	w->kind = kind;
 	w->owner = owner;
 	w->lk = *lk;
+	w->parking = true;
 	pthread_mutex_lock(&d->lw->lock);
 	w->next = NULL;
 	{
@@ -333,10 +420,22 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 			pp = &(*pp)->next;
 		*pp = w;
 	}
+	pthread_mutex_unlock(&d->lw->lock);
+	/* an interrupt that came already calls on_interrupt here, which
+	 * only flags the parking waiter */
+	fuse_req_interrupt_func(req, on_interrupt, w);
+	pthread_mutex_lock(&d->lw->lock);
+	w->parking = false;
 	d->lw->kick = true; /* arm the watch now */
 	pthread_cond_signal(&d->lw->cond);
 	pthread_mutex_unlock(&d->lw->lock);
-	fuse_req_interrupt_func(req, on_interrupt, w);
+}
+
+/* A lock request through a handle opened before a rejoin (EIO). */
+static bool stale(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	return !drfsd_is_local(ino) && !drfsd_is_stats(ino) &&
+	       !drfsd_fh(ctx_of(req), fi);
 }
 
 static void from_flock(const struct flock *fl, struct drfs_lk *lk)
@@ -354,11 +453,15 @@ void drfs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	struct drfs_lk lk;
 	int ret;
 
+	if (stale(req, ino, fi)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	from_flock(lock, &lk);
 	ret = drfs_lock_get(ctx_of(req)->fs, ino, DRFS_LK_POSIX, fi->lock_owner,
 			    &lk);
 	if (ret < 0) {
-		fuse_reply_err(req, -ret);
+		fuse_reply_err(req, -drfs_ret(ctx_of(req)->fs, ret));
 		return;
 	}
 	lock->l_type = (short)lk.type;
@@ -378,6 +481,10 @@ void drfs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 {
 	struct drfs_lk lk;
 
+	if (stale(req, ino, fi)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	from_flock(lock, &lk);
 	lock_request(req, ino, DRFS_LK_POSIX, fi->lock_owner, &lk, sleep);
 }
@@ -387,6 +494,10 @@ void drfs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 {
 	struct drfs_lk lk = {0, UINT64_MAX, F_UNLCK, 0};
 
+	if (stale(req, ino, fi)) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	switch (op & ~LOCK_NB) {
 	case LOCK_SH:
 		lk.type = F_RDLCK;

@@ -521,6 +521,8 @@ int main(int argc, char *argv[])
 		detach_stdio();
 	}
 
+	/* fenced later on: rejoin with a new session (rejoin.c) */
+	drfs_session_on_fenced(d.fs, drfsd_rejoin, &d);
 	lcfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lcfg, 1);
 	/* libfuse's default is 10; blocked lock waiters hold none */
@@ -531,6 +533,8 @@ int main(int argc, char *argv[])
 			      : fuse_session_loop_mt(d.se, lcfg);
 	fuse_loop_cfg_destroy(lcfg);
 	drfs_info("unmounting %s", co.mountpoint);
+	/* no rejoin from now on: the teardown below needs a fixed client */
+	drfs_session_on_fenced(d.fs, NULL, NULL);
 	fuse_session_unmount(d.se);
 out_signals:
 	fuse_remove_signal_handlers(d.se);

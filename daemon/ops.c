@@ -32,7 +32,7 @@ static struct drfsd *ctx_of(fuse_req_t req)
 
 static void reply_err(fuse_req_t req, int ret)
 {
-	fuse_reply_err(req, ret < 0 ? -ret : 0);
+	fuse_reply_err(req, ret < 0 ? -drfs_ret(ctx_of(req)->fs, ret) : 0);
 }
 
 /*
@@ -177,6 +177,7 @@ static int wb_flush_locked(struct drfsd *d, struct dnode *n)
 	if (wb->len) {
 		ret = drfs_write(d->fs, n->ino, wb->off, wb->buf, wb->len,
 				 wb->mtime_ns);
+		ret = drfs_ret(d->fs, ret); /* blocklisted: fenced, EIO */
 		if (ret < 0) {
 			/* EPERM: the file became immutable pool content
 			 * (filedir) while open here: the writer is told at
@@ -223,6 +224,11 @@ static int wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 		wb->err = 0;
 		goto out;
 	}
+	/* fenced: nothing may be buffered for a session that is gone */
+	if (drfs_is_fenced(d->fs)) {
+		ret = -EIO;
+		goto out;
+	}
 	/* Only extend the buffer contiguously (or rewrite inside it). */
 	if (wb->len && (off < wb->off || off > wb->off + wb->len ||
 			off + len - wb->off > d->wb_max)) {
@@ -257,6 +263,27 @@ static int wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 out:
 	pthread_mutex_unlock(&n->lock);
 	return ret;
+}
+
+size_t drfsd_wb_drop_all(struct drfsd *d)
+{
+	size_t dirty = 0;
+
+	pthread_mutex_lock(&d->table_lock);
+	for (size_t i = 0; i < d->nbuckets; i++)
+		for (struct dnode *n = d->table[i]; n; n = n->next) {
+			pthread_mutex_lock(&n->lock);
+			if (n->wb.len)
+				dirty++;
+			free(n->wb.buf);
+			n->wb.buf = NULL;
+			n->wb.len = n->wb.cap = 0;
+			n->wb.err = 0;
+			__atomic_store_n(&n->locked, false, __ATOMIC_RELAXED);
+			pthread_mutex_unlock(&n->lock);
+		}
+	pthread_mutex_unlock(&d->table_lock);
+	return dirty;
 }
 
 /* Show buffered writes in @a: the size they reach, their mtime. */
@@ -302,6 +329,13 @@ static void reply_entry(fuse_req_t req, const struct drfs_attr *a, int area)
 
 /* ---- handlers ---- */
 
+struct dnode *drfsd_fh(struct drfsd *d, const struct fuse_file_info *fi)
+{
+	const struct dfile *f = (const struct dfile *)(uintptr_t)fi->fh;
+
+	return f->gen == d->gen ? f->n : NULL;
+}
+
 /* Requests on localcache inodes go to local.c. */
 #define LOCAL(ino, op, ...)                              \
 	do {                                             \
@@ -311,13 +345,19 @@ static void reply_entry(fuse_req_t req, const struct drfs_attr *a, int area)
 		}                                        \
 	} while (0)
 
-/* The localcache area root cannot be replaced or removed. */
+/*
+ * The localcache area root cannot be replaced or removed (@err); the
+ * read-only statistics files neither (EPERM, or EEXIST for a create).
+ */
 static bool area_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      int err)
 {
-	if (drfsd_local_is_area(ctx_of(req), parent, name) ||
-	    (parent == FUSE_ROOT_ID && drfsd_stats_ino(name))) {
+	if (drfsd_local_is_area(ctx_of(req), parent, name)) {
 		fuse_reply_err(req, err);
+		return true;
+	}
+	if (parent == FUSE_ROOT_ID && drfsd_stats_ino(name)) {
+		fuse_reply_err(req, err == EEXIST ? EEXIST : EPERM);
 		return true;
 	}
 	return false;
@@ -348,6 +388,7 @@ static void drfs_op_destroy(void *userdata)
 	struct drfsd *d = userdata;
 
 	/* Unmount with files still open: make everything durable. */
+	drfs_conn_rdlock(d->fs);
 	pthread_mutex_lock(&d->table_lock);
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct dnode *n = d->table[i]; n; n = n->next) {
@@ -356,6 +397,7 @@ static void drfs_op_destroy(void *userdata)
 			pthread_mutex_unlock(&n->lock);
 		}
 	pthread_mutex_unlock(&d->table_lock);
+	drfs_conn_unlock(d->fs);
 }
 
 static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -454,7 +496,11 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct dnode *n;
 	int ret;
 
-	(void)fi;
+	/* ftruncate() through a handle opened before a rejoin */
+	if (fi && !drfsd_fh(d, fi)) {
+		reply_err(req, -EIO);
+		return;
+	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		sa.valid |= DRFS_SA_MODE;
 		sa.mode = attr->st_mode;
@@ -704,6 +750,10 @@ static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    drfsd_area_at(ctx_of(req), newparent, newname));
 	if (area_name(req, newparent, newname, EEXIST))
 		return;
+	if (drfsd_is_stats(ino)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (drfsd_is_local(ino) != drfsd_is_local(newparent)) {
 		fuse_reply_err(req, EXDEV);
 		return;
@@ -727,9 +777,11 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi, int cfd)
 {
 	struct drfsd *d = ctx_of(req);
-	struct dnode *n = drfsd_node_get(d, ino, 0);
+	struct dfile *f = malloc(sizeof(*f));
+	struct dnode *n = f ? drfsd_node_get(d, ino, 0) : NULL;
 
 	if (!n) {
+		free(f);
 		if (cfd >= 0)
 			close(cfd);
 		return -ENOMEM;
@@ -743,7 +795,9 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_unlock(&d->table_lock);
 	if (cfd >= 0)
 		close(cfd); /* another open installed one first */
-	fi->fh = (uint64_t)(uintptr_t)n;
+	f->n = n;
+	f->gen = d->gen;
+	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->keep_cache = 0;
 	fi->direct_io = 0;
 	return 0;
@@ -838,9 +892,12 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fill_entry(d, &a, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* interrupted: nobody will release or forget it */
+		struct dfile *f = (struct dfile *)(uintptr_t)fi->fh;
+
 		pthread_mutex_lock(&d->table_lock);
-		((struct dnode *)(uintptr_t)fi->fh)->nopen--;
+		f->n->nopen--;
 		pthread_mutex_unlock(&d->table_lock);
+		free(f);
 		drfsd_node_forget(d, a.ino, 1);
 	}
 }
@@ -856,11 +913,16 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	LOCAL(ino, read, req, ino, size, off, fi);
 	struct drfsd *d = ctx_of(req);
-	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
-	int cfd1 = __atomic_load_n(&n->rcfd1, __ATOMIC_ACQUIRE);
+	struct dnode *n = drfsd_fh(d, fi);
 	char *buf;
 	ssize_t ret;
+	int cfd1;
 
+	if (!n) {
+		reply_err(req, -EIO);
+		return;
+	}
+	cfd1 = __atomic_load_n(&n->rcfd1, __ATOMIC_ACQUIRE);
 	if (cfd1) {
 		/* pool content from the node's read cache (no write-back
 		 * buffer to sync: it is immutable) */
@@ -902,10 +964,14 @@ static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		    drfsd_area_of(ctx_of(req), ino));
 	LOCAL(ino, write, req, ino, buf, size, off, fi);
 	struct drfsd *d = ctx_of(req);
-	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
+	struct dnode *n = drfsd_fh(d, fi);
 	int ret;
 
 	(void)ino;
+	if (!n) {
+		reply_err(req, -EIO);
+		return;
+	}
 	if (off < 0 || (uint64_t)off + size > (1ull << 60)) {
 		reply_err(req, -EFBIG);
 		return;
@@ -930,10 +996,15 @@ static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 	}
 	LOCAL(ino, flush, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
-	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
-	int ret = drfsd_wb_sync(d, n);
+	struct dnode *n = drfsd_fh(d, fi);
+	int ret;
 
 	(void)ino;
+	if (!n) { /* opened before a rejoin: its data was dropped */
+		reply_err(req, -EIO);
+		return;
+	}
+	ret = drfsd_wb_sync(d, n);
 	/* close() drops the closing process's fcntl locks on the file */
 	drfsd_locks_on_flush(d, n, fi->lock_owner);
 	reply_err(req, ret);
@@ -945,10 +1016,11 @@ static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	drfsd_count(ctx_of(req), DRFSD_OP_FSYNC,
 		    drfsd_area_of(ctx_of(req), ino));
 	LOCAL(ino, fsync, req, ino, datasync, fi);
+	struct dnode *n = drfsd_fh(ctx_of(req), fi);
+
 	(void)ino;
 	(void)datasync;
-	reply_err(req, drfsd_wb_sync(ctx_of(req),
-				     (struct dnode *)(uintptr_t)fi->fh));
+	reply_err(req, n ? drfsd_wb_sync(ctx_of(req), n) : -EIO);
 }
 
 static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
@@ -960,13 +1032,20 @@ static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	}
 	LOCAL(ino, release, req, ino, fi);
 	struct drfsd *d = ctx_of(req);
-	struct dnode *n = (struct dnode *)(uintptr_t)fi->fh;
+	struct dfile *f = (struct dfile *)(uintptr_t)fi->fh;
+	struct dnode *n = f->n;
 	bool free_it = false;
-	int ret;
+	int ret = -EIO;
 
-	ret = drfsd_wb_sync(d, n);
-	if (fi->flock_release)
-		drfsd_locks_on_release(d, n, fi->lock_owner);
+	/* A stale handle (opened before a rejoin) flushes nothing: the
+	 * buffer may now hold data of handles opened since; its locks died
+	 * with the old session. */
+	if (f->gen == d->gen) {
+		ret = drfsd_wb_sync(d, n);
+		if (fi->flock_release)
+			drfsd_locks_on_release(d, n, fi->lock_owner);
+	}
+	free(f);
 	pthread_mutex_lock(&d->table_lock);
 	n->nopen--;
 	if (n->nopen == 0 && n->rcfd1) {
@@ -1211,6 +1290,10 @@ static void drfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     const char *value, size_t size, int flags)
 {
 	LOCAL(ino, setxattr, req, ino, name, value, size, flags);
+	if (drfsd_is_stats(ino)) { /* read-only */
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (!xattr_supported(name)) {
 		reply_err(req, -EOPNOTSUPP);
 		return;
@@ -1226,7 +1309,7 @@ static void drfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char *buf = NULL;
 	int ret;
 
-	if (!xattr_supported(name)) {
+	if (!xattr_supported(name) || drfsd_is_stats(ino)) {
 		reply_err(req, -ENODATA);
 		return;
 	}
@@ -1250,6 +1333,13 @@ static void drfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void drfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	LOCAL(ino, listxattr, req, ino, size);
+	if (drfsd_is_stats(ino)) { /* no attributes */
+		if (size)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_xattr(req, 0);
+		return;
+	}
 	char *buf = NULL;
 	int ret;
 
@@ -1277,6 +1367,10 @@ static void drfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
+	if (drfsd_is_stats(ino)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (!xattr_supported(name)) {
 		reply_err(req, -ENODATA);
 		return;
@@ -1295,40 +1389,142 @@ static void drfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	reply_err(req, drfs_getattr(ctx_of(req)->fs, ino, &a));
 }
 
+/*
+ * Every request holds the cluster connection for reading for its whole
+ * duration (see struct drfs_fs): a rejoin after fencing swaps the
+ * connection only between requests, so a request never starts with the
+ * old (blocklisted) client and goes on with the new one, and the rejoin
+ * sees no request half-way through a write-back buffer.  @req may be
+ * freed by the reply: the fs pointer is taken first.
+ */
+#define HELD(op, params, args)                        \
+	static void held_##op params                  \
+	{                                             \
+		struct drfs_fs *fs = ctx_of(req)->fs; \
+                                                      \
+		drfs_conn_rdlock(fs);                 \
+		drfs_op_##op args;                    \
+		drfs_conn_unlock(fs);                 \
+	}
+
+HELD(lookup, (fuse_req_t req, fuse_ino_t parent, const char *name),
+     (req, parent, name))
+HELD(getattr, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+     (req, ino, fi))
+HELD(setattr,
+     (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+      struct fuse_file_info *fi),
+     (req, ino, attr, to_set, fi))
+HELD(readlink, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+HELD(mknod,
+     (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+      dev_t rdev),
+     (req, parent, name, mode, rdev))
+HELD(mkdir, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode),
+     (req, parent, name, mode))
+HELD(symlink,
+     (fuse_req_t req, const char *link, fuse_ino_t parent, const char *name),
+     (req, link, parent, name))
+HELD(unlink, (fuse_req_t req, fuse_ino_t parent, const char *name),
+     (req, parent, name))
+HELD(rmdir, (fuse_req_t req, fuse_ino_t parent, const char *name),
+     (req, parent, name))
+HELD(rename,
+     (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+      const char *newname, unsigned int flags),
+     (req, parent, name, newparent, newname, flags))
+HELD(link,
+     (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+      const char *newname),
+     (req, ino, newparent, newname))
+HELD(open, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+     (req, ino, fi))
+HELD(create,
+     (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+      struct fuse_file_info *fi),
+     (req, parent, name, mode, fi))
+HELD(read,
+     (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+      struct fuse_file_info *fi),
+     (req, ino, size, off, fi))
+HELD(write,
+     (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+      struct fuse_file_info *fi),
+     (req, ino, buf, size, off, fi))
+HELD(flush, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+     (req, ino, fi))
+HELD(fsync,
+     (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+     (req, ino, datasync, fi))
+HELD(release, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+     (req, ino, fi))
+HELD(opendir, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+     (req, ino, fi))
+HELD(readdir,
+     (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+      struct fuse_file_info *fi),
+     (req, ino, size, off, fi))
+HELD(releasedir, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+     (req, ino, fi))
+HELD(fsyncdir,
+     (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+     (req, ino, datasync, fi))
+HELD(statfs, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+HELD(setxattr,
+     (fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+      size_t size, int flags),
+     (req, ino, name, value, size, flags))
+HELD(getxattr, (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size),
+     (req, ino, name, size))
+HELD(listxattr, (fuse_req_t req, fuse_ino_t ino, size_t size), (req, ino, size))
+HELD(removexattr, (fuse_req_t req, fuse_ino_t ino, const char *name),
+     (req, ino, name))
+HELD(access, (fuse_req_t req, fuse_ino_t ino, int mask), (req, ino, mask))
+HELD(getlk,
+     (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+      struct flock *lock),
+     (req, ino, fi, lock))
+HELD(setlk,
+     (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+      struct flock *lock, int sleep),
+     (req, ino, fi, lock, sleep))
+HELD(flock, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op),
+     (req, ino, fi, op))
+
 const struct fuse_lowlevel_ops drfsd_ops = {
 	.init = drfs_op_init,
 	.destroy = drfs_op_destroy,
-	.lookup = drfs_op_lookup,
+	.lookup = held_lookup,
 	.forget = drfs_op_forget,
 	.forget_multi = drfs_op_forget_multi,
-	.getattr = drfs_op_getattr,
-	.setattr = drfs_op_setattr,
-	.readlink = drfs_op_readlink,
-	.mknod = drfs_op_mknod,
-	.mkdir = drfs_op_mkdir,
-	.symlink = drfs_op_symlink,
-	.unlink = drfs_op_unlink,
-	.rmdir = drfs_op_rmdir,
-	.rename = drfs_op_rename,
-	.link = drfs_op_link,
-	.open = drfs_op_open,
-	.create = drfs_op_create,
-	.read = drfs_op_read,
-	.write = drfs_op_write,
-	.flush = drfs_op_flush,
-	.fsync = drfs_op_fsync,
-	.release = drfs_op_release,
-	.opendir = drfs_op_opendir,
-	.readdir = drfs_op_readdir,
-	.releasedir = drfs_op_releasedir,
-	.fsyncdir = drfs_op_fsyncdir,
-	.statfs = drfs_op_statfs,
-	.setxattr = drfs_op_setxattr,
-	.getxattr = drfs_op_getxattr,
-	.listxattr = drfs_op_listxattr,
-	.removexattr = drfs_op_removexattr,
-	.access = drfs_op_access,
-	.getlk = drfs_op_getlk,
-	.setlk = drfs_op_setlk,
-	.flock = drfs_op_flock,
+	.getattr = held_getattr,
+	.setattr = held_setattr,
+	.readlink = held_readlink,
+	.mknod = held_mknod,
+	.mkdir = held_mkdir,
+	.symlink = held_symlink,
+	.unlink = held_unlink,
+	.rmdir = held_rmdir,
+	.rename = held_rename,
+	.link = held_link,
+	.open = held_open,
+	.create = held_create,
+	.read = held_read,
+	.write = held_write,
+	.flush = held_flush,
+	.fsync = held_fsync,
+	.release = held_release,
+	.opendir = held_opendir,
+	.readdir = held_readdir,
+	.releasedir = held_releasedir,
+	.fsyncdir = held_fsyncdir,
+	.statfs = held_statfs,
+	.setxattr = held_setxattr,
+	.getxattr = held_getxattr,
+	.listxattr = held_listxattr,
+	.removexattr = held_removexattr,
+	.access = held_access,
+	.getlk = held_getlk,
+	.setlk = held_setlk,
+	.flock = held_flock,
 };

@@ -285,8 +285,13 @@ static int fill(struct drfsd *d, const struct rc_job *j)
 	}
 	EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
 	while (off < j->size) {
-		/* drfs_read verifies the block checksums */
-		ssize_t n = drfs_read(d->fs, j->ino, off, chunk, buf);
+		/* drfs_read verifies the block checksums; the connection
+		 * may be replaced (rejoin) between chunks, not during one */
+		ssize_t n;
+
+		drfs_conn_rdlock(d->fs);
+		n = drfs_read(d->fs, j->ino, off, chunk, buf);
+		drfs_conn_unlock(d->fs);
 
 		if (n <= 0) {
 			ret = n < 0 ? (int)n : -EIO;

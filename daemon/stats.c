@@ -232,13 +232,16 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		    d->nnodes);
 		put(&b, "datarootfs_fenced{fs=\"%s\"} %d\n", lbl,
 		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? 1 : 0);
+		put(&b, "datarootfs_rejoins_total{fs=\"%s\"} %" PRIu64 "\n",
+		    lbl, ld(&d->rejoins));
 		render_areas_prom(d, &b);
 	} else {
 		put(&b, "filesystem   %s (pool %s), node %s\n", lbl, fs->pool,
 		    fs->node);
-		put(&b, "fenced       %s\n",
+		put(&b, "fenced       %s (rejoined %" PRIu64 " time(s))\n",
 		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? "YES"
-								   : "no");
+								   : "no",
+		    ld(&d->rejoins));
 		put(&b, "requests    ");
 		for (int i = 0; i < DRFSD_OP__N; i++)
 			put(&b, " %s=%" PRIu64, op_names[i], ld(&d->ops[i]));

@@ -101,12 +101,26 @@ enum drfs_stat {
 	DRFS_ST__COUNT = DRFS_ST_AREA_WBYTES + DRFS_AREA__N,
 };
 
+/*
+ * The connection (cluster, io, node, addr) is replaced when this node was
+ * fenced (drfs_rejoin_locked): a blocklisted client instance can never be
+ * un-blocklisted, a new one gets a new address.  conn_lock guards it:
+ * every thread that uses the connection (FUSE requests, lease thread, lock
+ * waker) holds it for reading for one whole request, and never takes it
+ * twice; the rejoin holds it for writing, so a request never mixes the
+ * old client and the new one.  The lock prefers readers (glibc's default):
+ * a reader never waits for a writer that merely waits, so a request may
+ * block on the kernel (cache invalidation) while holding it.
+ */
 struct drfs_fs {
-	rados_t cluster;
-	rados_ioctx_t io;
+	rados_t cluster; /* protected by conn_lock */
+	rados_ioctx_t io; /* protected by conn_lock */
 	char *pool;
 	char *fsname;
-	char node[37]; /* this client's session UUID */
+	char node[37]; /* this client's session UUID; conn_lock */
+	pthread_rwlock_t conn_lock;
+	uint64_t conn_gen; /* conn_lock: +1 per new connection */
+	struct drfs_conn_opts copts; /* our copy, to connect again */
 	struct drfs_sb sb;
 	pthread_mutex_t ino_lock;
 	uint64_t ino_next; /* protected by ino_lock */
@@ -114,13 +128,19 @@ struct drfs_fs {
 	uint64_t intent_seq; /* atomic */
 	uint64_t stats[DRFS_ST__COUNT]; /* atomic */
 	/* node session (lock.c) */
-	char addr[128]; /* our client address, for fencing */
+	char addr[128]; /* our client address, for fencing; conn_lock */
 	bool fenced; /* atomic: we were blocklisted or lost our session */
+	int64_t fenced_ns; /* atomic: when we noticed */
 	bool session_up;
 	pthread_t session_thread;
 	pthread_mutex_t session_lock;
 	pthread_cond_t session_cond;
 	bool session_stop; /* protected by session_lock */
+	/* called by the lease thread when fenced (see drfs_session_on_fenced);
+	 * protected by session_lock */
+	void (*on_fenced)(void *ctx);
+	void *on_fenced_ctx;
+	bool rejoining; /* protected by session_lock: on_fenced running */
 	char session_val[256]; /* our current "sessions" value, for CAS */
 	size_t session_vlen;
 };
@@ -131,6 +151,26 @@ struct drfs_fs {
 int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
 		 char *err, size_t errlen);
 void drfs_disconnect(struct drfs_fs *fs);
+
+/* Hold the connection for one request (see struct drfs_fs), or replace it. */
+void drfs_conn_rdlock(struct drfs_fs *fs);
+void drfs_conn_wrlock(struct drfs_fs *fs);
+void drfs_conn_unlock(struct drfs_fs *fs);
+
+/*
+ * We were fenced: from now on every RADOS op fails with -EIO without being
+ * sent, until drfs_rejoin_locked() succeeds.  Logs once; wakes the lease
+ * thread, which calls the on_fenced hook.  @why: how we found out.
+ */
+void drfs_set_fenced(struct drfs_fs *fs, const char *why);
+bool drfs_is_fenced(struct drfs_fs *fs);
+/*
+ * Map a RADOS result as drfs_wop() does: EDQUOT is ENOSPC; ESHUTDOWN (the
+ * OSDs refuse us as blocklisted) marks us fenced and is EIO.  The daemon
+ * passes every error through it before replying, so a raw librados result
+ * that slipped through fs/ never reaches an application as ESHUTDOWN.
+ */
+int drfs_ret(struct drfs_fs *fs, int ret);
 
 struct drfs_mkfs_opts {
 	bool force;

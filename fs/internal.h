@@ -58,8 +58,12 @@ void drfs_fault(const char *point);
  */
 int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,
 		  char *val, size_t size, size_t *len);
-/* Map a RADOS result as drfs_wop() does (EDQUOT, fencing). */
-int drfs_ret(struct drfs_fs *fs, int ret);
+/*
+ * Replace the client instance (conn_lock held for writing; the caller has
+ * undone every watch of the old one): new cluster handle and ioctx, new
+ * node UUID.  The old instance is shut down.  On failure nothing changes.
+ */
+int drfs_reconnect_locked(struct drfs_fs *fs, char *err, size_t errlen);
 
 /* data.c */
 /*

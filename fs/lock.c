@@ -483,44 +483,99 @@ static void stats_publish(struct drfs_fs *fs)
 	rados_release_write_op(op);
 }
 
+/* Run the on_fenced hook (the daemon's rejoin), unless stopping. */
+static void rejoin_run(struct drfs_fs *fs)
+{
+	void (*cb)(void *ctx);
+	void *ctx;
+
+	pthread_mutex_lock(&fs->session_lock);
+	cb = fs->on_fenced;
+	ctx = fs->on_fenced_ctx;
+	if (!cb || fs->session_stop) {
+		pthread_mutex_unlock(&fs->session_lock);
+		return;
+	}
+	fs->rejoining = true;
+	pthread_mutex_unlock(&fs->session_lock);
+	cb(ctx);
+	pthread_mutex_lock(&fs->session_lock);
+	fs->rejoining = false;
+	pthread_cond_broadcast(&fs->session_cond);
+	pthread_mutex_unlock(&fs->session_lock);
+}
+
+/* Renew the lease (and, every ~20 s, reap orphans); conn_lock is held. */
+static void session_renew(struct drfs_fs *fs, unsigned tick, int64_t *last_ok)
+{
+	int64_t t0 = drfs_now_ns(), now, gap;
+	int ret = session_put(fs, false);
+
+	if (ret == -ECANCELED)
+		drfs_set_fenced(fs, "its session record was removed");
+	else if (ret < 0 && !drfs_is_fenced(fs))
+		drfs_warn("cannot renew the node lease: %s", strerror(-ret));
+	/* A renewal that hung (network partition) has come back: the call
+	 * itself took more than a renewal period and half the lease had
+	 * gone (a slow reaper or a loaded host alone does not say so). */
+	now = drfs_now_ns();
+	gap = now - *last_ok;
+	if ((ret == 0 || drfs_is_fenced(fs)) &&
+	    now - t0 > (int64_t)DRFS_LEASE_RENEW * 1000000000 &&
+	    gap > (int64_t)DRFS_LEASE * 1000000000 / 2)
+		drfs_warn("the cluster answers again after %.1f s without a "
+			  "lease renewal (lease %d s)%s",
+			  gap / 1e9, DRFS_LEASE,
+			  ret == 0 ? ": lease renewed, no node broke it" : "");
+	/* the expiry it wrote was computed before it hung: renew again */
+	if (ret == 0 && now - t0 > (int64_t)DRFS_LEASE_RENEW * 1000000000)
+		ret = session_put(fs, false);
+	if (ret == -ECANCELED)
+		drfs_set_fenced(fs, "its session record was removed");
+	if (ret < 0)
+		return;
+	*last_ok = drfs_now_ns();
+	stats_publish(fs);
+	/* free unlinked inodes whose grace period is over (every ~20 s;
+	 * idempotent if several nodes do it) */
+	if (tick % 5 == 0) {
+		int n = drfs_orphans_reap(fs, DRFS_ORPHAN_GRACE);
+
+		if (n > 0)
+			drfs_dbg("reaped %d unlinked inode(s)", n);
+	}
+}
+
+/*
+ * The lease thread: renews every DRFS_LEASE_RENEW s; once fenced, calls
+ * the on_fenced hook every second until it has rejoined.
+ */
 static void *session_main(void *arg)
 {
 	struct drfs_fs *fs = arg;
 	unsigned tick = 0;
+	int64_t last_ok = drfs_now_ns();
 
 	pthread_mutex_lock(&fs->session_lock);
 	while (!fs->session_stop) {
 		struct timespec ts;
-		int ret;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += DRFS_LEASE_RENEW;
+		ts.tv_sec += drfs_is_fenced(fs) ? 1 : DRFS_LEASE_RENEW;
 		pthread_cond_timedwait(&fs->session_cond, &fs->session_lock,
 				       &ts);
 		if (fs->session_stop)
 			break;
 		pthread_mutex_unlock(&fs->session_lock);
-		ret = session_put(fs, false);
-		if (ret == -ECANCELED || ret == -ESHUTDOWN) {
-			if (!__atomic_exchange_n(&fs->fenced, true,
-						 __ATOMIC_SEQ_CST))
-				drfs_err("THIS NODE HAS BEEN FENCED: its lease "
-					 "expired and another node broke its "
-					 "locks; every operation now fails "
-					 "with EIO. Unmount and mount again.");
-		} else if (ret < 0) {
-			drfs_warn("cannot renew the node lease: %s",
-				  strerror(-ret));
+		if (!drfs_is_fenced(fs)) {
+			drfs_conn_rdlock(fs);
+			session_renew(fs, ++tick, &last_ok);
+			drfs_conn_unlock(fs);
 		}
-		if (ret == 0)
-			stats_publish(fs);
-		/* free unlinked inodes whose grace period is over (every
-		 * ~20 s; idempotent if several nodes do it) */
-		if (ret == 0 && ++tick % 5 == 0) {
-			int n = drfs_orphans_reap(fs, DRFS_ORPHAN_GRACE);
-
-			if (n > 0)
-				drfs_dbg("reaped %d unlinked inode(s)", n);
+		if (drfs_is_fenced(fs)) {
+			rejoin_run(fs);
+			if (!drfs_is_fenced(fs))
+				last_ok = drfs_now_ns();
 		}
 		pthread_mutex_lock(&fs->session_lock);
 	}
@@ -528,7 +583,8 @@ static void *session_main(void *arg)
 	return NULL;
 }
 
-int drfs_session_start(struct drfs_fs *fs)
+/* Learn our client address and write our session record. */
+static int session_register(struct drfs_fs *fs)
 {
 	char *addrs = NULL;
 	int ret;
@@ -544,7 +600,13 @@ int drfs_session_start(struct drfs_fs *fs)
 		snprintf(fs->addr, sizeof(fs->addr), "%.*s", (int)n, p);
 	}
 	rados_buffer_free(addrs);
-	ret = session_put(fs, true);
+	return session_put(fs, true);
+}
+
+int drfs_session_start(struct drfs_fs *fs)
+{
+	int ret = session_register(fs);
+
 	if (ret < 0)
 		return ret;
 	pthread_mutex_init(&fs->session_lock, NULL);
@@ -553,6 +615,53 @@ int drfs_session_start(struct drfs_fs *fs)
 	if (ret == 0)
 		fs->session_up = true;
 	return ret;
+}
+
+void drfs_session_on_fenced(struct drfs_fs *fs, void (*cb)(void *ctx),
+			    void *ctx)
+{
+	if (!fs->session_up)
+		return;
+	pthread_mutex_lock(&fs->session_lock);
+	fs->on_fenced = cb;
+	fs->on_fenced_ctx = ctx;
+	while (!cb && fs->rejoining)
+		pthread_cond_wait(&fs->session_cond, &fs->session_lock);
+	pthread_mutex_unlock(&fs->session_lock);
+}
+
+static void omap_rm_key(struct drfs_fs *fs, const char *oid, const char *key)
+{
+	rados_write_op_t op = rados_create_write_op();
+
+	drfs_op_rm(op, key);
+	drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+	rados_release_write_op(op);
+}
+
+int drfs_rejoin_locked(struct drfs_fs *fs, char *err, size_t errlen)
+{
+	char old[sizeof(fs->node)];
+	int ret;
+
+	memcpy(old, fs->node, sizeof(old));
+	ret = drfs_reconnect_locked(fs, err, errlen);
+	if (ret < 0)
+		return ret;
+	__atomic_store_n(&fs->fenced, false, __ATOMIC_SEQ_CST);
+	ret = session_register(fs);
+	if (ret < 0) {
+		__atomic_store_n(&fs->fenced, true, __ATOMIC_SEQ_CST);
+		snprintf(err, errlen, "cannot register a new session: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	/* Our old identity is dead (its client instance is shut down):
+	 * its leftover locks become breakable at once, like a crashed
+	 * node's. */
+	omap_rm_key(fs, "sessions", old);
+	omap_rm_key(fs, "nodestats", old);
+	return 0;
 }
 
 void drfs_session_stop(struct drfs_fs *fs)

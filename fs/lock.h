@@ -15,7 +15,9 @@
  * the OSD map (fenced: it can no longer write anything), then its session
  * and its locks are removed.  A node that finds its own session gone, or
  * that is refused by the OSDs as blocklisted, marks itself fenced and
- * fails every operation with EIO instead of writing stale data.
+ * fails every operation with EIO instead of writing stale data; its lease
+ * thread then calls the on_fenced hook, which rejoins (drfs_rejoin_locked:
+ * a new client instance, a new node UUID, a new session).
  */
 #ifndef DRFS_LOCK_H
 #define DRFS_LOCK_H
@@ -55,6 +57,21 @@ void drfs_lock_oid(char out[DRFS_OID_MAX], uint64_t ino);
 /* Node session: register, renew in a thread, deregister. */
 int drfs_session_start(struct drfs_fs *fs);
 void drfs_session_stop(struct drfs_fs *fs);
+/*
+ * Once fenced, the lease thread calls @cb(@ctx) every second until the
+ * node is no longer fenced; @cb holds no lock when called and is expected
+ * to take conn_lock for writing and call drfs_rejoin_locked().  @cb NULL
+ * removes the hook and waits for a running call to end (before teardown).
+ */
+void drfs_session_on_fenced(struct drfs_fs *fs, void (*cb)(void *ctx),
+			    void *ctx);
+/*
+ * With conn_lock held for writing, the caller's watches undone: replace
+ * the blocklisted client instance by a new one, take a new node UUID,
+ * register its session, clear the fenced state, drop the old identity's
+ * session record.  On failure the node stays fenced (@err says why).
+ */
+int drfs_rejoin_locked(struct drfs_fs *fs, char *err, size_t errlen);
 /* Number of live sessions and the lock count of this node (for status). */
 int drfs_sessions_list(struct drfs_fs *fs,
 		       void (*cb)(void *ctx, const char *node, const char *addr,

@@ -94,18 +94,39 @@ const char *drfs_stat_name(int i, char *buf, size_t size)
 	return buf;
 }
 
+bool drfs_is_fenced(struct drfs_fs *fs)
+{
+	return __atomic_load_n(&fs->fenced, __ATOMIC_ACQUIRE);
+}
+
+void drfs_set_fenced(struct drfs_fs *fs, const char *why)
+{
+	if (__atomic_exchange_n(&fs->fenced, true, __ATOMIC_SEQ_CST))
+		return;
+	__atomic_store_n(&fs->fenced_ns, drfs_now_ns(), __ATOMIC_RELAXED);
+	drfs_err("THIS NODE HAS BEEN FENCED (%s): another node broke its "
+		 "locks after its lease expired.  Writes not yet made durable "
+		 "are dropped, open files fail with EIO; rejoining the "
+		 "cluster with a new session.",
+		 why);
+	/* the lease thread rejoins: wake it now rather than at its next
+	 * renewal (lock order: conn_lock, then session_lock) */
+	if (fs->session_up) {
+		pthread_mutex_lock(&fs->session_lock);
+		pthread_cond_signal(&fs->session_cond);
+		pthread_mutex_unlock(&fs->session_lock);
+	}
+}
+
 /*
  * The OSDs refuse a blocklisted client with ESHUTDOWN: another node fenced
- * us after our lease expired.  From then on nothing is written.
+ * us after our lease expired.  From then on nothing is written with this
+ * connection (it never works again: the lease thread replaces it).
  */
 static int fenced_check(struct drfs_fs *fs, int ret)
 {
 	if (ret == -ESHUTDOWN) {
-		if (!__atomic_exchange_n(&fs->fenced, true, __ATOMIC_SEQ_CST))
-			drfs_err("THIS NODE HAS BEEN FENCED (blocklisted by "
-				 "the cluster after its lease expired): every "
-				 "operation now fails with EIO. Unmount and "
-				 "mount again.");
+		drfs_set_fenced(fs, "blocklisted: the OSDs refuse this client");
 		return -EIO;
 	}
 	return ret;
@@ -162,59 +183,61 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
-		 char *err, size_t errlen)
+static char *dup_opt(const char *s)
 {
-	struct drfs_fs *fs = calloc(1, sizeof(*fs));
+	return s ? strdup(s) : NULL;
+}
+
+/*
+ * Open a client instance and the pool's ioctx in our namespace with
+ * fs->copts.  On failure @err holds one line for the user.
+ */
+static int conn_open(struct drfs_fs *fs, rados_t *clp, rados_ioctx_t *iop,
+		     char *err, size_t errlen)
+{
+	const struct drfs_conn_opts *o = &fs->copts;
 	char name[128], tmo[16], mon[512] = "";
 	bool have_mon;
-	uuid_t u;
+	rados_t cl;
+	rados_ioctx_t io;
 	int ret;
 
-	if (!fs)
-		return -ENOMEM;
-	pthread_mutex_init(&fs->ino_lock, NULL);
-	uuid_generate(u);
-	uuid_unparse_lower(u, fs->node);
-	fs->pool = strdup(o->pool ? o->pool : DRFS_DEFAULT_POOL);
-	fs->fsname = strdup(o->fsname ? o->fsname : DRFS_DEFAULT_FS);
 	snprintf(name, sizeof(name), "client.%s", o->id ? o->id : "admin");
-	ret = rados_create2(&fs->cluster, "ceph", name, 0);
+	ret = rados_create2(&cl, "ceph", name, 0);
 	if (ret < 0) {
 		seterr(err, errlen, "cannot create cluster handle: %s",
 		       strerror(-ret));
-		goto out_free;
+		return ret;
 	}
 	/* Keep librados quiet on our stderr; its own errors are turned into
 	 * our one-line messages. */
-	rados_conf_set(fs->cluster, "log_to_stderr", "false");
-	rados_conf_set(fs->cluster, "err_to_stderr", "false");
-	rados_conf_set(fs->cluster, "log_file", "");
+	rados_conf_set(cl, "log_to_stderr", "false");
+	rados_conf_set(cl, "err_to_stderr", "false");
+	rados_conf_set(cl, "log_file", "");
 	if (o->conf) {
-		ret = rados_conf_read_file(fs->cluster, o->conf);
+		ret = rados_conf_read_file(cl, o->conf);
 		if (ret < 0) {
 			seterr(err, errlen, "cannot read ceph config %s: %s",
 			       o->conf, strerror(-ret));
 			goto out_shutdown;
 		}
 	} else {
-		rados_conf_read_file(fs->cluster, NULL);
+		rados_conf_read_file(cl, NULL);
 	}
-	rados_conf_set(fs->cluster, "log_to_stderr", "false");
-	rados_conf_set(fs->cluster, "err_to_stderr", "false");
+	rados_conf_set(cl, "log_to_stderr", "false");
+	rados_conf_set(cl, "err_to_stderr", "false");
 	if (o->keyring)
-		rados_conf_set(fs->cluster, "keyring", o->keyring);
+		rados_conf_set(cl, "keyring", o->keyring);
 	if (o->mon_host)
-		rados_conf_set(fs->cluster, "mon_host", o->mon_host);
+		rados_conf_set(cl, "mon_host", o->mon_host);
 	snprintf(tmo, sizeof(tmo), "%d", o->timeout > 0 ? o->timeout : 10);
-	rados_conf_set(fs->cluster, "client_mount_timeout", tmo);
-	have_mon =
-		rados_conf_get(fs->cluster, "mon_host", mon, sizeof(mon)) >= 0;
+	rados_conf_set(cl, "client_mount_timeout", tmo);
+	have_mon = rados_conf_get(cl, "mon_host", mon, sizeof(mon)) >= 0;
 	if (!have_mon || !mon[0]) {
 		have_mon = false;
 		snprintf(mon, sizeof(mon), "(none configured)");
 	}
-	ret = rados_connect(fs->cluster);
+	ret = rados_connect(cl);
 	if (ret < 0) {
 		if (ret == -ETIMEDOUT || ret == -EINVAL ||
 		    (ret == -ENOENT && !have_mon))
@@ -243,7 +266,7 @@ int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
 			       mon, name, strerror(-ret));
 		goto out_shutdown;
 	}
-	ret = rados_ioctx_create(fs->cluster, fs->pool, &fs->io);
+	ret = rados_ioctx_create(cl, fs->pool, &io);
 	if (ret < 0) {
 		if (ret == -ENOENT)
 			seterr(err, errlen, "pool '%s' does not exist",
@@ -253,35 +276,115 @@ int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
 			       fs->pool, strerror(-ret));
 		goto out_shutdown;
 	}
-	rados_ioctx_set_namespace(fs->io, fs->fsname);
+	rados_ioctx_set_namespace(io, fs->fsname);
 	/* On a full pool (quota) fail writes with EDQUOT instead of
 	 * blocking forever; deletes still go through. */
-	rados_set_pool_full_try(fs->io);
-	*out = fs;
+	rados_set_pool_full_try(io);
+	*clp = cl;
+	*iop = io;
 	return 0;
 
 out_shutdown:
-	rados_shutdown(fs->cluster);
-out_free:
+	rados_shutdown(cl);
+	return ret;
+}
+
+/* Close a client instance whose watches the caller has undone. */
+static void conn_close(rados_t cl, rados_ioctx_t io)
+{
+	if (io) {
+		rados_watch_flush(cl);
+		rados_aio_flush(io);
+		rados_ioctx_destroy(io);
+	}
+	rados_shutdown(cl);
+}
+
+static void new_node_id(struct drfs_fs *fs)
+{
+	uuid_t u;
+
+	uuid_generate(u);
+	uuid_unparse_lower(u, fs->node);
+}
+
+static void fs_free(struct drfs_fs *fs)
+{
+	pthread_mutex_destroy(&fs->ino_lock);
+	pthread_rwlock_destroy(&fs->conn_lock);
 	free(fs->pool);
 	free(fs->fsname);
+	free((char *)fs->copts.conf);
+	free((char *)fs->copts.id);
+	free((char *)fs->copts.keyring);
+	free((char *)fs->copts.mon_host);
 	free(fs);
-	return ret;
+}
+
+int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
+		 char *err, size_t errlen)
+{
+	struct drfs_fs *fs = calloc(1, sizeof(*fs));
+	int ret;
+
+	if (!fs)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->ino_lock, NULL);
+	pthread_rwlock_init(&fs->conn_lock, NULL); /* prefers readers */
+	new_node_id(fs);
+	fs->pool = strdup(o->pool ? o->pool : DRFS_DEFAULT_POOL);
+	fs->fsname = strdup(o->fsname ? o->fsname : DRFS_DEFAULT_FS);
+	fs->copts.conf = dup_opt(o->conf);
+	fs->copts.id = dup_opt(o->id);
+	fs->copts.keyring = dup_opt(o->keyring);
+	fs->copts.mon_host = dup_opt(o->mon_host);
+	fs->copts.timeout = o->timeout;
+	ret = conn_open(fs, &fs->cluster, &fs->io, err, errlen);
+	if (ret < 0) {
+		fs_free(fs);
+		return ret;
+	}
+	*out = fs;
+	return 0;
 }
 
 void drfs_disconnect(struct drfs_fs *fs)
 {
 	if (!fs)
 		return;
-	if (fs->io) {
-		rados_aio_flush(fs->io);
-		rados_ioctx_destroy(fs->io);
-	}
-	rados_shutdown(fs->cluster);
-	pthread_mutex_destroy(&fs->ino_lock);
-	free(fs->pool);
-	free(fs->fsname);
-	free(fs);
+	conn_close(fs->cluster, fs->io);
+	fs_free(fs);
+}
+
+void drfs_conn_rdlock(struct drfs_fs *fs)
+{
+	pthread_rwlock_rdlock(&fs->conn_lock);
+}
+
+void drfs_conn_wrlock(struct drfs_fs *fs)
+{
+	pthread_rwlock_wrlock(&fs->conn_lock);
+}
+
+void drfs_conn_unlock(struct drfs_fs *fs)
+{
+	pthread_rwlock_unlock(&fs->conn_lock);
+}
+
+int drfs_reconnect_locked(struct drfs_fs *fs, char *err, size_t errlen)
+{
+	rados_t cl;
+	rados_ioctx_t io;
+	int ret = conn_open(fs, &cl, &io, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	conn_close(fs->cluster, fs->io);
+	fs->cluster = cl;
+	fs->io = io;
+	fs->conn_gen++;
+	new_node_id(fs);
+	return 0;
 }
 
 /* ---- superblock ---- */
@@ -343,6 +446,16 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 		       "no datarootfs filesystem '%s' in pool '%s' (run "
 		       "datarootctl mkfs first)",
 		       fs->fsname, fs->pool);
+		goto out;
+	}
+	if (ret == -EPERM || ret == -EACCES) {
+		seterr(err, errlen,
+		       "client.%s may not read filesystem '%s' (namespace "
+		       "'%s' of pool '%s'): %s (its osd caps do not cover "
+		       "it: see 'ceph auth get client.%s')",
+		       fs->copts.id ? fs->copts.id : "admin", fs->fsname,
+		       fs->fsname, fs->pool, strerror(-ret),
+		       fs->copts.id ? fs->copts.id : "admin");
 		goto out;
 	}
 	if (ret < 0) {

@@ -2,18 +2,18 @@
 # dev-cluster.sh: a throwaway Ceph 16 (Pacific) cluster on loopback, for
 # datarootfs development and tests.  Everything lives inside one directory.
 #
-#   dev-cluster.sh up DIR [--osds N] [--port P] [--cephfs] [--osd-mem BYTES]
+#   dev-cluster.sh up DIR [--osds N] [--port P] [--addr IP] [--cephfs] [--osd-mem BYTES]
 #   dev-cluster.sh down DIR
 #   dev-cluster.sh status DIR
 #
-# up: 1 mon (127.0.0.1:P, msgr2, default P=40000), 1 mgr, N memstore OSDs
+# up: 1 mon (IP:P, msgr2, default 127.0.0.1:40000), 1 mgr, N memstore OSDs
 # (default 3, BYTES of RAM each, default 4 GiB), a replicated pool `datarootfs`
 # (size min(3,N), min_size min(2,N), pg_num 32, application `datarootfs`) and,
 # with --cephfs, one MDS and a CephFS `cephfs` (pools cephfs_meta, cephfs_data).
 # It returns once every PG is active+clean (and the MDS is active), printing
 #   CEPH_CONF=DIR/ceph.conf
 #   CEPH_KEYRING=DIR/keyring
-#   CEPH_MON=127.0.0.1:P
+#   CEPH_MON=IP:P
 # on stdout (also written to DIR/env); progress and errors go to stderr.
 # Clients need nothing but the conf: `rados -c DIR/ceph.conf lspools`.
 #
@@ -23,6 +23,9 @@
 #
 # Several clusters can run side by side with different DIRs and mon ports.
 # The mon port must lie outside 6800-7300, where OSDs, mgr and MDS bind.
+# --addr IP binds every daemon to that local IPv4 address instead of
+# 127.0.0.1 (e.g. a veth address, so that clients in another network
+# namespace reach the cluster: tests/integration/t1100-partition.sh).
 #
 # Environment: DEV_CLUSTER_TIMEOUT (seconds `up` waits for readiness, 60).
 set -Eeuo pipefail
@@ -32,7 +35,7 @@ TIMEOUT=${DEV_CLUSTER_TIMEOUT:-60}
 
 usage() {
 	cat >&2 <<EOF
-usage: $0 up DIR [--osds N] [--port P] [--cephfs] [--osd-mem BYTES]
+usage: $0 up DIR [--osds N] [--port P] [--addr IP] [--cephfs] [--osd-mem BYTES]
        $0 down DIR
        $0 status DIR
 EOF
@@ -173,12 +176,12 @@ wait_mon_listening() {
 		out=$(ss -Hltnp "sport = :$PORT" 2>/dev/null) || out=
 		if grep -q "pid=$pid," <<<"$out"; then return 0; fi
 		if [[ -n $out ]]; then
-			fail "mon port 127.0.0.1:$PORT is taken by another process: $(grep -o 'users:.*' <<<"$out")"
+			fail "mon port $ADDR:$PORT is taken by another process: $(grep -o 'users:.*' <<<"$out")"
 		fi
 		owned "$pid" || fail "mon.a (pid $pid) exited during startup" "$(daemon_log mon.a)"
 		sleep 0.05
 	done
-	fail "mon.a does not listen on 127.0.0.1:$PORT after 10s" "$(daemon_log mon.a)"
+	fail "mon.a does not listen on $ADDR:$PORT after 10s" "$(daemon_log mon.a)"
 }
 
 write_conf() {
@@ -187,10 +190,10 @@ write_conf() {
 # Throwaway dev cluster made by scripts/dev-cluster.sh; removed by 'down'.
 [global]
 fsid = $FSID
-mon host = [v2:127.0.0.1:$PORT]
+mon host = [v2:$ADDR:$PORT]
 mon initial members = a
-public addr = 127.0.0.1
-cluster addr = 127.0.0.1
+public addr = $ADDR
+cluster addr = $ADDR
 ms bind ipv4 = true
 ms bind ipv6 = false
 auth cluster required = cephx
@@ -258,11 +261,13 @@ keyring_entry() {
 cmd_up() {
 	local osds=3 cephfs=0
 	PORT=40000
+	ADDR=127.0.0.1
 	OSD_MEM=$((4 << 30))
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--osds) [[ $# -ge 2 ]] || usage; osds=$2; shift 2 ;;
 		--port) [[ $# -ge 2 ]] || usage; PORT=$2; shift 2 ;;
+		--addr) [[ $# -ge 2 ]] || usage; ADDR=$2; shift 2 ;;
 		--osd-mem) [[ $# -ge 2 ]] || usage; OSD_MEM=$2; shift 2 ;;
 		--cephfs) cephfs=1; shift ;;
 		*) usage ;;
@@ -271,6 +276,11 @@ cmd_up() {
 	[[ $osds =~ ^[1-9][0-9]*$ ]] || die "--osds must be a positive integer"
 	if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then die "--port must be 1..65535"; fi
 	((PORT < 6800 || PORT > 7300)) || die "--port $PORT lies in 6800-7300, which the OSDs/mgr/MDS use"
+	[[ $ADDR =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "--addr must be an IPv4 address"
+	local addrs
+	addrs=$(ip -4 -o addr show 2>/dev/null) || addrs=
+	[[ $ADDR == 127.0.0.1 ]] || grep -qF " inet $ADDR/" <<<"$addrs" ||
+		die "--addr $ADDR is not an address of this host (ip addr add it first)"
 	OSD_MEM=$(numfmt --from=iec -- "$OSD_MEM" 2>/dev/null) || OSD_MEM=
 	[[ $OSD_MEM =~ ^[1-9][0-9]*$ ]] || die "--osd-mem must be a byte count (suffixes K, M, G allowed)"
 
@@ -330,7 +340,7 @@ cmd_up() {
 	chmod 600 "$all" "$DIR/keyring" "$DIR"/*/keyring
 
 	# Mon.
-	monmaptool --create --fsid "$FSID" --addv a "[v2:127.0.0.1:$PORT]" "$DIR/monmap" >"$DIR/log/monmaptool.out" 2>&1 ||
+	monmaptool --create --fsid "$FSID" --addv a "[v2:$ADDR:$PORT]" "$DIR/monmap" >"$DIR/log/monmaptool.out" 2>&1 ||
 		fail "monmaptool failed" "$DIR/log/monmaptool.out"
 	ceph-mon -c "$DIR/ceph.conf" -i a --mkfs --monmap "$DIR/monmap" --keyring "$all" >"$DIR/log/mon-mkfs.out" 2>&1 ||
 		fail "ceph-mon --mkfs failed" "$DIR/log/mon-mkfs.out"
@@ -416,7 +426,7 @@ cmd_up() {
 	cat >"$DIR/env" <<EOF
 CEPH_CONF=$DIR/ceph.conf
 CEPH_KEYRING=$DIR/keyring
-CEPH_MON=127.0.0.1:$PORT
+CEPH_MON=$ADDR:$PORT
 EOF
 	UP_DONE=1
 	log "cluster up in $((SECONDS - t0))s ($osds OSDs$([[ $cephfs -eq 1 ]] && echo ", cephfs"))"
