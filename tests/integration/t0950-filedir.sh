@@ -121,6 +121,30 @@ check_eq "nodelete: re-adding finds the kept content" "$ino" "$(stat -c %i "$B/$
 ok "and it reads back" cmp "$T_DIR/big" "$B/$p2"
 umount_fs "$B"
 
+# a crash in the middle of a dedup loses nothing: fsck repairs the counts
+head -c 5000000 /dev/urandom >"$T_DIR/crash"
+hc=$(sha1sum <"$T_DIR/crash" | cut -c1-40)
+tc=trashdir/${hc:0:2}/${hc:2:2}/$hc
+for point in cas-after-ref cas-after-swap; do
+	mount_fs "$A" || exit 1
+	pc=$(store "$A" "$T_DIR/crash")
+	mkdir -p "$A/${tc%/*}" && mv "$A/$pc" "$A/$tc"
+	umount_fs "$A"
+	DRFS_FAULT=$point mount_fs "$A" || exit 1
+	store "$A" "$T_DIR/crash" >/dev/null 2>&1
+	crash_fs "$A"
+	mount_fs "$A" || exit 1
+	ok "crash at $point: the re-added name reads back" cmp "$T_DIR/crash" "$A/$pc"
+	ok "crash at $point: the trash copy reads back" cmp "$T_DIR/crash" "$A/$tc"
+	umount_fs "$A"
+	out=$(ctl fsck --offline --repair 2>&1)
+	contains "crash at $point: fsck repairs what the crash left" 'REPAIRED: (inode [0-9a-f]+ has link count|orphaned inode)' "$out"
+	ok "crash at $point: clean afterwards" ctl fsck --offline
+	mount_fs "$A" || exit 1
+	rm -f "$A/$pc" "$A/$tc"
+	umount_fs "$A"
+done
+
 # fsck checks the content index against the pool
 R rmomapkey "cas.${h2:0:2}" "$h2"
 R setomapval "cas.00" 00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee garbage
@@ -136,5 +160,5 @@ mount_fs "$A" filedir_verify=log || exit 1
 cp "$T_DIR/content" "$A/$d/$bad.tmp2"
 ok "filedir_verify=log: the rename is allowed" mv "$A/$d/$bad.tmp2" "$A/$d/$bad"
 umount_fs "$A"
-check_daemon_logs 'filedir: content of'
+check_daemon_logs 'filedir: content of|fault injection: dying at .cas-after'
 done_testing
