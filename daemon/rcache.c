@@ -443,7 +443,8 @@ static int load(struct rcache *rc)
 		closedir(sub);
 	}
 	closedir(top);
-	qsort(v, n, sizeof(*v), by_mtime);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(v, n, sizeof(*v), by_mtime);
 	for (size_t i = 0; i < n; i++) {
 		struct rc_entry *e = calloc(1, sizeof(*e));
 

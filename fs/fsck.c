@@ -433,7 +433,8 @@ static unsigned check_stripes(struct ctx *c, const char *path, struct ient *e,
 	uint64_t want = drfs_stripes_for(a->size), extra = 0, first = 0;
 	int ret;
 
-	qsort(e->stripes, e->nstripes, sizeof(*e->stripes), cmp_u64);
+	if (e->nstripes) /* qsort(NULL, 0) is undefined */
+		qsort(e->stripes, e->nstripes, sizeof(*e->stripes), cmp_u64);
 	if (want > 1 || e->nstripes) {
 		ret = read_records(c, a->ino, check_record, &rc);
 		if (ret < 0 && ret != -ENOENT)
