@@ -143,6 +143,7 @@ void drfsd_local_root_lookup(fuse_req_t req);
 bool drfsd_local_is_area(struct drfsd *d, uint64_t parent, const char *name);
 struct dnode *drfsd_node_get(struct drfsd *d, uint64_t ino, uint64_t lookups);
 void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup);
+void drfsd_nodes_free(struct drfsd *d);
 
 /* The filedir read cache (rcache.c). */
 int drfsd_rc_start(struct drfsd *d, const char *dir, uint64_t limit);

@@ -548,6 +548,8 @@ out_session:
 	drfsd_locks_stop(&d);
 	drfs_session_stop(d.fs);
 out_table:
+	if (d.table)
+		drfsd_nodes_free(&d);
 	free(d.table);
 out_disconnect:
 	drfs_disconnect(d.fs);
@@ -558,5 +560,20 @@ out:
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);
 	free(o.source);
+	free(o.conf);
+	free(o.id);
+	free(o.keyring);
+	free(o.mon_host);
+	free(o.pool);
+	free(o.fs);
+	free(o.lc_mode);
+	free(o.fd_verify);
+	free(o.cache_path);
+	free(o.cache_size);
+	for (int a = 0; a < DRFS_AREA__N; a++)
+		free(o.area_name[a]); /* also fd_name, lc_name */
+	if (d.lc_path != o.lc_path)
+		free(d.lc_path);
+	free(o.lc_path);
 	return ret == 0 ? 0 : 1;
 }

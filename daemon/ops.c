@@ -148,6 +148,16 @@ static void node_free_locked(struct drfsd *d, struct dnode *n)
 	free(n);
 }
 
+/* At exit: the kernel does not forget every inode before an unmount. */
+void drfsd_nodes_free(struct drfsd *d)
+{
+	pthread_mutex_lock(&d->table_lock);
+	for (size_t b = 0; b < d->nbuckets; b++)
+		while (d->table[b])
+			node_free_locked(d, d->table[b]);
+	pthread_mutex_unlock(&d->table_lock);
+}
+
 void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup)
 {
 	struct dnode *n;
