@@ -143,6 +143,10 @@ struct drfs_fs {
 	bool rejoining; /* protected by session_lock: on_fenced running */
 	char session_val[256]; /* our current "sessions" value, for CAS */
 	size_t session_vlen;
+	/* atomic, CLOCK_MONOTONIC ns: our lease renewals have succeeded
+	 * without a gap since lease_ok_since; the last one at lease_ok_last */
+	int64_t lease_ok_since, lease_ok_last;
+	pthread_t reaper_thread; /* frees orphans (orphan.c), off the lease */
 };
 
 /* ---- connection, superblock (store.c) ---- */

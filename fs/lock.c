@@ -146,10 +146,50 @@ static int session_get(struct drfs_fs *fs, const char *node, struct session *s)
 	return 0;
 }
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * May this node judge other nodes' leases?  Only if its own renewals have
+ * gone through, without a gap longer than LEASE_GAP, for a whole lease
+ * period (so also not in its first DRFS_LEASE seconds).  After an outage that stopped everybody's renewals (OSDs below
+ * min_size, monitors and OSDs restarting, a full cluster) every lease
+ * looks expired; the other nodes renew within DRFS_LEASE_RENEW seconds of
+ * the cluster's return and must not be fenced for the cluster's fault.
+ * (Waiting longer before breaking a dead node's locks is always safe.)
+ */
+#define LEASE_GAP (2 * DRFS_LEASE_RENEW * 1000000000ll)
+static bool lease_judge_ok(struct drfs_fs *fs)
+{
+	int64_t now = mono_ns();
+	int64_t last = __atomic_load_n(&fs->lease_ok_last, __ATOMIC_RELAXED);
+	int64_t since = __atomic_load_n(&fs->lease_ok_since, __ATOMIC_RELAXED);
+	static int64_t logged;
+
+	if (last && now - last <= LEASE_GAP &&
+	    now - since >= DRFS_LEASE * 1000000000ll)
+		return true;
+	if (now - __atomic_load_n(&logged, __ATOMIC_RELAXED) > 10000000000ll) {
+		__atomic_store_n(&logged, now, __ATOMIC_RELAXED);
+		drfs_info("a node holding a lock missed its lease, but this "
+			  "node's own lease renewals were interrupted "
+			  "too (cluster unavailable?): it is not fenced "
+			  "until this node has renewed for %d s",
+			  DRFS_LEASE);
+	}
+	return false;
+}
+
 /*
  * Is @node's session dead (missing or expired)?  If so, fence it: add its
  * address to the OSD blocklist, then remove its session.  Returns 1 when
- * the node is dead and fenced, 0 when alive, -errno.
+ * the node is dead and fenced, 0 when alive (or expired while this node
+ * cannot tell, see lease_judge_ok), -errno.
  */
 static int fence_if_dead(struct drfs_fs *fs, const char *node)
 {
@@ -164,6 +204,8 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 		return 0; /* alive (1 s of clock skew allowed) */
 	if (ret < 0 && ret != -ENOENT)
 		return ret;
+	if (ret == 0 && !lease_judge_ok(fs))
+		return 0; /* (a missing session was fenced or unmounted) */
 	if (ret == 0 && s.addr[0]) {
 		ret = rados_blocklist_add(fs->cluster, s.addr, 3600);
 		if (ret < 0) {
@@ -483,6 +525,17 @@ static void stats_publish(struct drfs_fs *fs)
 	rados_release_write_op(op);
 }
 
+/* A successful renewal at @now: extend (or, after a gap, restart) the
+ * period of uninterrupted renewals. */
+static void lease_renewed(struct drfs_fs *fs, int64_t now)
+{
+	int64_t last = __atomic_load_n(&fs->lease_ok_last, __ATOMIC_RELAXED);
+
+	if (!last || now - last > LEASE_GAP)
+		__atomic_store_n(&fs->lease_ok_since, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&fs->lease_ok_last, now, __ATOMIC_RELAXED);
+}
+
 /* Run the on_fenced hook (the daemon's rejoin), unless stopping. */
 static void rejoin_run(struct drfs_fs *fs)
 {
@@ -505,8 +558,8 @@ static void rejoin_run(struct drfs_fs *fs)
 	pthread_mutex_unlock(&fs->session_lock);
 }
 
-/* Renew the lease (and, every ~20 s, reap orphans); conn_lock is held. */
-static void session_renew(struct drfs_fs *fs, unsigned tick, int64_t *last_ok)
+/* Renew the lease; conn_lock is held. */
+static void session_renew(struct drfs_fs *fs, int64_t *last_ok)
 {
 	int64_t t0 = drfs_now_ns(), now, gap;
 	int ret = session_put(fs, false);
@@ -535,15 +588,8 @@ static void session_renew(struct drfs_fs *fs, unsigned tick, int64_t *last_ok)
 	if (ret < 0)
 		return;
 	*last_ok = drfs_now_ns();
+	lease_renewed(fs, mono_ns());
 	stats_publish(fs);
-	/* free unlinked inodes whose grace period is over (every ~20 s;
-	 * idempotent if several nodes do it) */
-	if (tick % 5 == 0) {
-		int n = drfs_orphans_reap(fs, DRFS_ORPHAN_GRACE);
-
-		if (n > 0)
-			drfs_dbg("reaped %d unlinked inode(s)", n);
-	}
 }
 
 /*
@@ -553,7 +599,6 @@ static void session_renew(struct drfs_fs *fs, unsigned tick, int64_t *last_ok)
 static void *session_main(void *arg)
 {
 	struct drfs_fs *fs = arg;
-	unsigned tick = 0;
 	int64_t last_ok = drfs_now_ns();
 
 	pthread_mutex_lock(&fs->session_lock);
@@ -569,7 +614,7 @@ static void *session_main(void *arg)
 		pthread_mutex_unlock(&fs->session_lock);
 		if (!drfs_is_fenced(fs)) {
 			drfs_conn_rdlock(fs);
-			session_renew(fs, ++tick, &last_ok);
+			session_renew(fs, &last_ok);
 			drfs_conn_unlock(fs);
 		}
 		if (drfs_is_fenced(fs)) {
@@ -577,6 +622,41 @@ static void *session_main(void *arg)
 			if (!drfs_is_fenced(fs))
 				last_ok = drfs_now_ns();
 		}
+		pthread_mutex_lock(&fs->session_lock);
+	}
+	pthread_mutex_unlock(&fs->session_lock);
+	return NULL;
+}
+
+/*
+ * Frees unlinked inodes whose grace period is over, every ~20 s
+ * (idempotent if several nodes do it).  Its own thread: freeing a backlog
+ * of thousands of inodes on a slow (recovering) cluster takes longer than
+ * a lease, and the renewals must not wait behind it.
+ */
+static void *reaper_main(void *arg)
+{
+	struct drfs_fs *fs = arg;
+
+	pthread_mutex_lock(&fs->session_lock);
+	while (!fs->session_stop) {
+		struct timespec ts;
+		int n;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 5 * DRFS_LEASE_RENEW;
+		pthread_cond_timedwait(&fs->session_cond, &fs->session_lock,
+				       &ts);
+		if (fs->session_stop)
+			break;
+		pthread_mutex_unlock(&fs->session_lock);
+		drfs_conn_rdlock(fs);
+		if (!drfs_is_fenced(fs)) {
+			n = drfs_orphans_reap(fs, DRFS_ORPHAN_GRACE);
+			if (n > 0)
+				drfs_dbg("reaped %d unlinked inode(s)", n);
+		}
+		drfs_conn_unlock(fs);
 		pthread_mutex_lock(&fs->session_lock);
 	}
 	pthread_mutex_unlock(&fs->session_lock);
@@ -609,12 +689,23 @@ int drfs_session_start(struct drfs_fs *fs)
 
 	if (ret < 0)
 		return ret;
+	lease_renewed(fs, mono_ns());
 	pthread_mutex_init(&fs->session_lock, NULL);
 	pthread_cond_init(&fs->session_cond, NULL);
 	ret = -pthread_create(&fs->session_thread, NULL, session_main, fs);
-	if (ret == 0)
-		fs->session_up = true;
-	return ret;
+	if (ret < 0)
+		return ret;
+	ret = -pthread_create(&fs->reaper_thread, NULL, reaper_main, fs);
+	if (ret < 0) {
+		pthread_mutex_lock(&fs->session_lock);
+		fs->session_stop = true;
+		pthread_cond_broadcast(&fs->session_cond);
+		pthread_mutex_unlock(&fs->session_lock);
+		pthread_join(fs->session_thread, NULL);
+		return ret;
+	}
+	fs->session_up = true;
+	return 0;
 }
 
 void drfs_session_on_fenced(struct drfs_fs *fs, void (*cb)(void *ctx),
@@ -672,9 +763,10 @@ void drfs_session_stop(struct drfs_fs *fs)
 		return;
 	pthread_mutex_lock(&fs->session_lock);
 	fs->session_stop = true;
-	pthread_cond_signal(&fs->session_cond);
+	pthread_cond_broadcast(&fs->session_cond);
 	pthread_mutex_unlock(&fs->session_lock);
 	pthread_join(fs->session_thread, NULL);
+	pthread_join(fs->reaper_thread, NULL);
 	fs->session_up = false;
 	op = rados_create_write_op();
 	drfs_op_rm(op, fs->node);

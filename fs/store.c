@@ -113,7 +113,8 @@ void drfs_set_fenced(struct drfs_fs *fs, const char *why)
 	 * renewal (lock order: conn_lock, then session_lock) */
 	if (fs->session_up) {
 		pthread_mutex_lock(&fs->session_lock);
-		pthread_cond_signal(&fs->session_cond);
+		/* the lease thread and the reaper wait on it */
+		pthread_cond_broadcast(&fs->session_cond);
 		pthread_mutex_unlock(&fs->session_lock);
 	}
 }

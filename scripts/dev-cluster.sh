@@ -5,6 +5,9 @@
 #   dev-cluster.sh up DIR [--osds N] [--port P] [--addr IP] [--cephfs] [--osd-mem BYTES]
 #   dev-cluster.sh down DIR
 #   dev-cluster.sh status DIR
+#   dev-cluster.sh kill DIR NAME [SIGNAL]   (NAME: mon.a, mgr.x, mds.a, osd.N)
+#   dev-cluster.sh start DIR NAME
+#   dev-cluster.sh wait DIR [--timeout S]
 #
 # up: 1 mon (IP:P, msgr2, default 127.0.0.1:40000), 1 mgr, N memstore OSDs
 # (default 3, BYTES of RAM each, default 4 GiB), a replicated pool `datarootfs`
@@ -20,6 +23,12 @@
 # down: SIGKILLs exactly the daemons recorded in DIR/pids (after checking that
 # each one's command line names DIR/ceph.conf), waits for them, removes DIR.
 # Unmount any ceph-fuse / datarootfs mount of the cluster first.
+#
+# kill / start / wait (fault tests): SIGNAL (default KILL) one recorded
+# daemon and wait until it is gone; start it again on its data directory
+# (a memstore OSD comes back empty after SIGKILL and is recovered from its
+# peers; after SIGTERM with osd_fast_shutdown off it reloads what it
+# saved); wait until every OSD is up and every PG active+clean.
 #
 # Several clusters can run side by side with different DIRs and mon ports.
 # The mon port must lie outside 6800-7300, where OSDs, mgr and MDS bind.
@@ -38,6 +47,9 @@ usage() {
 usage: $0 up DIR [--osds N] [--port P] [--addr IP] [--cephfs] [--osd-mem BYTES]
        $0 down DIR
        $0 status DIR
+       $0 kill DIR NAME [SIGNAL]
+       $0 start DIR NAME
+       $0 wait DIR [--timeout S]
 EOF
 	exit 2
 }
@@ -258,6 +270,30 @@ keyring_entry() {
 	done
 }
 
+# ready_state OSDS CEPHFS: set READY to "ok" when all OSDS OSDs are up and
+# in, every pool's PGs are known to the mgr and active+clean and (CEPHFS=1)
+# an MDS is active; otherwise to what is missing ("osds", "pgs", "mds", or
+# empty when the cluster does not answer).  The last status is kept in
+# DIR/log/last-status.json.
+ready_state() {
+	local js
+	READY=
+	js=$(ceph_cli -f json <<<$'status\nosd dump' 2>/dev/null) || js=
+	[[ -n $js ]] || return 0
+	echo "$js" >"$DIR/log/last-status.json"
+	READY=$(jq -rs --argjson osds "$1" --argjson fs "$2" '
+		(.[0]) as $s | (.[1]) as $o |
+		([$o.pools[].pg_num] | add // 0) as $want |
+		([$s.pgmap.pgs_by_state[]? | select(.state_name == "active+clean") | .count] | add // 0) as $clean |
+		if $s.osdmap.num_up_osds != $osds or $s.osdmap.num_in_osds != $osds then "osds"
+		elif $want == 0 or $s.pgmap.num_pgs != $want or $clean != $want then "pgs"
+		elif $fs == 1 and ([$s.fsmap.by_rank[]? | select(.status == "up:active")] | length) == 0 then "mds"
+		else "ok" end' <<<"$js" 2>/dev/null) || READY=
+	if [[ -n ${DEV_CLUSTER_DEBUG:-} ]]; then
+		log "$EPOCHREALTIME $READY $(jq -cs '[.[0].osdmap.num_up_osds, .[0].pgmap.num_pgs, ([.[1].pools[].pg_num]|add), .[0].pgmap.pgs_by_state, .[0].fsmap.by_rank]' <<<"$js" 2>&1)"
+	fi
+}
+
 cmd_up() {
 	local osds=3 cephfs=0
 	PORT=40000
@@ -393,27 +429,13 @@ cmd_up() {
 
 	# Wait for readiness: every pool's PGs known to the mgr and active+clean,
 	# and (with --cephfs) an active MDS.
-	local deadline=$((SECONDS + TIMEOUT)) js ready
+	local deadline=$((SECONDS + TIMEOUT))
 	while :; do
 		check_daemons
-		js=$(ceph_cli -f json <<<$'status\nosd dump' 2>/dev/null) || js=
-		if [[ -n $js ]]; then
-			ready=$(jq -rs --argjson osds "$osds" --argjson fs "$cephfs" '
-				(.[0]) as $s | (.[1]) as $o |
-				([$o.pools[].pg_num] | add // 0) as $want |
-				([$s.pgmap.pgs_by_state[]? | select(.state_name == "active+clean") | .count] | add // 0) as $clean |
-				if $s.osdmap.num_up_osds != $osds or $s.osdmap.num_in_osds != $osds then "osds"
-				elif $want == 0 or $s.pgmap.num_pgs != $want or $clean != $want then "pgs"
-				elif $fs == 1 and ([$s.fsmap.by_rank[]? | select(.status == "up:active")] | length) == 0 then "mds"
-				else "ok" end' <<<"$js" 2>/dev/null) || ready=
-			if [[ -n ${DEV_CLUSTER_DEBUG:-} ]]; then
-				log "$EPOCHREALTIME $ready $(jq -cs '[.[0].osdmap.num_up_osds, .[0].pgmap.num_pgs, ([.[1].pools[].pg_num]|add), .[0].pgmap.pgs_by_state, .[0].fsmap.by_rank]' <<<"$js" 2>&1)"
-			fi
-			[[ $ready == ok ]] && break
-		fi
+		ready_state "$osds" "$cephfs"
+		[[ $READY == ok ]] && break
 		if ((SECONDS >= deadline)); then
-			echo "$js" >"$DIR/log/last-status.json"
-			case $ready in
+			case $READY in
 			osds) fail "OSDs not all up and in after ${TIMEOUT}s" "$DIR/log/osd.0.log" ;;
 			mds) fail "MDS not active after ${TIMEOUT}s" "$DIR/log/mds.a.log" ;;
 			pgs) fail "PGs not all active+clean after ${TIMEOUT}s" "$DIR/log/mgr.x.log" ;;
@@ -465,6 +487,78 @@ cmd_status() {
 	ceph_cli -s
 }
 
+# --- one daemon: kill / start; wait for health (fault tests) ----------------
+
+# daemon_cmd NAME: the command line `up` started NAME with (without -f).
+daemon_cmd() {
+	local c=$DIR/ceph.conf
+	case $1 in
+	mon.a) echo "ceph-mon -c $c -i a" ;;
+	mgr.x) echo "ceph-mgr -c $c -i x" ;;
+	mds.a) echo "ceph-mds -c $c -i a" ;;
+	osd.[0-9]*) echo "ceph-osd -c $c -i ${1#osd.}" ;;
+	*) die "unknown daemon '$1' (mon.a, mgr.x, mds.a, osd.N)" ;;
+	esac
+}
+
+# kill NAME [SIGNAL]: send SIGNAL (default KILL) to the recorded daemon NAME
+# and wait (<= 60 s) until it has exited.  A memstore OSD loses its data
+# on SIGKILL (it is RAM); on SIGTERM with osd_fast_shutdown off (`ceph
+# config set osd osd_fast_shutdown false`) it saves it to DIR/osd.N first,
+# so a later `start` finds it again.
+cmd_kill() {
+	[[ $# -ge 1 && $# -le 2 ]] || usage
+	local name=$1 sig=${2:-KILL} pid i
+	daemon_cmd "$name" >/dev/null
+	[[ -f $DIR/pids/$name.pid ]] || die "$name: no such daemon in $DIR"
+	pid=$(<"$DIR/pids/$name.pid")
+	owned "$pid" || die "$name (pid $pid) is not running"
+	kill -"$sig" "$pid" || die "cannot signal $name (pid $pid)"
+	for ((i = 0; i < 1200; i++)); do
+		owned "$pid" || return 0
+		sleep 0.05
+	done
+	die "$name (pid $pid) still runs 60 s after SIG$sig"
+}
+
+# start NAME: start a daemon that `up` made (and that is not running) again
+# on its data directory, with the same command line.
+cmd_start() {
+	[[ $# -eq 1 ]] || usage
+	local name=$1 cmd pid
+	cmd=$(daemon_cmd "$name")
+	[[ -f $DIR/pids/$name.pid && -d $DIR/$name ]] || die "$name: no such daemon in $DIR"
+	pid=$(<"$DIR/pids/$name.pid")
+	if owned "$pid"; then die "$name is running already (pid $pid)"; fi
+	STARTED=()
+	# shellcheck disable=SC2086
+	start "$name" $cmd
+	sleep 0.2
+	pid=$(<"$DIR/pids/$name.pid")
+	owned "$pid" || die "$name exited at once: $(tail -n 5 "$(daemon_log "$name")")"
+}
+
+# wait [--timeout S]: until every OSD is up and in and every PG is
+# active+clean (and the MDS active, if there is one).
+cmd_wait() {
+	local timeout=$TIMEOUT osds=0 cephfs=0 d deadline
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--timeout) [[ $# -ge 2 ]] || usage; timeout=$2; shift 2 ;;
+		*) usage ;;
+		esac
+	done
+	for d in "$DIR"/osd.*/; do [[ -d $d ]] && osds=$((osds + 1)); done
+	[[ -d $DIR/mds.a ]] && cephfs=1
+	deadline=$((SECONDS + timeout))
+	while :; do
+		ready_state "$osds" "$cephfs"
+		[[ $READY == ok ]] && return 0
+		((SECONDS >= deadline)) && die "cluster not healthy after ${timeout}s (${READY:-no answer}); see $DIR/log/last-status.json"
+		sleep 0.2
+	done
+}
+
 [[ $# -ge 2 ]] || usage
 CMD=$1
 case $2 in
@@ -476,5 +570,8 @@ case $CMD in
 up) cmd_up "$@" ;;
 down) cmd_down "$@" ;;
 status) cmd_status "$@" ;;
+kill) cmd_kill "$@" ;;
+start) cmd_start "$@" ;;
+wait) cmd_wait "$@" ;;
 *) usage ;;
 esac

@@ -59,6 +59,10 @@ cleanup() {
 		fusermount3 -u -z "$m" 2>/dev/null || true
 	done
 	scripts/dev-cluster.sh down "$CLUSTER" >/dev/null 2>&1 || true
+	# private clusters of the fault tests (t10NN) that were cut short
+	for c in "$WORK"/*/cluster; do
+		[ -e "$c/.dev-cluster" ] && scripts/dev-cluster.sh down "$c" >/dev/null 2>&1
+	done
 	rm -rf "$WORK"
 	exit $rc
 }
