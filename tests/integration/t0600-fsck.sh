@@ -185,7 +185,9 @@ check_eq "interrupted rmdir: fsck exit 4" 4 "$(fsck_rc)"
 contains "interrupted rmdir: reported" 'directory /dying is marked dead but still linked' "$(cat "$T_DIR/fsck.out")"
 check_eq "interrupted rmdir: --repair keeps the directory (exit 1)" 1 "$(fsck_rc --repair)"
 ok "interrupted rmdir: the directory takes entries again" touch "$M/dying/x"
-check_eq "interrupted rmdir: clean afterwards" 0 "$(fsck_rc)"
+rc=$(fsck_rc)
+check_eq "interrupted rmdir: clean afterwards" 0 "$rc"
+[ "$rc" = 0 ] || sed 's/^/#   /' "$T_DIR/fsck.out"
 umount_fs "$M"
 check_eq "usage error: exit 16" 16 "$(fsck_rc --bogus)"
 done_testing
