@@ -116,6 +116,17 @@ static int open_fs(struct global *g, struct drfs_fs **fs)
 	return ret;
 }
 
+/* Arguments left after the options: say so (with the usage) and true. */
+static bool extra_args(const struct global *g, int argc, char **argv,
+		       const char *use)
+{
+	if (optind >= argc)
+		return false;
+	fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd, argv[optind]);
+	fputs(use, stderr);
+	return true;
+}
+
 static int cmd_mkfs(struct global *g, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -192,12 +203,8 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
-			argv[optind]);
-		fputs(use, stderr);
+	if (extra_args(g, argc, argv, use))
 		return EXIT_USAGE;
-	}
 	ret = drfs_connect(&g->conn, &fs, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(stderr, "%s: %s\n", g->cmd, err);
@@ -356,12 +363,8 @@ static int cmd_status(struct global *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
-			argv[optind]);
-		fputs(use, stderr);
+	if (extra_args(g, argc, argv, use))
 		return EXIT_USAGE;
-	}
 	if (open_fs(g, &fs) < 0)
 		return 1;
 	ret = drfs_statfs(fs, &total, &avail, &objects);
@@ -474,12 +477,8 @@ static int cmd_fsck(struct global *g, int argc, char **argv)
 			return FSCK_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
-			argv[optind]);
-		fputs(use, stderr);
+	if (extra_args(g, argc, argv, use))
 		return FSCK_USAGE;
-	}
 	if (open_fs(g, &fs) < 0)
 		return FSCK_ERROR;
 	if (!fd_name)
@@ -660,12 +659,8 @@ static int cmd_purge(struct global *g, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
-			argv[optind]);
-		fputs(use, stderr);
+	if (extra_args(g, argc, argv, use))
 		return EXIT_USAGE;
-	}
 	if (!lc && !cache && !temp && !rc) {
 		fprintf(stderr,
 			"%s: nothing to purge (give --cache, --temp, "
@@ -734,12 +729,8 @@ static int cmd_recover(struct global *g, int argc, char **argv)
 		fputs(use, stderr);
 		return EXIT_USAGE;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", g->cmd,
-			argv[optind]);
-		fputs(use, stderr);
+	if (extra_args(g, argc, argv, use))
 		return EXIT_USAGE;
-	}
 	if (open_fs(g, &fs) < 0)
 		return 1;
 	ret = drfs_intents_recover(fs, 0);
