@@ -36,6 +36,8 @@ struct dnode {
 	bool unsealed; /* created here, creating handle not yet released */
 	uint8_t area; /* enum drfs_area, for statistics */
 	int rcfd1; /* atomic: read cache fd + 1 while open here, 0: none */
+	uint64_t dgen_seen; /* table lock: data generation at the last open
+			     * (coherence.c): pages kept if still current */
 	pthread_mutex_t lock;
 	struct wbuf wb;
 	struct dnode *next; /* hash chain */
@@ -86,7 +88,6 @@ struct drfsd {
 	struct dnode **table;
 	size_t nbuckets;
 	size_t nnodes;
-	double attr_timeout; /* shared areas: 0 (always ask) */
 	size_t wb_max; /* flush the write buffer beyond this */
 	struct lockwait *lw;
 	/* localcache area (local.c) */
@@ -106,7 +107,37 @@ struct drfsd {
 	bool filedir_reject; /* hash mismatch at rename: refuse (or log) */
 	bool filedir_keep; /* filedir_nodelete: content is never freed */
 	struct rcache *rc; /* filedir read cache (rcache.c), NULL: none */
+	/* coherent metadata cache, kernel side (coherence.c) */
+	double md_timeout; /* entry/attr timeout of shared inodes, 0: off */
+	bool coh_probed, epoch_ok; /* atomic: FUSE_NOTIFY_INC_EPOCH works */
+	uint64_t remote_seq; /* atomic: +1 per change heard from others */
+	uint64_t dgen_all; /* atomic: +1 when every page is suspect */
+#define DRFSD_DGEN_SLOTS 4096
+	uint64_t dgen[DRFSD_DGEN_SLOTS]; /* atomic: data generations */
+#define DRFSD_DIRSEEN_WORDS 16384
+	uint64_t dir_seen[DRFSD_DIRSEEN_WORDS]; /* atomic: bitmap */
 };
+
+/*
+ * The kernel side of the coherent metadata cache (coherence.c).  Start
+ * after the session (drfs_session_start), stop before it.  probe: once,
+ * from the first request (the kernel takes notifications only then).
+ * ticket/timeout: take a ticket when a request starts; the entry or
+ * attribute timeout to give its reply is md_timeout if this node trusts
+ * its cache and heard of no change from another node since the ticket,
+ * else 0.  dir_seen: the kernel was given directory @ino.  dgen: the data
+ * generation of @ino (open keeps pages only if unchanged since the last
+ * open); data_changed: bump it.
+ */
+int drfsd_coh_start(struct drfsd *d, int timeout_ms);
+void drfsd_coh_stop(struct drfsd *d);
+void drfsd_coh_probe(struct drfsd *d);
+uint64_t drfsd_coh_ticket(struct drfsd *d);
+double drfsd_coh_timeout(struct drfsd *d, uint64_t ticket, bool entry);
+void drfsd_coh_dir_seen(struct drfsd *d, uint64_t ino);
+uint64_t drfsd_coh_dgen(struct drfsd *d, uint64_t ino);
+void drfsd_coh_data_changed(struct drfsd *d, uint64_t ino);
+void drfsd_coh_rejoined(struct drfsd *d);
 
 /* Statistics (stats.c). */
 #define DRFSD_STATS_BIT (1ull << 61)

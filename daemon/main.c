@@ -42,6 +42,8 @@ struct options {
 	int fd_nodelete;
 	char *cache_path;
 	char *cache_size;
+	char *md_timeout;
+	int inval_timeout_ms;
 	char *area_name[DRFS_AREA__N]; /* trashdir_name=, cache_name=, ... */
 	char *source;
 	int nonopt;
@@ -68,6 +70,8 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("filedir_nodelete", fd_nodelete),
 	OPT("cache_path=%s", cache_path),
 	OPT("cache_size=%s", cache_size),
+	OPT("md_timeout=%s", md_timeout),
+	OPT("inval_timeout=%d", inval_timeout_ms),
 	OPT("trashdir_name=%s", area_name[DRFS_AREA_TRASHDIR]),
 	OPT("cache_name=%s", area_name[DRFS_AREA_CACHE]),
 	OPT("temp_name=%s", area_name[DRFS_AREA_TEMP]),
@@ -109,6 +113,14 @@ static void usage(const char *prog)
 	       "content (off)\n"
 	       "    -o cache_size=SIZE   its size limit, e.g. 512M, 20G "
 	       "(default 1G)\n"
+	       "    -o md_timeout=SECONDS  kernel entry/attribute cache of "
+	       "shared inodes,\n"
+	       "                        kept coherent across nodes (default "
+	       "1, 0: off)\n"
+	       "    -o inval_timeout=MS  wait this long for other nodes to "
+	       "acknowledge a\n"
+	       "                        change before fencing them (default "
+	       "5000)\n"
 	       "    -o trashdir_name=NAME, cache_name=NAME, temp_name=NAME\n"
 	       "                        where Moodle's $CFG->trashdir, "
 	       "cachedir, "
@@ -319,6 +331,7 @@ int main(int argc, char *argv[])
 	char err[512];
 	int report_fd = -1, ret = 1;
 	uint64_t cache_size = 1ull << 30;
+	double md_timeout = 1.0;
 
 	/*
 	 * Write-back buffers (up to 8 MiB) and read buffers (up to 4 MiB,
@@ -403,6 +416,29 @@ int main(int argc, char *argv[])
 			o.cache_path);
 		return 1;
 	}
+	if (o.md_timeout) {
+		char *end;
+
+		md_timeout = strtod(o.md_timeout, &end);
+		if (*end || end == o.md_timeout || !(md_timeout >= 0) ||
+		    md_timeout > 2.0) {
+			fprintf(stderr,
+				"datarootfs: md_timeout=%s: must be seconds "
+				"from 0 to 2 (it must stay below the time a "
+				"frozen node needs to stop trusting its cache)\n",
+				o.md_timeout);
+			return 1;
+		}
+	}
+	if (o.inval_timeout_ms < 0 ||
+	    (o.inval_timeout_ms && (o.inval_timeout_ms < 3000 ||
+				    o.inval_timeout_ms > 120000))) {
+		fprintf(stderr,
+			"datarootfs: inval_timeout=%d: must be milliseconds "
+			"from 3000 to 120000\n",
+			o.inval_timeout_ms);
+		return 1;
+	}
 	if (o.cache_size && parse_size(o.cache_size, &cache_size) < 0) {
 		fprintf(stderr,
 			"datarootfs: cache_size=%s: must be a size such as "
@@ -465,7 +501,8 @@ int main(int argc, char *argv[])
 	pthread_mutex_init(&d.table_lock, NULL);
 	d.nbuckets = 65536;
 	d.table = calloc(d.nbuckets, sizeof(*d.table));
-	d.attr_timeout = 0.0;
+	d.md_timeout = md_timeout;
+	drfsd_coh_dir_seen(&d, FUSE_ROOT_ID);
 	d.wb_max = 8u << 20;
 	/* area names: mount options, else as recorded by mkfs */
 	for (int a = 1; a < DRFS_AREA__N; a++)
@@ -484,6 +521,13 @@ int main(int argc, char *argv[])
 			"session: %s\n",
 			strerror(-ret));
 		goto out_table;
+	}
+	ret = drfsd_coh_start(&d, o.inval_timeout_ms);
+	if (ret < 0) {
+		fprintf(stderr,
+			"datarootfs: cannot start the metadata cache: %s\n",
+			strerror(-ret));
+		goto out_session;
 	}
 	ret = drfsd_locks_start(&d);
 	if (ret < 0)
@@ -564,6 +608,7 @@ out_session:
 	drfsd_rc_stop(&d);
 	drfsd_local_stop(&d);
 	drfsd_locks_stop(&d);
+	drfsd_coh_stop(&d);
 	drfs_session_stop(d.fs);
 out_table:
 	if (d.table)
@@ -588,6 +633,7 @@ out:
 	free(o.fd_verify);
 	free(o.cache_path);
 	free(o.cache_size);
+	free(o.md_timeout);
 	for (int a = 0; a < DRFS_AREA__N; a++)
 		free(o.area_name[a]); /* also fd_name, lc_name */
 	if (d.lc_path != o.lc_path)

@@ -5,9 +5,11 @@
  * library and its result into exactly one reply.  Errors travel as -errno
  * and are negated once, in reply_err().
  *
- * Coherence in the shared areas: entry and attribute timeouts are 0 and no
- * page cache is kept across opens, so the kernel asks us on every lookup,
- * stat and open; we ask RADOS.  Writes are gathered per inode in a
+ * Coherence in the shared areas: fs/ keeps a metadata cache that other
+ * nodes invalidate before their changes return (fs/inval.c); the kernel
+ * gets short entry and attribute timeouts that coherence.c invalidates
+ * the same way, and keeps pages across opens unless another node changed
+ * the data since.  Writes are gathered per inode in a
  * write-back buffer (struct wbuf) and made durable before flush (close),
  * fsync and release return, which gives close-to-open consistency between
  * nodes.
@@ -36,31 +38,41 @@ static void reply_err(fuse_req_t req, int ret)
 }
 
 /*
- * Attribute timeout for @ino.  Shared inodes: 0 (always ask).  The mount
- * root is the exception: the kernel checks its permissions on every path
- * walk (default_permissions), which would cost a RADOS read per file
- * access even in the node-local localcache area.  Its attributes may be
- * up to ROOT_ATTR_TIMEOUT s old (a chmod or the mtime of the dataroot
- * root itself, seen that much later by other nodes); its entries are
- * still looked up every time.
+ * Entry and attribute timeouts of shared inodes: md_timeout (1 s by
+ * default) while this node's metadata cache is coherent (coherence.c), 0
+ * when it is not or when another node changed something while the
+ * request ran: the ticket is taken when a request starts (per thread: a
+ * handler that forgets to take one uses an older ticket, which can only
+ * give 0).  The mount root keeps ROOT_ATTR_TIMEOUT even then: the kernel
+ * checks its permissions on every path walk, also into the node-local
+ * localcache.  Pool content (filedir) never changes size or data: its
+ * attributes may be cached IMMUTABLE_ATTR_TIMEOUT s, so reads from the
+ * page cache and opens need no round trip (a chmod or unlink elsewhere
+ * still invalidates them).
  */
 #define ROOT_ATTR_TIMEOUT 1.0
 #define IMMUTABLE_ATTR_TIMEOUT 60.0
-static double attr_timeout(const struct drfsd *d, uint64_t ino)
+static __thread uint64_t tl_ticket;
+
+static void take_ticket(struct drfsd *d)
 {
-	return ino == FUSE_ROOT_ID ? ROOT_ATTR_TIMEOUT : d->attr_timeout;
+	tl_ticket = drfsd_coh_ticket(d);
 }
 
-/*
- * Pool content (filedir) never changes size or data: its attributes may be
- * cached, so reads from the page cache need no round trip.  (Its entry is
- * still looked up every time, so a delete is seen at once.)
- */
-static double attr_timeout_of(const struct drfsd *d, const struct drfs_attr *a)
+static double entry_timeout(struct drfsd *d)
 {
+	return drfsd_coh_timeout(d, tl_ticket, true);
+}
+
+static double attr_timeout_of(struct drfsd *d, const struct drfs_attr *a)
+{
+	double t = drfsd_coh_timeout(d, tl_ticket, false);
+
 	if (a->flags & DRFS_IF_IMMUTABLE)
 		return IMMUTABLE_ATTR_TIMEOUT;
-	return attr_timeout(d, a->ino);
+	if (a->ino == FUSE_ROOT_ID && t < ROOT_ATTR_TIMEOUT)
+		return ROOT_ATTR_TIMEOUT;
+	return t;
 }
 
 static void to_stat(const struct drfs_attr *a, struct stat *st)
@@ -198,6 +210,8 @@ static int wb_flush_locked(struct drfsd *d, struct dnode *n)
 				 n->ino, wb->len, wb->off, strerror(-ret));
 			if (!wb->err)
 				wb->err = ret;
+			/* the kernel's pages hold what never landed */
+			drfsd_coh_data_changed(d, n->ino);
 		}
 		wb->len = 0;
 	}
@@ -335,7 +349,9 @@ static void fill_entry(struct drfsd *d, const struct drfs_attr *a,
 	e->ino = a->ino;
 	e->generation = 0;
 	e->attr_timeout = attr_timeout_of(d, a);
-	e->entry_timeout = d->attr_timeout;
+	e->entry_timeout = entry_timeout(d);
+	if (S_ISDIR(a->mode))
+		drfsd_coh_dir_seen(d, a->ino);
 	to_stat(a, &e->attr);
 }
 
@@ -430,6 +446,7 @@ static void drfs_op_destroy(void *userdata)
 
 static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	drfsd_coh_probe(ctx_of(req));
 	drfsd_count(ctx_of(req), DRFSD_OP_LOOKUP,
 		    drfsd_area_at(ctx_of(req), parent, name));
 	if (parent == FUSE_ROOT_ID && drfsd_stats_ino(name)) {
@@ -445,13 +462,17 @@ static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	LOCAL(parent, lookup, req, parent, name);
 	struct drfs_attr a;
-	int ret = drfs_lookup(ctx_of(req)->fs, parent, name, &a);
+	int ret;
 
+	take_ticket(ctx_of(req));
+	ret = drfs_lookup(ctx_of(req)->fs, parent, name, &a);
 	if (ret == -ENOENT) {
-		/* Negative entry, not cached (timeout 0). */
+		/* Negative entry: cached as long as a positive one (a
+		 * create anywhere invalidates it) */
 		struct fuse_entry_param e;
 
 		memset(&e, 0, sizeof(e));
+		e.entry_timeout = entry_timeout(ctx_of(req));
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -493,7 +514,10 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct drfs_attr a;
 	struct stat st;
 	struct dnode *n;
-	int ret = drfs_getattr(d->fs, ino, &a);
+	int ret;
+
+	take_ticket(d);
+	ret = drfs_getattr(d->fs, ino, &a);
 
 	(void)fi;
 	if (ret < 0) {
@@ -524,6 +548,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct dnode *n;
 	int ret;
 
+	take_ticket(d);
 	/* ftruncate() through a handle opened before a rejoin */
 	if (fi && !drfsd_fh(d, fi)) {
 		reply_err(req, -EIO);
@@ -596,6 +621,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 
+	take_ticket(ctx_of(req));
 	return drfs_create(ctx_of(req)->fs, parent, name, mode, rdev, c->uid,
 			   c->gid, target, excl, a, created);
 }
@@ -788,7 +814,10 @@ static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	}
 	LOCAL(ino, link, req, ino, newparent, newname);
 	struct drfs_attr a;
-	int ret = drfs_link(ctx_of(req)->fs, ino, newparent, newname, &a);
+	int ret;
+
+	take_ticket(ctx_of(req));
+	ret = drfs_link(ctx_of(req)->fs, ino, newparent, newname, &a);
 
 	if (ret < 0)
 		reply_err(req, ret);
@@ -807,6 +836,7 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 	struct drfsd *d = ctx_of(req);
 	struct dfile *f = malloc(sizeof(*f));
 	struct dnode *n = f ? drfsd_node_get(d, ino, 0) : NULL;
+	bool keep;
 
 	if (!n) {
 		free(f);
@@ -816,6 +846,14 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 	}
 	pthread_mutex_lock(&d->table_lock);
 	n->nopen++;
+	/* pages cached here stay if nobody changed the data since this
+	 * node last opened the file (coherence.c) */
+	{
+		uint64_t g = drfsd_coh_dgen(d, ino);
+
+		keep = n->dgen_seen == g && drfs_inval_trusted(d->fs);
+		n->dgen_seen = g;
+	}
 	if (cfd >= 0 && !n->rcfd1) {
 		__atomic_store_n(&n->rcfd1, cfd + 1, __ATOMIC_RELEASE);
 		cfd = -1;
@@ -826,7 +864,7 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 	f->n = n;
 	f->gen = d->gen;
 	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 0;
+	fi->keep_cache = keep;
 	fi->direct_io = 0;
 	return 0;
 }

@@ -22,7 +22,9 @@
  *      un-blocklisted; the new one has a new address nonce), takes a new
  *      node UUID and registers its session (drfs_rejoin_locked);
  *   6. watches the superblock again and catches up with a localcache
- *      purge missed meanwhile.
+ *      purge missed meanwhile; the metadata cache is off (and empty)
+ *      from step 1 until fs/inval.c's health thread has confirmed its
+ *      watches on the new client.
  *
  * Then, without the lock (the kernel may need requests answered to do
  * it), it drops the kernel's caches of every shared inode and logs one
@@ -79,6 +81,7 @@ void drfsd_rejoin(void *ctx)
 	}
 	drfsd_locks_detach(d);
 	drfsd_local_detach(d);
+	drfs_inval_detach(fs);
 	d->dropped += drfsd_wb_drop_all(d);
 	d->gen++;
 	ret = drfs_rejoin_locked(fs, err, sizeof(err));
@@ -100,6 +103,7 @@ void drfsd_rejoin(void *ctx)
 		return;
 	}
 	/* pages and attributes cached under the old session */
+	drfsd_coh_rejoined(d);
 	for (size_t i = 0; i < ninos; i++)
 		fuse_lowlevel_notify_inval_inode(d->se, inos[i], 0, 0);
 	free(inos);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "mdcache.h"
 #include "lock.h"
 
 static const char *const op_names[] = {
@@ -172,6 +173,55 @@ static void render_areas_txt(struct drfsd *d, struct sbuf *b)
 	put(b, "\n");
 }
 
+/* The coherent metadata cache (fs/mdcache.c, fs/inval.c). */
+static void render_mdc(struct drfsd *d, struct sbuf *b, bool prom)
+{
+	static const char *const names[] = {
+		"mdcache_hits", "mdcache_misses", "invalidations_sent",
+		"invalidations_received", "invalidation_fenced",
+		"mdcache_lost"};
+	struct drfs_fs *fs = d->fs;
+	struct drfs_mdc_stats ms = {0};
+	uint64_t p99 = drfs_inval_wait_p99_us(fs);
+	uint64_t hit = ld(&fs->stats[DRFS_ST_MDC_HIT]);
+	uint64_t miss = ld(&fs->stats[DRFS_ST_MDC_MISS]);
+	bool on = drfs_inval_trusted(fs);
+
+	if (fs->mdc)
+		drfs_mdc_stats(fs->mdc, &ms);
+	if (prom) {
+		for (int i = 0; i < 6; i++)
+			put(b, "datarootfs_%s_total{fs=\"%s\"} %" PRIu64 "\n",
+			    names[i], fs->fsname,
+			    ld(&fs->stats[DRFS_ST_MDC_HIT + i]));
+		put(b,
+		    "datarootfs_mdcache_on{fs=\"%s\"} %d\n"
+		    "datarootfs_mdcache_entries{fs=\"%s\"} %zu\n"
+		    "datarootfs_mdcache_inodes{fs=\"%s\"} %zu\n"
+		    "datarootfs_invalidation_wait_p99_seconds{fs=\"%s\"} "
+		    "%.6f\n",
+		    fs->fsname, on ? 1 : 0, fs->fsname, ms.entries, fs->fsname,
+		    ms.inodes, fs->fsname, p99 / 1e6);
+		return;
+	}
+	put(b,
+	    "mdcache      %s, timeout %.1f s%s, hit rate %.1f%%: hits=%" PRIu64
+	    " misses=%" PRIu64 " inodes=%zu entries=%zu evictions=%" PRIu64
+	    " stale_fills=%" PRIu64 " lost=%" PRIu64 "\n",
+	    on ? "on" : "OFF", d->md_timeout,
+	    __atomic_load_n(&d->epoch_ok, __ATOMIC_RELAXED)
+		    ? ""
+		    : " (attributes only: kernel without epoch)",
+	    hit + miss ? 100.0 * (double)hit / (double)(hit + miss) : 0.0, hit,
+	    miss, ms.inodes, ms.entries, ms.evictions, ms.stale_fills,
+	    ld(&fs->stats[DRFS_ST_INV_LOST]));
+	put(b,
+	    "invalidation sent=%" PRIu64 " received=%" PRIu64
+	    " fenced=%" PRIu64 " ack_wait_p99=%" PRIu64 "us\n",
+	    ld(&fs->stats[DRFS_ST_INV_SENT]), ld(&fs->stats[DRFS_ST_INV_RECV]),
+	    ld(&fs->stats[DRFS_ST_INV_FENCED]), p99);
+}
+
 static char *render(struct drfsd *d, bool prom, size_t *len)
 {
 	struct drfs_fs *fs = d->fs;
@@ -235,6 +285,7 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		put(&b, "datarootfs_rejoins_total{fs=\"%s\"} %" PRIu64 "\n",
 		    lbl, ld(&d->rejoins));
 		render_areas_prom(d, &b);
+		render_mdc(d, &b, true);
 	} else {
 		put(&b, "filesystem   %s (pool %s), node %s\n", lbl, fs->pool,
 		    fs->node);
@@ -273,6 +324,7 @@ static char *render(struct drfsd *d, bool prom, size_t *len)
 		    ld(&fs->stats[DRFS_ST_LC_BREACH_RENAME]));
 		put(&b, "inodes       %zu known to the kernel\n", d->nnodes);
 		render_areas_txt(d, &b);
+		render_mdc(d, &b, false);
 	}
 	*len = b.len;
 	return b.p;

@@ -750,7 +750,7 @@ static int record_stripes(struct drfs_fs *fs, uint64_t ino, uint64_t first,
 	return ret == -ENOENT ? 0 : drfs_ret(fs, ret);
 }
 
-int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
+static int write_do(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 	       size_t len, int64_t mtime_ns)
 {
 	char raw_a[DRFS_ATTR_LEN];
@@ -888,6 +888,14 @@ done:
 	return ret;
 }
 
+int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
+	       size_t len, int64_t mtime_ns)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, write_do(fs, ino, off, buf, len,
+						 mtime_ns));
+}
+
 /* ---- truncate ---- */
 
 /* Remove the records of stripes >= @from from the inode object. */
@@ -907,7 +915,7 @@ static int drop_records(struct drfs_fs *fs, uint64_t ino, uint64_t from)
 	return ret == -ENOENT ? 0 : ret; /* stripes of a freed inode */
 }
 
-int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
+static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size)
 {
 	uint64_t k = drfs_stripe_of(size), last = drfs_stripes_for(old_size);
@@ -1003,4 +1011,11 @@ int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 		}
 	}
 	return ret;
+}
+
+int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
+	      uint64_t size)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size));
 }

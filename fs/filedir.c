@@ -122,7 +122,7 @@ int drfs_set_flags(struct drfs_fs *fs, uint64_t ino, uint32_t flags)
 	return drfs_attr_edit(fs, ino, flags_fn, &flags);
 }
 
-int drfs_filedir_seal(struct drfs_fs *fs, uint64_t ino, const char *sha,
+static int filedir_seal_do(struct drfs_fs *fs, uint64_t ino, const char *sha,
 		      bool keep)
 {
 	char oid[DRFS_OID_MAX];
@@ -139,6 +139,13 @@ int drfs_filedir_seal(struct drfs_fs *fs, uint64_t ino, const char *sha,
 		return ret;
 	return drfs_set_flags(fs, ino,
 			      DRFS_IF_IMMUTABLE | (keep ? DRFS_IF_KEEP : 0));
+}
+
+int drfs_filedir_seal(struct drfs_fs *fs, uint64_t ino, const char *sha,
+		      bool keep)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, filedir_seal_do(fs, ino, sha, keep));
 }
 
 /* ---- the content index ---- */
@@ -251,7 +258,7 @@ static int entry_swap(struct drfs_fs *fs, uint64_t dir, const char *name,
 	return ret;
 }
 
-int drfs_cas_adopt(struct drfs_fs *fs, uint64_t dir, const char *sha,
+static int cas_adopt_do(struct drfs_fs *fs, uint64_t dir, const char *sha,
 		   uint64_t ino, uint64_t *kept, uint64_t *dropped)
 {
 	struct drfs_attr mine, old;
@@ -314,4 +321,12 @@ int drfs_cas_adopt(struct drfs_fs *fs, uint64_t dir, const char *sha,
 			return ret;
 	}
 	return -EAGAIN;
+}
+
+int drfs_cas_adopt(struct drfs_fs *fs, uint64_t dir, const char *sha,
+		   uint64_t ino, uint64_t *kept, uint64_t *dropped)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, cas_adopt_do(fs, dir, sha, ino, kept,
+						    dropped));
 }

@@ -95,6 +95,12 @@ enum drfs_stat {
 	DRFS_ST_RC_EVICT,
 	DRFS_ST_RC_CORRUPT, /* cached files that failed their SHA-1 */
 	DRFS_ST_RC_BYTES, /* bytes served from the read cache */
+	DRFS_ST_MDC_HIT, /* metadata cache (mdcache.h): lookups answered */
+	DRFS_ST_MDC_MISS, /* ... and read from RADOS */
+	DRFS_ST_INV_SENT, /* invalidation notifies sent (inval.c) */
+	DRFS_ST_INV_RECV, /* ... received from other nodes */
+	DRFS_ST_INV_FENCED, /* nodes fenced for not acknowledging one */
+	DRFS_ST_INV_LOST, /* times this node stopped trusting its cache */
 	DRFS_ST_AREA_OPS, /* DRFS_AREA__N counters each: requests, */
 	DRFS_ST_AREA_RBYTES = DRFS_ST_AREA_OPS + DRFS_AREA__N, /* bytes read */
 	DRFS_ST_AREA_WBYTES = DRFS_ST_AREA_RBYTES + DRFS_AREA__N, /* written */
@@ -147,6 +153,9 @@ struct drfs_fs {
 	 * without a gap since lease_ok_since; the last one at lease_ok_last */
 	int64_t lease_ok_since, lease_ok_last;
 	pthread_t reaper_thread; /* frees orphans (orphan.c), off the lease */
+	/* coherent metadata cache (daemon only; NULL in datarootctl) */
+	struct drfs_mdc *mdc; /* mdcache.h */
+	struct drfs_inval *inv; /* inval.c */
 };
 
 /* ---- connection, superblock (store.c) ---- */
@@ -208,6 +217,56 @@ int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
 void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n);
 /* Name of counter @i ("rados_reads", "ops_filedir", ...) into @buf. */
 const char *drfs_stat_name(int i, char *buf, size_t size);
+
+/* ---- coherence between nodes (inval.c, mdcache.c) ---- */
+
+#define DRFS_INV_SHARDS 8 /* objects "inv.<k>" every mounted node watches */
+#define DRFS_INV_TIMEOUT_MS 5000 /* default: ack wait before fencing */
+
+/*
+ * What a node does when another node changed inodes (their attributes,
+ * data or, for directories, entries): called from a librados thread after
+ * the node's metadata cache dropped them and before the change is
+ * acknowledged.  Must not wait for anything a request of this node may
+ * hold while it waits for acknowledgements (kernel inode locks, the
+ * daemon's table): see inval.c.  @lost: this node may have missed
+ * invalidations (watch lost or unconfirmed); drop every cache now.
+ */
+struct drfs_inval_hooks {
+	void (*changed)(void *ctx, const uint64_t *inos, size_t n);
+	void (*lost)(void *ctx);
+};
+
+/*
+ * Watch the invalidation objects and keep fs->mdc, the node's metadata
+ * cache, coherent (it is created here).  @timeout_ms: how long a writer
+ * waits for other nodes' acknowledgements before fencing them.  The cache
+ * is on only while drfs_inval_trusted().  Stop with drfs_inval_stop()
+ * (before drfs_disconnect).  drfs_inval_detach(): conn_lock held for
+ * writing, before a rejoin replaces the client; the health thread re-arms
+ * the watches on the new one.
+ */
+int drfs_inval_start(struct drfs_fs *fs, const struct drfs_inval_hooks *hooks,
+		     void *ctx, int timeout_ms);
+void drfs_inval_stop(struct drfs_fs *fs);
+void drfs_inval_detach(struct drfs_fs *fs);
+/* May this node answer from caches now (its watches are confirmed)? */
+bool drfs_inval_trusted(struct drfs_fs *fs);
+
+/*
+ * Announce that inode @ino changed (drfs_wop does it for every write to
+ * an inode object): drops it from this node's cache at once; the notify
+ * goes out now, or at the outermost drfs_inval_end() of this thread when
+ * inside drfs_inval_begin()/_end() (one notify for a whole operation).
+ * Returns 0 once every other node acknowledged or was fenced, -EIO if
+ * that cannot be made sure (the change itself is made).
+ */
+int drfs_inval_note(struct drfs_fs *fs, uint64_t ino);
+int drfs_inval_note_oid(struct drfs_fs *fs, const char *oid);
+void drfs_inval_begin(struct drfs_fs *fs);
+int drfs_inval_end(struct drfs_fs *fs);
+/* p99 of the acknowledgement wait, in microseconds (0: none yet). */
+uint64_t drfs_inval_wait_p99_us(struct drfs_fs *fs);
 
 /* ---- namespace (ns.c) ---- */
 

@@ -46,12 +46,26 @@ static inline void drfs_op_times(rados_write_op_t op, int64_t now)
 }
 
 /*
+ * End an invalidation batch opened by drfs_inval_begin() around an
+ * operation that returned @ret: the operation's error wins; else the
+ * announcement's (inval.c).
+ */
+static inline int drfs_inval_finish(struct drfs_fs *fs, int ret)
+{
+	int r = drfs_inval_end(fs);
+
+	return ret < 0 ? ret : r;
+}
+
+/*
  * Fault injection for crash tests: when the environment variable
  * DRFS_FAULT names @point, the process dies on the spot (like kill -9).
  */
 void drfs_fault(const char *point);
 
 /* store.c */
+/* Remove object @oid (counted, fenced check, announced like drfs_wop). */
+int drfs_remove(struct drfs_fs *fs, const char *oid);
 /*
  * Read one omap value of object @oid: 0 (at most @size bytes copied to
  * @val, full length in *len) or -ENOENT if the key or the object is absent.

@@ -41,6 +41,7 @@
 #include "fs.h"
 #include "internal.h"
 #include "log.h"
+#include "mdcache.h"
 
 #define XATTR_PREFIX DRFS_XATTR_PREFIX
 #define DEAD_KEY DRFS_DEAD_KEY
@@ -137,16 +138,43 @@ static int inode_read(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 	return ret;
 }
 
+/*
+ * Attributes (and with @sha the content hash) through the node's metadata
+ * cache: a hit costs no RADOS op; a miss reads the inode object and stores
+ * what it read unless an invalidation raced the read (mdcache.h).
+ */
+static int inode_get(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
+		     char *sha)
+{
+	bool cached = fs->mdc && drfs_inval_trusted(fs);
+	uint64_t ticket = 0;
+	int ret;
+
+	if (sha)
+		sha[0] = 0;
+	if (cached) {
+		if (drfs_mdc_attr_get(fs->mdc, ino, a, sha)) {
+			drfs_stat_add(fs, DRFS_ST_MDC_HIT, 1);
+			return 0;
+		}
+		drfs_stat_add(fs, DRFS_ST_MDC_MISS, 1);
+		ticket = drfs_mdc_ticket(fs->mdc);
+	}
+	ret = inode_read(fs, ino, a, NULL, sha, sha ? 41 : 0);
+	if (ret == 0 && cached)
+		drfs_mdc_attr_put(fs->mdc, ticket, a, sha);
+	return ret;
+}
+
 int drfs_getattr_hash(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 		      char sha[41])
 {
-	sha[0] = 0;
-	return inode_read(fs, ino, a, NULL, sha, 41);
+	return inode_get(fs, ino, a, sha);
 }
 
 int drfs_getattr(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a)
 {
-	return inode_read(fs, ino, a, NULL, NULL, 0);
+	return inode_get(fs, ino, a, NULL);
 }
 
 /*
@@ -345,12 +373,34 @@ static int insert_failed(struct drfs_fs *fs, uint64_t dir, const char *name)
 int drfs_lookup(struct drfs_fs *fs, uint64_t parent, const char *name,
 		struct drfs_attr *a)
 {
-	struct raw_dentry rd;
+	struct raw_dentry rd = {0};
+	bool cached = fs->mdc && drfs_inval_trusted(fs);
+	uint64_t ticket = 0;
 	int ret;
 
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
+	if (cached) {
+		uint64_t ino;
+		uint8_t type;
+
+		if (drfs_mdc_entry_get(fs->mdc, parent, name, &ino, &type)) {
+			drfs_stat_add(fs, DRFS_ST_MDC_HIT, 1);
+			if (!ino)
+				return -ENOENT;
+			ret = drfs_getattr(fs, ino, a);
+			if (ret != -ENOENT)
+				return ret;
+			/* gone meanwhile: ask the directory again */
+		} else {
+			drfs_stat_add(fs, DRFS_ST_MDC_MISS, 1);
+		}
+		ticket = drfs_mdc_ticket(fs->mdc);
+	}
 	ret = dir_get(fs, parent, name, &rd);
+	if (cached && (ret == 0 || ret == -ENOENT))
+		drfs_mdc_entry_put(fs->mdc, ticket, parent, name,
+				   ret == 0 ? rd.d.ino : 0, rd.d.type);
 	if (ret < 0)
 		return ret;
 	ret = drfs_getattr(fs, rd.d.ino, a);
@@ -397,12 +447,11 @@ static int inode_object_remove(struct drfs_fs *fs, uint64_t ino)
 	int ret;
 
 	drfs_oid(oid, ino, 0);
-	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-	ret = rados_remove(fs->io, oid);
+	ret = drfs_remove(fs, oid);
 	return ret == -ENOENT ? 0 : ret;
 }
 
-int drfs_create(struct drfs_fs *fs, uint64_t parent, const char *name,
+static int create_do(struct drfs_fs *fs, uint64_t parent, const char *name,
 		uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
 		const char *target, bool excl, struct drfs_attr *out,
 		bool *created)
@@ -421,7 +470,10 @@ int drfs_create(struct drfs_fs *fs, uint64_t parent, const char *name,
 		return -ENAMETOOLONG;
 	drfs_oid(oid, parent, 0);
 again:
-	ret = inode_read(fs, parent, &pa, &praw, NULL, 0);
+	/* a new subdirectory changes the parent's link count (CAS on the
+	 * raw record); a file needs only its mode and group: cached */
+	ret = isdir ? inode_read(fs, parent, &pa, &praw, NULL, 0)
+		    : inode_get(fs, parent, &pa, NULL);
 	if (ret < 0)
 		return ret;
 	if (!S_ISDIR(pa.mode))
@@ -505,6 +557,16 @@ again:
 	return 0;
 }
 
+int drfs_create(struct drfs_fs *fs, uint64_t parent, const char *name,
+		uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
+		const char *target, bool excl, struct drfs_attr *out,
+		bool *created)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, create_do(fs, parent, name, mode, rdev, uid, gid,
+						 target, excl, out, created));
+}
+
 /* ---- unlink, rmdir ---- */
 
 static int entry_remove(struct drfs_fs *fs, uint64_t dir, const char *name,
@@ -525,7 +587,7 @@ static int entry_remove(struct drfs_fs *fs, uint64_t dir, const char *name,
 	return ret;
 }
 
-int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
+static int unlink_do(struct drfs_fs *fs, uint64_t parent, const char *name,
 		uint64_t *gone_ino, uint32_t *gone_nlink)
 {
 	struct raw_dentry rd;
@@ -552,6 +614,14 @@ int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
 	if (ret == -ENOENT)
 		ret = 0;
 	return ret;
+}
+
+int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
+		uint64_t *gone_ino, uint32_t *gone_nlink)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, unlink_do(fs, parent, name, gone_ino,
+						 gone_nlink));
 }
 
 /*
@@ -624,7 +694,7 @@ void drfs_dir_revive(struct drfs_fs *fs, uint64_t dir)
 	rados_release_write_op(op);
 }
 
-int drfs_rmdir(struct drfs_fs *fs, uint64_t parent, const char *name)
+static int rmdir_do(struct drfs_fs *fs, uint64_t parent, const char *name)
 {
 	struct raw_dentry rd;
 	int ret;
@@ -650,9 +720,15 @@ int drfs_rmdir(struct drfs_fs *fs, uint64_t parent, const char *name)
 	return inode_object_remove(fs, rd.d.ino);
 }
 
+int drfs_rmdir(struct drfs_fs *fs, uint64_t parent, const char *name)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, rmdir_do(fs, parent, name));
+}
+
 /* ---- link, symlink ---- */
 
-int drfs_link(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
+static int link_do(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 	      const char *name, struct drfs_attr *out)
 {
 	char oid[DRFS_OID_MAX], dval[DRFS_DENTRY_LEN];
@@ -697,6 +773,13 @@ int drfs_link(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 	}
 	*out = a;
 	return 0;
+}
+
+int drfs_link(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
+	      const char *name, struct drfs_attr *out)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, link_do(fs, ino, parent, name, out));
 }
 
 int drfs_readlink(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
@@ -805,7 +888,7 @@ static int setattr_fn(struct drfs_attr *a, void *ctx)
 	return 0;
 }
 
-int drfs_setattr(struct drfs_fs *fs, uint64_t ino,
+static int setattr_do(struct drfs_fs *fs, uint64_t ino,
 		 const struct drfs_setattr *sa, struct drfs_attr *out)
 {
 	struct setattr_ctx c = {sa, drfs_now_ns()};
@@ -834,6 +917,13 @@ int drfs_setattr(struct drfs_fs *fs, uint64_t ino,
 	return attr_update(fs, ino, setattr_fn, &c, out);
 }
 
+int drfs_setattr(struct drfs_fs *fs, uint64_t ino,
+		 const struct drfs_setattr *sa, struct drfs_attr *out)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, setattr_do(fs, ino, sa, out));
+}
+
 /* ---- xattrs (omap "/x/<name>" on the inode object) ---- */
 
 static int xattr_key(char *key, size_t sz, const char *name)
@@ -848,7 +938,7 @@ static int xattr_key(char *key, size_t sz, const char *name)
 	return 0;
 }
 
-int drfs_setxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
+static int setxattr_do(struct drfs_fs *fs, uint64_t ino, const char *name,
 		  const void *val, size_t len, int flags)
 {
 	char oid[DRFS_OID_MAX], key[300];
@@ -885,6 +975,14 @@ int drfs_setxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
 	if (ret < 0)
 		return ret;
 	return attr_update(fs, ino, touch_ctime, NULL, NULL);
+}
+
+int drfs_setxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
+		  const void *val, size_t len, int flags)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, setxattr_do(fs, ino, name, val, len,
+						   flags));
 }
 
 int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,
@@ -965,7 +1063,7 @@ int drfs_listxattr(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 	return ret < 0 ? ret : (int)total;
 }
 
-int drfs_removexattr(struct drfs_fs *fs, uint64_t ino, const char *name)
+static int removexattr_do(struct drfs_fs *fs, uint64_t ino, const char *name)
 {
 	char oid[DRFS_OID_MAX], key[300], buf[1];
 	rados_write_op_t op;
@@ -986,6 +1084,12 @@ int drfs_removexattr(struct drfs_fs *fs, uint64_t ino, const char *name)
 	if (ret < 0)
 		return ret;
 	return attr_update(fs, ino, touch_ctime, NULL, NULL);
+}
+
+int drfs_removexattr(struct drfs_fs *fs, uint64_t ino, const char *name)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, removexattr_do(fs, ino, name));
 }
 
 /* ---- freeing ---- */

@@ -275,7 +275,7 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 	return ret;
 }
 
-int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
+static int rename_do(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
 		const char *dname, unsigned flags, uint64_t *gone_ino,
 		uint32_t *gone_nlink)
 {
@@ -451,7 +451,7 @@ retry:
 			char oid[DRFS_OID_MAX];
 
 			drfs_oid(oid, in.dst.d.ino, 0);
-			rados_remove(fs->io, oid);
+			drfs_remove(fs, oid);
 		} else {
 			struct drfs_attr a;
 
@@ -471,6 +471,15 @@ out:
 	if (leased)
 		lease_drop(fs, cookie);
 	return ret;
+}
+
+int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
+		const char *dname, unsigned flags, uint64_t *gone_ino,
+		uint32_t *gone_nlink)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, rename_do(fs, sp, sname, dp, dname, flags,
+						 gone_ino, gone_nlink));
 }
 
 /* ---- recovery ---- */

@@ -80,6 +80,12 @@ const char *drfs_stat_name(int i, char *buf, size_t size)
 		"read_cache_evictions",
 		"read_cache_corrupt",
 		"read_cache_bytes",
+		"mdcache_hits",
+		"mdcache_misses",
+		"invalidations_sent",
+		"invalidations_received",
+		"invalidation_fenced",
+		"mdcache_lost",
 	};
 	static const char *const per_area[3] = {"ops", "area_bytes_read",
 						"area_bytes_written"};
@@ -145,7 +151,24 @@ int drfs_wop(struct drfs_fs *fs, const char *oid, rados_write_op_t op,
 				      flags | LIBRADOS_OPERATION_FULL_TRY);
 	if (ret == -EDQUOT)
 		ret = -ENOSPC;
-	return fenced_check(fs, ret);
+	ret = fenced_check(fs, ret);
+	/* every node caching this inode drops it before we go on */
+	if (ret == 0)
+		ret = drfs_inval_note_oid(fs, oid);
+	return ret;
+}
+
+int drfs_remove(struct drfs_fs *fs, const char *oid)
+{
+	int ret;
+
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
+	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
+	ret = fenced_check(fs, rados_remove(fs->io, oid));
+	if (ret == 0)
+		ret = drfs_inval_note_oid(fs, oid);
+	return ret;
 }
 
 int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
@@ -233,6 +256,9 @@ static int conn_open(struct drfs_fs *fs, rados_t *clp, rados_ioctx_t *iop,
 		rados_conf_set(cl, "mon_host", o->mon_host);
 	snprintf(tmo, sizeof(tmo), "%d", o->timeout > 0 ? o->timeout : 10);
 	rados_conf_set(cl, "client_mount_timeout", tmo);
+	/* watches are pinged every tick: inval.c trusts its cache only
+	 * while they were confirmed within a few ticks */
+	rados_conf_set(cl, "objecter_tick_interval", "1");
 	have_mon = rados_conf_get(cl, "mon_host", mon, sizeof(mon)) >= 0;
 	if (!have_mon || !mon[0]) {
 		have_mon = false;
