@@ -774,14 +774,23 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = drfs_rename(d->fs, parent, name, newparent, newname, flags, &ino,
 			  &nlink);
 	if (ret == 0 && cas > 0) {
-		int r = drfs_filedir_seal(d->fs, src.ino, sha, d->filedir_keep);
+		int r = drfs_filedir_seal(d->fs, src.ino, sha, d->filedir_keep,
+					  src.size);
+
+		/* changed after it was hashed (another node truncated the
+		 * same tmp name to write it again): not pool content yet */
+		if (r == -ESTALE)
+			drfs_info("filedir: %s changed while it was stored "
+				  "(another node writing the same tmp file): "
+				  "left unsealed",
+				  newname);
 
 		/* stored once: content already held by another inode (a
 		 * trashdir copy, another node's upload) is linked instead */
 		if (r == 0 && !strcmp(sha, newname))
 			r = drfs_cas_adopt(d->fs, newparent, newname, src.ino,
 					   &kept, &dropped);
-		if (r < 0)
+		if (r < 0 && r != -ESTALE)
 			drfs_warn("filedir: cannot seal or index inode %" PRIx64
 				  " (%s): %s",
 				  src.ino, newname, strerror(-r));

@@ -916,7 +916,7 @@ static int drop_records(struct drfs_fs *fs, uint64_t ino, uint64_t from)
 }
 
 static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
-	      uint64_t size)
+	      uint64_t size, uint64_t want_ver)
 {
 	uint64_t k = drfs_stripe_of(size), last = drfs_stripes_for(old_size);
 	uint32_t off_in = drfs_stripe_off(size);
@@ -943,6 +943,11 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 				sio_release(&s);
 				return ret;
 			}
+			if (k == 0 && want_ver && s.ver != want_ver) {
+				/* the inode changed since the caller looked */
+				sio_release(&s);
+				return -EAGAIN;
+			}
 			s.wop = rados_create_write_op();
 			rados_write_op_assert_version(s.wop, s.ver);
 			if (boff > 0 && s.have[b] && s.rec[b].len > boff) {
@@ -968,6 +973,11 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 			ret = drfs_wop(fs, s.oid, s.wop,
 				       LIBRADOS_OPERATION_FULL_FORCE);
 			sio_release(&s);
+			if ((ret == -ERANGE || ret == -EOVERFLOW) && k == 0 &&
+			    want_ver) {
+				drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+				return -EAGAIN;
+			}
 			if (ret == -ERANGE || ret == -EOVERFLOW) {
 				drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 				continue;
@@ -1017,5 +1027,12 @@ int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size));
+	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size, 0));
+}
+
+int drfs_trim_at(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
+		 uint64_t size, uint64_t ver)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size, ver));
 }

@@ -122,9 +122,27 @@ int drfs_set_flags(struct drfs_fs *fs, uint64_t ino, uint32_t flags)
 	return drfs_attr_edit(fs, ino, flags_fn, &flags);
 }
 
-static int filedir_seal_do(struct drfs_fs *fs, uint64_t ino, const char *sha,
-		      bool keep)
+struct seal_ctx {
+	uint32_t flags;
+	uint64_t size; /* UINT64_MAX: any */
+};
+
+/* Seal only what was hashed: a truncate or write since (another node
+ * using the same tmp name, see moodle-access-patterns.md) changes it. */
+static int seal_fn(struct drfs_attr *a, void *ctx)
 {
+	struct seal_ctx *c = ctx;
+
+	if (c->size != UINT64_MAX && a->size != c->size)
+		return -ESTALE;
+	return flags_fn(a, &c->flags);
+}
+
+static int filedir_seal_do(struct drfs_fs *fs, uint64_t ino, const char *sha,
+		      bool keep, uint64_t size)
+{
+	struct seal_ctx c = {DRFS_IF_IMMUTABLE | (keep ? DRFS_IF_KEEP : 0),
+			     size};
 	char oid[DRFS_OID_MAX];
 	rados_write_op_t op = rados_create_write_op();
 	int ret;
@@ -137,15 +155,14 @@ static int filedir_seal_do(struct drfs_fs *fs, uint64_t ino, const char *sha,
 	rados_release_write_op(op);
 	if (ret < 0)
 		return ret;
-	return drfs_set_flags(fs, ino,
-			      DRFS_IF_IMMUTABLE | (keep ? DRFS_IF_KEEP : 0));
+	return drfs_attr_edit(fs, ino, seal_fn, &c);
 }
 
 int drfs_filedir_seal(struct drfs_fs *fs, uint64_t ino, const char *sha,
-		      bool keep)
+		      bool keep, uint64_t size)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, filedir_seal_do(fs, ino, sha, keep));
+	return drfs_inval_finish(fs, filedir_seal_do(fs, ino, sha, keep, size));
 }
 
 /* ---- the content index ---- */

@@ -381,10 +381,12 @@ int drfs_getattr_hash(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 		      char sha[41]);
 /*
  * Seal regular file @ino as pool content with SHA-1 @sha: record the hash,
- * flag it immutable (and never freed with @keep: filedir_nodelete).
+ * flag it immutable (and never freed with @keep: filedir_nodelete).  Only
+ * if its size is still @size (what was hashed; UINT64_MAX: any), else
+ * -ESTALE and it stays an ordinary file.
  */
 int drfs_filedir_seal(struct drfs_fs *fs, uint64_t ino, const char *sha,
-		      bool keep);
+		      bool keep, uint64_t size);
 /*
  * Store content once: @ino was just renamed to @dir/@sha and sealed.  If
  * the content index already names a live inode with that content, the name

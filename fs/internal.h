@@ -63,6 +63,16 @@ static inline int drfs_inval_finish(struct drfs_fs *fs, int ret)
  */
 void drfs_fault(const char *point);
 
+/* inval.c */
+/*
+ * Store what this thread just wrote in the metadata cache: take t0 =
+ * drfs_own_begin() before the write(s); afterwards drfs_own_ticket(t0) is
+ * a ticket valid for storing the written values, or 0 (do not store) if
+ * any invalidation other than this thread's own happened in between.
+ */
+uint64_t drfs_own_begin(struct drfs_fs *fs);
+uint64_t drfs_own_ticket(struct drfs_fs *fs, uint64_t t0);
+
 /* store.c */
 /* Remove object @oid (counted, fenced check, announced like drfs_wop). */
 int drfs_remove(struct drfs_fs *fs, const char *oid);
@@ -80,6 +90,13 @@ int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,
 int drfs_reconnect_locked(struct drfs_fs *fs, char *err, size_t errlen);
 
 /* data.c */
+/*
+ * drfs_trim(), but when the new end lies in stripe 0 (the inode object):
+ * only if that object is still at version @ver (what the caller checked
+ * before deciding to cut), else -EAGAIN and nothing is cut.
+ */
+int drfs_trim_at(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
+		 uint64_t size, uint64_t ver);
 /*
  * Stripe @stripe >= 1 of @ino was found missing although the inode
  * records it as written: look again, as a read racing a truncate or a

@@ -78,6 +78,7 @@ struct drfs_inval {
 	uint64_t gid; /* our instance id as registered in "watchers" */
 	struct inv_watch w[DRFS_INV_SHARDS];
 	bool trusted; /* atomic */
+	bool was_lost; /* a loss was logged: log the recovery too */
 	int64_t trusted_until_us; /* atomic, CLOCK_MONOTONIC: see below */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -308,11 +309,37 @@ int drfs_inval_end(struct drfs_fs *fs)
 	return flush_batch(fs);
 }
 
+/*
+ * Own writes: a thread that knows what it wrote may store it in the cache
+ * (saving the read that would follow) if the only invalidations since it
+ * took its ticket were its own (mdcache.h, drfs_mdc_inval).
+ */
+static __thread struct {
+	uint64_t last; /* count after this thread's last own invalidation */
+	uint64_t bumps; /* own invalidations since drfs_own_begin */
+} own;
+
+uint64_t drfs_own_begin(struct drfs_fs *fs)
+{
+	own.bumps = 0;
+	return fs->mdc && drfs_inval_trusted(fs) ? drfs_mdc_ticket(fs->mdc)
+						 : 0;
+}
+
+uint64_t drfs_own_ticket(struct drfs_fs *fs, uint64_t t0)
+{
+	if (!t0 || !fs->mdc || !own.bumps || own.last != t0 + own.bumps)
+		return 0;
+	return own.last;
+}
+
 int drfs_inval_note(struct drfs_fs *fs, uint64_t ino)
 {
 	/* our own cache first: this thread's next read must not hit it */
-	if (fs->mdc)
-		drfs_mdc_inval(fs->mdc, ino);
+	if (fs->mdc) {
+		own.last = drfs_mdc_inval(fs->mdc, ino);
+		own.bumps++;
+	}
 	for (size_t i = 0; i < tb.n; i++)
 		if (tb.ino[i] == ino)
 			goto added;
@@ -376,6 +403,7 @@ static void untrust(struct drfs_inval *inv, const char *why)
 {
 	if (!__atomic_exchange_n(&inv->trusted, false, __ATOMIC_SEQ_CST))
 		return;
+	inv->was_lost = true;
 	drfs_mdc_enable(inv->fs->mdc, false);
 	drfs_stat_add(inv->fs, DRFS_ST_INV_LOST, 1);
 	drfs_warn("metadata cache off: %s; everything is read from the "
@@ -524,7 +552,9 @@ static void health_tick(struct drfs_inval *inv)
 		 * were deaf (mdcache.c) */
 		drfs_mdc_enable(inv->fs->mdc, true);
 		__atomic_store_n(&inv->trusted, true, __ATOMIC_SEQ_CST);
-		drfs_info("metadata cache on: invalidation watches confirmed");
+		if (inv->was_lost)
+			drfs_info("metadata cache on again: invalidation "
+				  "watches confirmed");
 	}
 }
 

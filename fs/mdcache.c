@@ -348,17 +348,19 @@ out:
 	pthread_mutex_unlock(&c->lock);
 }
 
-void drfs_mdc_inval(struct drfs_mdc *c, uint64_t ino)
+uint64_t drfs_mdc_inval(struct drfs_mdc *c, uint64_t ino)
 {
 	struct cnode *n;
+	uint64_t seq;
 
 	pthread_mutex_lock(&c->lock);
-	__atomic_add_fetch(&c->seq, 1, __ATOMIC_RELEASE);
+	seq = __atomic_add_fetch(&c->seq, 1, __ATOMIC_RELEASE);
 	c->st.invals++;
 	n = *node_slot(c, ino);
 	if (n)
 		node_free(c, n);
 	pthread_mutex_unlock(&c->lock);
+	return seq;
 }
 
 static void clear_locked(struct drfs_mdc *c)

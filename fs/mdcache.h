@@ -73,8 +73,13 @@ bool drfs_mdc_entry_get(struct drfs_mdc *c, uint64_t dir, const char *name,
 void drfs_mdc_entry_put(struct drfs_mdc *c, uint64_t ticket, uint64_t dir,
 			const char *name, uint64_t ino, uint8_t type);
 
-/* Drop everything known about @ino: attributes and its entries (rule 1). */
-void drfs_mdc_inval(struct drfs_mdc *c, uint64_t ino);
+/*
+ * Drop everything known about @ino: attributes and its entries (rule 1).
+ * Returns the new invalidation count: a caller that took ticket T just
+ * before its own write and gets T + 1 back knows nothing else was
+ * invalidated meanwhile, so it may store what it wrote with ticket T + 1.
+ */
+uint64_t drfs_mdc_inval(struct drfs_mdc *c, uint64_t ino);
 /* Drop everything. */
 void drfs_mdc_clear(struct drfs_mdc *c);
 /* Switch it on or off (off: clears it, and it stays empty). */

@@ -119,8 +119,9 @@ static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
 	return 0;
 }
 
-static int inode_read(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
-		      struct raw_attr *raw, char *link, size_t linksz)
+static int inode_read_ver(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
+			  struct raw_attr *raw, char *link, size_t linksz,
+			  uint64_t *ver)
 {
 	char oid[DRFS_OID_MAX];
 	rados_read_op_t op = rados_create_read_op();
@@ -129,13 +130,19 @@ static int inode_read(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 
 	drfs_oid(oid, ino, 0);
 	rados_read_op_getxattrs(op, &it, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
+	ret = drfs_rop(fs, oid, op, ver);
 	if (ret == 0)
 		ret = parse_xattrs(ino, it, a, raw, link, linksz);
 	if (it)
 		rados_getxattrs_end(it);
 	rados_release_read_op(op);
 	return ret;
+}
+
+static int inode_read(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
+		      struct raw_attr *raw, char *link, size_t linksz)
+{
+	return inode_read_ver(fs, ino, a, raw, link, linksz, NULL);
 }
 
 /*
@@ -190,16 +197,27 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 	char oid[DRFS_OID_MAX];
 
 	drfs_oid(oid, ino, 0);
-	for (;;) {
+	for (int round = 0;; round++) {
 		struct drfs_attr a, old;
 		struct raw_attr raw;
 		char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
 		rados_write_op_t op;
+		uint64_t t0;
 		int ret;
 
-		ret = inode_read(fs, ino, &a, &raw, NULL, 0);
-		if (ret < 0)
-			return ret;
+		/* First try: the cached attributes are the compare value (the
+		 * record is their encoding); a mismatch fails the CAS and the
+		 * next round reads the object. */
+		if (round == 0 && fs->mdc && drfs_inval_trusted(fs) &&
+		    drfs_mdc_attr_get(fs->mdc, ino, &a, NULL)) {
+			drfs_attr_encode(&a, raw.a);
+			raw.alen = DRFS_ATTR_LEN;
+			raw.have_t = true;
+		} else {
+			ret = inode_read(fs, ino, &a, &raw, NULL, 0);
+			if (ret < 0)
+				return ret;
+		}
 		old = a;
 		ret = fn(&a, ctx);
 		if (ret < 0)
@@ -224,6 +242,14 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 		}
 		if (S_ISREG(a.mode))
 			drfs_op_drop_records(op, old.size, a.size);
+		/* A cached compare value: the object must also still exist
+		 * with the record we think it has (guarded above only when
+		 * "a" changes). */
+		if (round == 0 && !memcmp(abuf, raw.a, sizeof(abuf)))
+			rados_write_op_cmpxattr(op, "a",
+						LIBRADOS_CMPXATTR_OP_EQ, raw.a,
+						raw.alen);
+		t0 = drfs_own_begin(fs);
 		/* Deleting attrs never needs space: allow it on a full pool. */
 		ret = drfs_wop(fs, oid, op, 0);
 		rados_release_write_op(op);
@@ -231,6 +257,8 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			continue;
 		}
+		if (ret == 0 && (t0 = drfs_own_ticket(fs, t0)))
+			drfs_mdc_attr_put(fs->mdc, t0, &a, NULL);
 		if (ret == 0 && out)
 			*out = a;
 		return ret;
@@ -329,6 +357,31 @@ static int dir_get(struct drfs_fs *fs, uint64_t dir, const char *name,
 		   struct raw_dentry *out)
 {
 	return drfs_entry_get(fs, dir, name, out->v, &out->d);
+}
+
+/*
+ * An entry for a guarded change of it: from the metadata cache when
+ * @cached and it has one (the raw value is its encoding; a stale one only
+ * fails the guard, and the caller's next round reads the directory), else
+ * read.
+ */
+static int dir_get_cached(struct drfs_fs *fs, uint64_t dir, const char *name,
+			  struct raw_dentry *out, bool cached)
+{
+	uint64_t ino;
+	uint8_t type;
+
+	if (cached && fs->mdc && drfs_inval_trusted(fs) &&
+	    drfs_mdc_entry_get(fs->mdc, dir, name, &ino, &type)) {
+		drfs_stat_add(fs, DRFS_ST_MDC_HIT, 1);
+		if (!ino)
+			return -ENOENT;
+		out->d.ino = ino;
+		out->d.type = type;
+		drfs_dentry_encode(&out->d, out->v);
+		return 0;
+	}
+	return dir_get(fs, dir, name, out);
 }
 
 /* Is the directory object there and not dying?  0, -ENOENT or -errno. */
@@ -460,6 +513,7 @@ static int create_do(struct drfs_fs *fs, uint64_t parent, const char *name,
 	struct drfs_attr pa, a = {0};
 	struct raw_attr praw;
 	bool isdir = S_ISDIR(mode);
+	uint64_t t0 = 0;
 	int ret;
 
 	*created = false;
@@ -498,6 +552,7 @@ again:
 	a.nlink = isdir ? 2 : 1;
 	a.size = target ? strlen(target) : 0;
 	a.atime_ns = a.mtime_ns = a.ctime_ns = a.btime_ns = drfs_now_ns();
+	t0 = drfs_own_begin(fs);
 	ret = inode_object_create(fs, &a, target);
 	if (ret == -EEXIST) {
 		/* An object from a previous attempt of ours: replace it. */
@@ -552,6 +607,13 @@ again:
 		}
 		return ret;
 	}
+	/* what we just made is what the next lookup here would read */
+	t0 = drfs_own_ticket(fs, t0);
+	if (t0 && !target) {
+		drfs_mdc_attr_put(fs->mdc, t0, &a, NULL);
+		drfs_mdc_entry_put(fs->mdc, t0, parent, name, a.ino,
+				   mode_to_dt(mode));
+	}
 	*out = a;
 	*created = true;
 	return 0;
@@ -594,8 +656,8 @@ static int unlink_do(struct drfs_fs *fs, uint64_t parent, const char *name,
 	struct drfs_attr a;
 	int ret;
 
-	for (;;) {
-		ret = dir_get(fs, parent, name, &rd);
+	for (int round = 0;; round++) {
+		ret = dir_get_cached(fs, parent, name, &rd, round == 0);
 		if (ret < 0)
 			return ret;
 		if (rd.d.type == DT_DIR)
@@ -872,6 +934,10 @@ static int setattr_fn(struct drfs_attr *a, void *ctx)
 	if (sa->valid & DRFS_SA_GID)
 		a->gid = sa->gid;
 	if (sa->valid & DRFS_SA_SIZE) {
+		/* sealed since the caller looked (a filedir rename on
+		 * another node): checked again under the CAS */
+		if (a->flags & DRFS_IF_IMMUTABLE)
+			return -EPERM;
 		/* as Linux: a truncate always stamps mtime */
 		a->mtime_ns = c->now;
 		a->size = sa->size;
@@ -894,10 +960,15 @@ static int setattr_do(struct drfs_fs *fs, uint64_t ino,
 	struct setattr_ctx c = {sa, drfs_now_ns()};
 	int ret;
 
-	if (sa->valid & DRFS_SA_SIZE) {
+	while (sa->valid & DRFS_SA_SIZE) {
 		struct drfs_attr a;
+		uint64_t ver = 0;
 
-		ret = drfs_getattr(fs, ino, &a);
+		/* from the object, not the cache, with its version: the trim
+		 * below destroys data, and must not once the file has been
+		 * sealed (a filedir rename on another node, see Moodle's
+		 * fixed tmp name per hash) or written since we looked */
+		ret = inode_read_ver(fs, ino, &a, NULL, NULL, 0, &ver);
 		if (ret < 0)
 			return ret;
 		if (S_ISDIR(a.mode))
@@ -909,10 +980,13 @@ static int setattr_do(struct drfs_fs *fs, uint64_t ino,
 		/* Trim first: a crash then leaves zeros below the old size,
 		 * never stale bytes that a later grow would expose. */
 		if (sa->size < a.size) {
-			ret = drfs_trim(fs, ino, a.size, sa->size);
+			ret = drfs_trim_at(fs, ino, a.size, sa->size, ver);
+			if (ret == -EAGAIN)
+				continue;
 			if (ret < 0)
 				return ret;
 		}
+		break;
 	}
 	return attr_update(fs, ino, setattr_fn, &c, out);
 }
