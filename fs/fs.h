@@ -147,6 +147,7 @@ struct drfs_fs {
 	 * without a gap since lease_ok_since; the last one at lease_ok_last */
 	int64_t lease_ok_since, lease_ok_last;
 	pthread_t reaper_thread; /* frees orphans (orphan.c), off the lease */
+	struct drfs_lkcache *lkcache; /* lock.c: lock objects known here */
 };
 
 /* ---- connection, superblock (store.c) ---- */
