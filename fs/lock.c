@@ -775,13 +775,17 @@ static void lkop_finish(struct drfs_fs *fs, struct lkop *lo)
 	if (ret == -ESHUTDOWN)
 		drfs_set_fenced(fs, "blocklisted: the OSDs refuse this client");
 	drfs_lock_oid(oid, o->ino);
+	/* before taking o->m: a lock request of ours may hold it for a
+	 * round trip, the other nodes' waiters need not wait for that */
+	if (ret == 0 && lo->gen == fs->conn_gen)
+		lk_notify(fs, oid);
 	pthread_mutex_lock(&o->m);
 	o->inflight--;
 	if (lo->gen != fs->conn_gen || lo->gen != o->gen) {
 		/* the old identity's leftovers are broken by the others */
 		o->known = false;
 	} else if (ret == 0) {
-		lk_notify(fs, oid);
+		/* landed: the state we remembered at submission holds */
 	} else {
 		o->known = false;
 		o->redo++;
