@@ -11,7 +11,7 @@
  * FUSE_INTERRUPT) is answered EINTR.
  *
  * Data under locks: before an unlock is sent, this node's buffered writes
- * are made durable (the unlock itself is not waited for: fs/lock.c); when
+ * are made durable; when
  * a lock is granted, the kernel's page cache of the inode is dropped, so
  * the new holder reads what the previous one wrote.
  *

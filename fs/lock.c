@@ -11,29 +11,29 @@
  * or an exclusive create when the object does not exist yet.
  *
  * The fast path.  Each node caches, per lock object it used, the records
- * and token its last operation left (struct lkobj).  A lock or unlock on a
- * known object is one guarded write, no read first: a stale cache fails
- * the guard (-ECANCELED) and costs a read and a retry, never a wrong grant.
- * A conflict seen only in the cache is looked at again (another node may
- * have unlocked since); our own node's records are exact in the cache.
+ * and token its last operation read or left (struct lkobj).  A lock or
+ * unlock on a known object is one guarded write, no read first: a stale
+ * entry (another node changed the object since) fails the guard
+ * (-ECANCELED) and costs a read and a retry, never a wrong grant.  A
+ * conflict seen only in the cache is looked at again (the other node may
+ * have unlocked since); our own node's records are exact in the cache
+ * (nobody else adds or drops them while our session lives).  An
+ * uncontended flock pair is two writes and, after the unlock, a notify
+ * that is not waited for.
  *
- * Unlocks do not wait for their write: the data the holder wrote was made
- * durable before (daemon/locks.c), and RADOS applies one client's ops on
- * one object in order, so no other node can be granted before the unlock
- * lands, and this node's next op on the object, guarded by the token the
- * unlock sets, runs after it (pipelined: a lock right after an unlock costs
- * one round trip).  If the unlock fails, every op pipelined behind it fails
- * too (the token was never set); the finisher thread then does the unlock
- * again (read, write) while the object's later users wait for it, so the
- * order of one node's operations on an object is kept.  The finisher also
- * sends the notify that wakes other nodes' waiters, once the unlock has
- * landed.  At teardown every unlock in flight is finished first.
+ * Unlocks wait for their write.  Sending it and returning at once would
+ * save nothing on a lock that follows (the OSD applies the two writes on
+ * the object one after the other anyway), and would break what a single
+ * Linux host guarantees: once flock(LOCK_UN) has returned, a LOCK_NB by
+ * anyone told so (through a pipe, a database row, an HTTP request) must
+ * succeed.  t0710 checks that across nodes.
  *
  * Session records: omap of "sessions", key node UUID, value
  * "<expire_ns> <client address> <info>".
  *
- * Locking: conn_lock (read) before lkobj.m before lkcache.lock.  librados
- * callbacks take only lkcache.lock; no thread holds it across a RADOS call.
+ * Locking: conn_lock (read) before lkobj.m before lkcache.lock; lkobj.m
+ * is held across the RADOS calls of one operation on that object,
+ * lkcache.lock never.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -287,60 +287,43 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 /* ---- the lock object cache ---- */
 
 /*
- * What this node knows of one lock object.  All fields below m are
- * protected by m.  known: recs/token are the object's state after our
- * last operation on it, *including* asynchronous unlocks still in flight
- * (the state they will leave when they succeed).  A guarded write on that
- * state (cmpxattr "v" == token) either applies exactly to it or fails as
- * a whole (-ECANCELED), so guessing wrong costs a retry, never a wrong
- * grant.  Tokens are unique (node UUID + counter), so an op pipelined
- * behind a failed one fails too.
+ * What this node knows of one lock object: the records and the token its
+ * last operation on the object read or left.  A guarded write computed
+ * from that state (cmpxattr "v" == token) either applies to exactly that
+ * state or fails as a whole (-ECANCELED): a stale entry costs a read and
+ * a retry, never a wrong grant.  m serialises this node's operations on
+ * the object (they would be serialised by the OSD anyway) and protects
+ * every field below it; no librados callback takes it.
  */
 struct lkobj {
 	uint64_t ino;
 	struct lkobj *next; /* hash chain: lkcache.lock */
-	int refs; /* lkcache.lock: users and in-flight ops */
+	int refs; /* lkcache.lock: threads using it */
 	pthread_mutex_t m;
-	pthread_cond_t cv; /* inflight or redo went down */
 	uint64_t gen; /* fs->conn_gen the state belongs to */
 	bool known, exists;
 	char token[LK_TOKEN_MAX];
 	size_t toklen;
 	struct rec *recs;
 	int nrecs, caprecs;
-	int inflight; /* async unlocks sent, not yet finished */
-	int redo; /* async unlocks that failed, not yet done again */
-};
-
-/* An asynchronous unlock, from submission to the finisher. */
-struct lkop {
-	struct drfs_lkcache *lc;
-	struct lkobj *o;
-	rados_completion_t c;
-	rados_write_op_t op;
-	uint64_t gen;
-	int ret; /* the op's result, once completed */
-	int kind;
-	uint64_t owner;
-	struct drfs_lk lk;
-	struct lkop *next; /* lkcache.lock */
 };
 
 #define LK_BUCKETS 1024
-#define LK_KEEP 4096 /* idle entries kept before evicting */
+#define LK_KEEP 4096 /* entries kept before idle ones are evicted */
 
 struct drfs_lkcache {
-	struct drfs_fs *fs;
-	pthread_mutex_t lock; /* table, refs, done queue, pending */
-	pthread_cond_t cond; /* finisher: work, or pending reached 0 */
+	pthread_mutex_t lock; /* table and refs; never held over a RADOS call */
 	struct lkobj *table[LK_BUCKETS];
 	size_t count;
-	struct lkop *done, **done_tail; /* completed, to finish */
-	int pending; /* async ops submitted, not yet finished */
-	bool stop;
-	pthread_t thread;
 	uint64_t seq; /* atomic: token counter */
 };
+
+static void lkobj_free(struct lkobj *o)
+{
+	pthread_mutex_destroy(&o->m);
+	free(o->recs);
+	free(o);
+}
 
 static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
 {
@@ -352,7 +335,7 @@ static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
 		if (o->ino == ino)
 			break;
 	if (!o && lc->count >= LK_KEEP) {
-		/* evict idle entries of this bucket: only a cache */
+		/* evict the idle entries of this bucket: only a cache */
 		for (struct lkobj **pp = &lc->table[b]; *pp;) {
 			struct lkobj *e = *pp;
 
@@ -361,10 +344,7 @@ static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
 				continue;
 			}
 			*pp = e->next;
-			pthread_mutex_destroy(&e->m);
-			pthread_cond_destroy(&e->cv);
-			free(e->recs);
-			free(e);
+			lkobj_free(e);
 			lc->count--;
 		}
 	}
@@ -373,7 +353,6 @@ static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
 		if (o) {
 			o->ino = ino;
 			pthread_mutex_init(&o->m, NULL);
-			pthread_cond_init(&o->cv, NULL);
 			o->next = lc->table[b];
 			lc->table[b] = o;
 			lc->count++;
@@ -490,21 +469,6 @@ static void lk_notify(struct drfs_fs *fs, const char *oid)
 	}
 }
 
-/* librados completion: only queue for the finisher (style.md). */
-static void lkop_done(rados_completion_t c, void *arg)
-{
-	struct lkop *lo = arg;
-	struct drfs_lkcache *lc = lo->lc;
-
-	(void)c;
-	pthread_mutex_lock(&lc->lock);
-	lo->next = NULL;
-	*lc->done_tail = lo;
-	lc->done_tail = &lo->next;
-	pthread_cond_broadcast(&lc->cond);
-	pthread_mutex_unlock(&lc->lock);
-}
-
 /* ---- locks ---- */
 
 static bool same_owner(const struct drfs_fs *fs, const struct rec *r, int kind,
@@ -514,45 +478,14 @@ static bool same_owner(const struct drfs_fs *fs, const struct rec *r, int kind,
 	       !strcmp(r->node, fs->node);
 }
 
-/* Wait until no async unlock of @o is in flight or to be redone. */
-static void lk_wait_idle(struct lkobj *o)
-{
-	while (o->inflight || o->redo)
-		pthread_cond_wait(&o->cv, &o->m);
-}
-
-/* Submit @op without waiting; the finisher gets @lo when it completes. */
-static int lk_submit(struct drfs_fs *fs, const char *oid, struct lkop *lo)
-{
-	int ret;
-
-	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
-		return -EIO;
-	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-	ret = rados_aio_create_completion2(lo, lkop_done, &lo->c);
-	if (ret < 0)
-		return ret;
-	ret = rados_aio_write_op_operate(lo->op, fs->io, lo->c, oid, NULL,
-					 LIBRADOS_OPERATION_FULL_FORCE |
-						 LIBRADOS_OPERATION_FULL_TRY);
-	if (ret < 0) {
-		rados_aio_release(lo->c);
-		lo->c = NULL;
-	}
-	return ret;
-}
-
 /*
- * Apply @lk for (kind, owner) to the lock object of @o, o->m held:
- * lk_change() below.  @async: an unlock may be sent without waiting for
- * it (*sent set to the op, which the caller accounts for).  @redo: called
- * by the finisher for an unlock that failed; it must not wait for the
- * in-flight ops (it finishes them itself).
+ * Apply @lk for (kind, owner) to the lock object of @o, o->m held: the
+ * work of drfs_lock_set().  One guarded write when the state of the object
+ * is known and shows no conflict; a read first otherwise.
  */
 static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			    uint64_t owner, const struct drfs_lk *lk,
-			    struct drfs_lk *conflict, bool async, bool redo,
-			    struct lkop **sent)
+			    struct drfs_lk *conflict)
 {
 	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX];
 	struct rec *mine = NULL, *nrecs = NULL;
@@ -574,8 +507,6 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		size_t toklen;
 
 		if (!o->known) {
-			if (!redo)
-				lk_wait_idle(o);
 			ret = lk_read(fs, o, oid);
 			if (ret < 0)
 				break;
@@ -702,40 +633,11 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 						 (size_t)nout);
 		rados_write_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
 		wake = lk->type == F_UNLCK || nrm > 0;
-		if (async && lk->type == F_UNLCK && !dead) {
-			struct lkop *lo = calloc(1, sizeof(*lo));
-
-			if (!lo) {
-				rados_release_write_op(op);
-				ret = -ENOMEM;
-				break;
-			}
-			lo->lc = fs->lkcache;
-			lo->o = o;
-			lo->op = op;
-			lo->gen = o->gen;
-			lo->kind = kind;
-			lo->owner = owner;
-			lo->lk = *lk;
-			ret = lk_submit(fs, oid, lo);
-			if (ret < 0) {
-				rados_release_write_op(op);
-				free(lo);
-				o->known = false;
-				break;
-			}
-			o->inflight++;
-			*sent = lo;
-			/* what it leaves when it succeeds */
-			lk_remember(o, nrecs, nn + nout, tok, toklen);
-			ret = 0;
-			break;
-		}
 		ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
 		rados_release_write_op(op);
 		if (ret == -ECANCELED || ret == -EEXIST || ret == -ENOENT) {
-			/* someone else changed it (or an op of ours before
-			 * this one failed): look again */
+			/* another node changed it since we looked (or
+			 * created or removed it): look again */
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			o->known = false;
 			continue;
@@ -761,89 +663,11 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 	return ret;
 }
 
-/*
- * Finish one completed async unlock (finisher thread, conn_lock held for
- * reading): on success wake the other nodes' waiters; on failure do it
- * again synchronously before anything else may use the object.
- */
-static void lkop_finish(struct drfs_fs *fs, struct lkop *lo)
-{
-	struct lkobj *o = lo->o;
-	char oid[DRFS_OID_MAX];
-	int ret = lo->ret;
-
-	if (ret == -ESHUTDOWN)
-		drfs_set_fenced(fs, "blocklisted: the OSDs refuse this client");
-	drfs_lock_oid(oid, o->ino);
-	/* before taking o->m: a lock request of ours may hold it for a
-	 * round trip, the other nodes' waiters need not wait for that */
-	if (ret == 0 && lo->gen == fs->conn_gen)
-		lk_notify(fs, oid);
-	pthread_mutex_lock(&o->m);
-	o->inflight--;
-	if (lo->gen != fs->conn_gen || lo->gen != o->gen) {
-		/* the old identity's leftovers are broken by the others */
-		o->known = false;
-	} else if (ret == 0) {
-		/* landed: the state we remembered at submission holds */
-	} else {
-		o->known = false;
-		o->redo++;
-		ret = lk_change_locked(fs, o, lo->kind, lo->owner, &lo->lk,
-				       NULL, false, true, NULL);
-		o->redo--;
-		if (ret < 0)
-			drfs_err("cannot release a lock on inode %" PRIx64
-				 ": %s; it stays until this node's lease "
-				 "ends",
-				 o->ino, strerror(-ret));
-	}
-	pthread_cond_broadcast(&o->cv);
-	pthread_mutex_unlock(&o->m);
-	lkobj_put(fs->lkcache, o);
-	free(lo);
-}
-
-static void *lkfin_main(void *arg)
-{
-	struct drfs_lkcache *lc = arg;
-	struct drfs_fs *fs = lc->fs;
-
-	pthread_mutex_lock(&lc->lock);
-	for (;;) {
-		struct lkop *lo = lc->done;
-
-		if (!lo) {
-			if (lc->stop && !lc->pending)
-				break;
-			pthread_cond_wait(&lc->cond, &lc->lock);
-			continue;
-		}
-		lc->done = lo->next;
-		if (!lc->done)
-			lc->done_tail = &lc->done;
-		pthread_mutex_unlock(&lc->lock);
-		/* without conn_lock: a rejoin may be waiting in aio_flush */
-		lo->ret = rados_aio_get_return_value(lo->c);
-		rados_aio_release(lo->c);
-		rados_release_write_op(lo->op);
-		drfs_conn_rdlock(fs);
-		lkop_finish(fs, lo);
-		drfs_conn_unlock(fs);
-		pthread_mutex_lock(&lc->lock);
-		lc->pending--;
-		pthread_cond_broadcast(&lc->cond);
-	}
-	pthread_mutex_unlock(&lc->lock);
-	return NULL;
-}
-
 static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind,
 		     uint64_t owner, const struct drfs_lk *lk,
-		     struct drfs_lk *conflict, bool async)
+		     struct drfs_lk *conflict)
 {
 	struct drfs_lkcache *lc = fs->lkcache;
-	struct lkop *sent = NULL;
 	struct lkobj *o;
 	int ret;
 
@@ -853,15 +677,7 @@ static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind,
 	if (!o)
 		return -ENOMEM;
 	pthread_mutex_lock(&o->m);
-	ret = lk_change_locked(fs, o, kind, owner, lk, conflict, async, false,
-			       &sent);
-	if (sent) {
-		/* the op keeps a reference until the finisher is done */
-		pthread_mutex_lock(&lc->lock);
-		o->refs++;
-		lc->pending++;
-		pthread_mutex_unlock(&lc->lock);
-	}
+	ret = lk_change_locked(fs, o, kind, owner, lk, conflict);
 	pthread_mutex_unlock(&o->m);
 	lkobj_put(lc, o);
 	return ret;
@@ -873,7 +689,7 @@ int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
 		return -EIO;
 	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
-	return lk_change(fs, ino, kind, owner, lk, conflict, true);
+	return lk_change(fs, ino, kind, owner, lk, conflict);
 }
 
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
@@ -893,9 +709,7 @@ int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	pthread_mutex_lock(&o->m);
 	if (o->gen != fs->conn_gen)
 		o->gen = fs->conn_gen;
-	/* a question about other nodes: ask the object, after our own
-	 * unlocks have landed */
-	lk_wait_idle(o);
+	/* a question about other nodes: ask the object */
 	ret = lk_read(fs, o, oid);
 	if (ret == 0)
 		lk->type = F_UNLCK;
@@ -928,50 +742,30 @@ int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
 static int lkcache_start(struct drfs_fs *fs)
 {
 	struct drfs_lkcache *lc = calloc(1, sizeof(*lc));
-	int ret;
 
 	if (!lc)
 		return -ENOMEM;
-	lc->fs = fs;
-	lc->done_tail = &lc->done;
 	pthread_mutex_init(&lc->lock, NULL);
-	pthread_cond_init(&lc->cond, NULL);
-	ret = -pthread_create(&lc->thread, NULL, lkfin_main, lc);
-	if (ret < 0) {
-		pthread_mutex_destroy(&lc->lock);
-		pthread_cond_destroy(&lc->cond);
-		free(lc);
-		return ret;
-	}
 	fs->lkcache = lc;
 	return 0;
 }
 
-/* Wait for every async unlock to be finished, then free the cache. */
+/* No lock operation may be running (the FUSE loop has ended). */
 static void lkcache_stop(struct drfs_fs *fs)
 {
 	struct drfs_lkcache *lc = fs->lkcache;
 
 	if (!lc)
 		return;
-	pthread_mutex_lock(&lc->lock);
-	lc->stop = true;
-	pthread_cond_broadcast(&lc->cond);
-	pthread_mutex_unlock(&lc->lock);
-	pthread_join(lc->thread, NULL);
 	fs->lkcache = NULL;
 	for (size_t b = 0; b < LK_BUCKETS; b++)
 		while (lc->table[b]) {
 			struct lkobj *o = lc->table[b];
 
 			lc->table[b] = o->next;
-			pthread_mutex_destroy(&o->m);
-			pthread_cond_destroy(&o->cv);
-			free(o->recs);
-			free(o);
+			lkobj_free(o);
 		}
 	pthread_mutex_destroy(&lc->lock);
-	pthread_cond_destroy(&lc->cond);
 	free(lc);
 }
 
@@ -1267,9 +1061,6 @@ void drfs_session_stop(struct drfs_fs *fs)
 
 	if (!fs->session_up)
 		return;
-	/* unlocks still in flight land (or are redone) while our session
-	 * is still there */
-	lkcache_stop(fs);
 	pthread_mutex_lock(&fs->session_lock);
 	fs->session_stop = true;
 	pthread_cond_broadcast(&fs->session_cond);
@@ -1277,6 +1068,7 @@ void drfs_session_stop(struct drfs_fs *fs)
 	pthread_join(fs->session_thread, NULL);
 	pthread_join(fs->reaper_thread, NULL);
 	fs->session_up = false;
+	lkcache_stop(fs);
 	op = rados_create_write_op();
 	drfs_op_rm(op, fs->node);
 	drfs_wop(fs, "sessions", op, LIBRADOS_OPERATION_FULL_FORCE);

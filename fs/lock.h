@@ -7,9 +7,8 @@
  * as on Linux.  All locks of an inode live in the omap of object
  * "l.<ino>"; every change is one compound op guarded by the object's
  * change token (xattr "v"), so two nodes never both get a conflicting
- * lock.  A node caches the lock objects it used: an uncontended lock is
- * one guarded write, an unlock one write the caller does not wait for
- * (see lock.c for why that keeps the order and the data rule).
+ * lock.  A node caches the lock objects it used: an uncontended lock or
+ * unlock is one guarded write, without a read first (see lock.c).
  *
  * Each mounted node keeps a session key in object "sessions" (its client
  * address and lease expiry), renewed every DRFS_LEASE_RENEW seconds.  A
@@ -81,14 +80,14 @@ bool drfs_lease_judge(int64_t now, int64_t ok_last, int64_t ok_since);
 /*
  * Apply @lk (lock or unlock) for @owner on @ino.  -EAGAIN when another
  * owner holds a conflicting lock (described in *conflict if non-NULL).
- * An unlock returns once sent: other nodes can be granted only after it
- * lands, and this node's later lock operations on @ino are ordered after
- * it.  Needs the session (drfs_session_start): -ENOLCK without.
+ * Returns once the change is replicated (an unlock is seen by every node
+ * that asks afterwards).  Needs the session (drfs_session_start): -ENOLCK
+ * without.
  */
 int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  const struct drfs_lk *lk, struct drfs_lk *conflict);
 /* F_GETLK: *lk becomes the first conflicting lock, or type F_UNLCK
- * (always read from the object, after this node's unlocks landed). */
+ * (always read from the object, never from the cache). */
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  struct drfs_lk *lk);
 /* Drop all locks of @owner on @ino (close). */
@@ -97,8 +96,7 @@ int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
 /* Name of the object whose notifications announce unlocks of @ino. */
 void drfs_lock_oid(char out[DRFS_OID_MAX], uint64_t ino);
 
-/* Node session: register, renew in a thread, deregister (after every
- * unlock in flight has landed). */
+/* Node session: register, renew in a thread, deregister. */
 int drfs_session_start(struct drfs_fs *fs);
 void drfs_session_stop(struct drfs_fs *fs);
 /*
