@@ -488,7 +488,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			    struct drfs_lk *conflict)
 {
 	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX];
-	struct rec *mine = NULL, *nrecs = NULL;
+	struct rec *nrecs = NULL;
 	struct drfs_lk *ranges = NULL, *out = NULL;
 	char(*vals)[LK_VAL_LEN] = NULL;
 	const char **keys = NULL, **vptr = NULL;
@@ -513,7 +513,6 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			fresh = true;
 		}
 		n = o->nrecs;
-		free(mine);
 		free(nrecs);
 		free(ranges);
 		free(out);
@@ -522,7 +521,6 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		free(vptr);
 		free(vl);
 		free(vals);
-		mine = malloc((size_t)(n + 1) * sizeof(*mine));
 		ranges = malloc((size_t)(n + 1) * sizeof(*ranges));
 		out = malloc((size_t)(n + 3) * sizeof(*out));
 		nrecs = malloc((size_t)(n + 3) * sizeof(*nrecs));
@@ -531,7 +529,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		vptr = malloc((size_t)(n + 3) * sizeof(*vptr));
 		vl = malloc((size_t)(n + 3) * sizeof(*vl));
 		vals = malloc((size_t)(n + 3) * LK_VAL_LEN);
-		if (!mine || !ranges || !out || !nrecs || !keys || !kl ||
+		if (!ranges || !out || !nrecs || !keys || !kl ||
 		    !vptr || !vl || !vals) {
 			ret = -ENOMEM;
 			break;
@@ -541,8 +539,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			const struct rec *r = &o->recs[i];
 
 			if (same_owner(fs, r, kind, owner)) {
-				ranges[nm] = r->lk;
-				mine[nm++] = *r;
+				ranges[nm++] = r->lk;
 				continue;
 			}
 			if (lk->type == F_UNLCK || r->kind != kind ||
@@ -651,7 +648,6 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			lk_notify(fs, oid);
 		break;
 	}
-	free(mine);
 	free(nrecs);
 	free(ranges);
 	free(out);
