@@ -5,13 +5,15 @@
  * (F_SETLKW, flock without LOCK_NB) that meets a conflict is parked on the
  * wait list *without* holding a FUSE worker thread: one waker thread
  * retries the parked requests whenever a watched lock object is notified
- * (every unlock notifies) and at least every POLL_MS (which also breaks
- * the locks of nodes whose lease expired).  An interrupted waiter (signal:
+ * (every unlock notifies, once its write has landed), at once when an
+ * unlock on this node may have freed it, and every POLL_MS only to break
+ * the locks of nodes whose lease expired.  An interrupted waiter (signal:
  * FUSE_INTERRUPT) is answered EINTR.
  *
- * Data under locks: before an unlock returns, this node's buffered writes
- * are made durable; when a lock is granted, the kernel's page cache of the
- * inode is dropped, so the new holder reads what the previous one wrote.
+ * Data under locks: before an unlock is sent, this node's buffered writes
+ * are made durable; when
+ * a lock is granted, the kernel's page cache of the inode is dropped, so
+ * the new holder reads what the previous one wrote.
  *
  * Locking: fs->conn_lock (read) before lw->lock, which protects the wait
  * list and the watch table.  A waiter's life: "parking" while its request
@@ -38,7 +40,12 @@
 #include "lock.h"
 #include "log.h"
 
-#define POLL_MS 500
+/*
+ * Waiters are woken by the unlock's notify (another node) or directly by
+ * the unlock (this node).  The poll only breaks the locks of nodes whose
+ * lease ended (they never unlock) and covers a lost watch.
+ */
+#define POLL_MS 1000
 
 struct waiter {
 	fuse_req_t req;
@@ -82,6 +89,17 @@ static void granted(struct drfsd *d, struct dnode *n, uint64_t ino)
 		__atomic_store_n(&n->locked, true, __ATOMIC_RELAXED);
 	/* The previous holder may have changed the file on another node. */
 	fuse_lowlevel_notify_inval_inode(d->se, ino, 0, 0);
+}
+
+/* This node released a lock: its own waiters may go on at once. */
+static void kick_local(struct lockwait *lw)
+{
+	pthread_mutex_lock(&lw->lock);
+	if (lw->list) {
+		lw->kick = true;
+		pthread_cond_signal(&lw->cond);
+	}
+	pthread_mutex_unlock(&lw->lock);
 }
 
 static void waiter_list_remove(struct lockwait *lw, struct waiter *w)
@@ -396,6 +414,8 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 	ret = drfs_lock_set(d->fs, ino, kind, owner, lk, NULL);
 	if (ret == 0 && lk->type != F_UNLCK)
 		granted(d, n, ino);
+	if (ret == 0 && lk->type == F_UNLCK)
+		kick_local(d->lw);
 	if (ret != -EAGAIN || !sleep) {
 		fuse_reply_err(req, ret < 0 ? -drfs_ret(d->fs, ret) : 0);
 		return;
@@ -523,6 +543,7 @@ void drfsd_locks_on_flush(struct drfsd *d, struct dnode *n, uint64_t owner)
 	if (!__atomic_load_n(&n->locked, __ATOMIC_RELAXED))
 		return;
 	ret = drfs_lock_release(d->fs, n->ino, DRFS_LK_POSIX, owner);
+	kick_local(d->lw);
 	if (ret < 0)
 		drfs_warn("cannot release fcntl locks on inode %" PRIx64
 			  " at close: %s",
@@ -536,6 +557,7 @@ void drfsd_locks_on_release(struct drfsd *d, struct dnode *n, uint64_t owner)
 	if (!__atomic_load_n(&n->locked, __ATOMIC_RELAXED))
 		return;
 	ret = drfs_lock_release(d->fs, n->ino, DRFS_LK_FLOCK, owner);
+	kick_local(d->lw);
 	if (ret < 0)
 		drfs_warn("cannot release flock on inode %" PRIx64
 			  " at close: %s",

@@ -156,6 +156,7 @@ struct drfs_fs {
 	/* coherent metadata cache (daemon only; NULL in datarootctl) */
 	struct drfs_mdc *mdc; /* mdcache.h */
 	struct drfs_inval *inv; /* inval.c */
+	struct drfs_lkcache *lkcache; /* lock.c: lock objects known here */
 };
 
 /* ---- connection, superblock (store.c) ---- */

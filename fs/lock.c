@@ -3,11 +3,37 @@
  *
  * Lock records: omap of "l.<ino>", key "<node>:<kind>:<owner 16 hex>:<start
  * 16 hex>", value: end (8), type (4), pid (4), XXH3 (8).  An owner's ranges
- * are kept split and merged exactly as Linux does for one process, so the
- * records always describe the owner's locks without overlap.
+ * are kept split and merged exactly as Linux does for one process
+ * (drfs_lk_apply), so the records always describe the owner's locks
+ * without overlap.  Xattr "v" of the object is its change token
+ * ("<node>.<counter>", unique): every change is one compound op guarded by
+ * cmpxattr("v" == the token it was computed from) that sets a new token,
+ * or an exclusive create when the object does not exist yet.
+ *
+ * The fast path.  Each node caches, per lock object it used, the records
+ * and token its last operation read or left (struct lkobj).  A lock or
+ * unlock on a known object is one guarded write, no read first: a stale
+ * entry (another node changed the object since) fails the guard
+ * (-ECANCELED) and costs a read and a retry, never a wrong grant.  A
+ * conflict seen only in the cache is looked at again (the other node may
+ * have unlocked since); our own node's records are exact in the cache
+ * (nobody else adds or drops them while our session lives).  An
+ * uncontended flock pair is two writes and, after the unlock, a notify
+ * that is not waited for.
+ *
+ * Unlocks wait for their write.  Sending it and returning at once would
+ * save nothing on a lock that follows (the OSD applies the two writes on
+ * the object one after the other anyway), and would break what a single
+ * Linux host guarantees: once flock(LOCK_UN) has returned, a LOCK_NB by
+ * anyone told so (through a pipe, a database row, an HTTP request) must
+ * succeed.  t0710 checks that across nodes.
  *
  * Session records: omap of "sessions", key node UUID, value
  * "<expire_ns> <client address> <info>".
+ *
+ * Locking: conn_lock (read) before lkobj.m before lkcache.lock; lkobj.m
+ * is held across the RADOS calls of one operation on that object,
+ * lkcache.lock never.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +50,8 @@
 
 #define LK_VAL_LEN 24
 #define MAX_LOCKS 4096
+#define LK_TOKEN_XATTR "v"
+#define LK_TOKEN_MAX 64
 
 struct rec {
 	char node[37];
@@ -33,14 +61,86 @@ struct rec {
 	char key[96];
 };
 
+void drfs_lock_oid(char out[DRFS_OID_MAX], uint64_t ino)
+{
+	snprintf(out, DRFS_OID_MAX, "l.%016" PRIx64, ino);
+}
+
+/* ---- pure logic (lock.h; tests/unit/test_lock.c) ---- */
+
 bool drfs_lk_overlap(const struct drfs_lk *a, const struct drfs_lk *b)
 {
 	return a->start <= b->end && b->start <= a->end;
 }
 
-void drfs_lock_oid(char out[DRFS_OID_MAX], uint64_t ino)
+bool drfs_lk_conflict(const struct drfs_lk *a, const struct drfs_lk *b)
 {
-	snprintf(out, DRFS_OID_MAX, "l.%016" PRIx64, ino);
+	return drfs_lk_overlap(a, b) &&
+	       (a->type == F_WRLCK || b->type == F_WRLCK);
+}
+
+/* Do @a and @b touch end to start (no byte between them)? */
+static bool lk_adjacent(const struct drfs_lk *a, const struct drfs_lk *b)
+{
+	return (a->end != UINT64_MAX && a->end + 1 == b->start) ||
+	       (b->end != UINT64_MAX && b->end + 1 == a->start);
+}
+
+int drfs_lk_apply(const struct drfs_lk *mine, int n, const struct drfs_lk *lk,
+		  struct drfs_lk *out)
+{
+	struct drfs_lk r = *lk;
+	int m = 0;
+
+	/* cut @lk's bytes out of every range (a range may split in two) */
+	for (int i = 0; i < n; i++) {
+		const struct drfs_lk *o = &mine[i];
+
+		if (!drfs_lk_overlap(o, lk)) {
+			out[m++] = *o;
+			continue;
+		}
+		if (o->start < lk->start) {
+			out[m] = *o;
+			out[m].end = lk->start - 1;
+			m++;
+		}
+		if (o->end > lk->end) {
+			out[m] = *o;
+			out[m].start = lk->end + 1;
+			m++;
+		}
+	}
+	if (lk->type == F_UNLCK)
+		return m;
+	/* merge with adjacent ranges of the same type, as Linux does: the
+	 * merged range may touch others in turn, so scan again */
+	for (int i = 0; i < m; i++) {
+		struct drfs_lk *o = &out[i];
+
+		if (o->type != r.type ||
+		    (!lk_adjacent(o, &r) && !drfs_lk_overlap(o, &r)))
+			continue;
+		if (o->start < r.start)
+			r.start = o->start;
+		if (o->end > r.end)
+			r.end = o->end;
+		out[i] = out[--m];
+		i = -1;
+	}
+	out[m++] = r;
+	return m;
+}
+
+bool drfs_lease_expired(int64_t expire_ns, int64_t now_ns)
+{
+	return expire_ns + DRFS_LEASE_SKEW_NS <= now_ns;
+}
+
+bool drfs_lease_judge(int64_t now, int64_t ok_last, int64_t ok_since)
+{
+	return ok_last && now - ok_last <= DRFS_LEASE_GAP_NS &&
+	       now - ok_since >= (int64_t)DRFS_LEASE * 1000000000;
 }
 
 static void rec_key(struct rec *r)
@@ -86,43 +186,6 @@ static int rec_parse(const char *k, size_t kl, const char *v, size_t vl,
 	return 0;
 }
 
-/* Read every lock record of @oid; returns count, version in *ver. */
-static int locks_read(struct drfs_fs *fs, const char *oid, struct rec *recs,
-		      uint64_t *ver)
-{
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	unsigned char more = 0;
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret, n = 0;
-
-	rados_read_op_omap_get_vals2(op, "", "", MAX_LOCKS, &it, &more, &prval);
-	ret = drfs_rop(fs, oid, op, ver);
-	while (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 &&
-	       k) {
-		if (n == MAX_LOCKS) {
-			ret = -ENOLCK;
-			break;
-		}
-		if (rec_parse(k, kl, v, vl, &recs[n]) < 0) {
-			drfs_err("lock object %s: record %.*s is corrupt; "
-				 "ignored",
-				 oid, (int)kl, k);
-			continue;
-		}
-		n++;
-	}
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	if (ret == -ENOENT) {
-		*ver = 0;
-		return 0;
-	}
-	return ret < 0 ? ret : n;
-}
-
 /* ---- sessions ---- */
 
 struct session {
@@ -155,24 +218,17 @@ static int64_t mono_ns(void)
 }
 
 /*
- * May this node judge other nodes' leases?  Only if its own renewals have
- * gone through, without a gap longer than LEASE_GAP, for a whole lease
- * period (so also not in its first DRFS_LEASE seconds).  After an outage that stopped everybody's renewals (OSDs below
- * min_size, monitors and OSDs restarting, a full cluster) every lease
- * looks expired; the other nodes renew within DRFS_LEASE_RENEW seconds of
- * the cluster's return and must not be fenced for the cluster's fault.
- * (Waiting longer before breaking a dead node's locks is always safe.)
+ * May this node judge other nodes' leases?  See drfs_lease_judge (lock.h);
+ * this reads the inputs and logs a refusal now and then.
  */
-#define LEASE_GAP (2 * DRFS_LEASE_RENEW * 1000000000ll)
 static bool lease_judge_ok(struct drfs_fs *fs)
 {
 	int64_t now = mono_ns();
-	int64_t last = __atomic_load_n(&fs->lease_ok_last, __ATOMIC_RELAXED);
-	int64_t since = __atomic_load_n(&fs->lease_ok_since, __ATOMIC_RELAXED);
 	static int64_t logged;
 
-	if (last && now - last <= LEASE_GAP &&
-	    now - since >= DRFS_LEASE * 1000000000ll)
+	if (drfs_lease_judge(
+		    now, __atomic_load_n(&fs->lease_ok_last, __ATOMIC_RELAXED),
+		    __atomic_load_n(&fs->lease_ok_since, __ATOMIC_RELAXED)))
 		return true;
 	if (now - __atomic_load_n(&logged, __ATOMIC_RELAXED) > 10000000000ll) {
 		__atomic_store_n(&logged, now, __ATOMIC_RELAXED);
@@ -200,8 +256,8 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 	if (!strcmp(node, fs->node))
 		return 0;
 	ret = session_get(fs, node, &s);
-	if (ret == 0 && s.expire_ns + 1000000000ll > now)
-		return 0; /* alive (1 s of clock skew allowed) */
+	if (ret == 0 && !drfs_lease_expired(s.expire_ns, now))
+		return 0; /* alive */
 	if (ret < 0 && ret != -ENOENT)
 		return ret;
 	if (ret == 0 && !lease_judge_ok(fs))
@@ -228,6 +284,190 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 	}
 	return 1;
 }
+/* ---- the lock object cache ---- */
+
+/*
+ * What this node knows of one lock object: the records and the token its
+ * last operation on the object read or left.  A guarded write computed
+ * from that state (cmpxattr "v" == token) either applies to exactly that
+ * state or fails as a whole (-ECANCELED): a stale entry costs a read and
+ * a retry, never a wrong grant.  m serialises this node's operations on
+ * the object (they would be serialised by the OSD anyway) and protects
+ * every field below it; no librados callback takes it.
+ */
+struct lkobj {
+	uint64_t ino;
+	struct lkobj *next; /* hash chain: lkcache.lock */
+	int refs; /* lkcache.lock: threads using it */
+	pthread_mutex_t m;
+	uint64_t gen; /* fs->conn_gen the state belongs to */
+	bool known, exists;
+	char token[LK_TOKEN_MAX];
+	size_t toklen;
+	struct rec *recs;
+	int nrecs, caprecs;
+};
+
+#define LK_BUCKETS 1024
+#define LK_KEEP 4096 /* entries kept before idle ones are evicted */
+
+struct drfs_lkcache {
+	pthread_mutex_t lock; /* table and refs; never held over a RADOS call */
+	struct lkobj *table[LK_BUCKETS];
+	size_t count;
+	uint64_t seq; /* atomic: token counter */
+};
+
+static void lkobj_free(struct lkobj *o)
+{
+	pthread_mutex_destroy(&o->m);
+	free(o->recs);
+	free(o);
+}
+
+static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
+{
+	size_t b = (size_t)(ino % LK_BUCKETS);
+	struct lkobj *o;
+
+	pthread_mutex_lock(&lc->lock);
+	for (o = lc->table[b]; o; o = o->next)
+		if (o->ino == ino)
+			break;
+	if (!o && lc->count >= LK_KEEP) {
+		/* evict the idle entries of this bucket: only a cache */
+		for (struct lkobj **pp = &lc->table[b]; *pp;) {
+			struct lkobj *e = *pp;
+
+			if (e->refs) {
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			lkobj_free(e);
+			lc->count--;
+		}
+	}
+	if (!o) {
+		o = calloc(1, sizeof(*o));
+		if (o) {
+			o->ino = ino;
+			pthread_mutex_init(&o->m, NULL);
+			o->next = lc->table[b];
+			lc->table[b] = o;
+			lc->count++;
+		}
+	}
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&lc->lock);
+	return o;
+}
+
+static void lkobj_put(struct drfs_lkcache *lc, struct lkobj *o)
+{
+	pthread_mutex_lock(&lc->lock);
+	o->refs--;
+	pthread_mutex_unlock(&lc->lock);
+}
+
+/* Read every record and the token of @o's object.  o->m held. */
+static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
+{
+	rados_read_op_t op = rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	rados_xattrs_iter_t xi = NULL;
+	unsigned char more = 0;
+	const char *xn, *xv;
+	char *k, *v;
+	size_t kl, vl, xl;
+	int prval = 0, xprval = 0, ret, n = 0;
+
+	rados_read_op_getxattrs(op, &xi, &xprval);
+	rados_read_op_omap_get_vals2(op, "", "", MAX_LOCKS, &it, &more, &prval);
+	ret = drfs_rop(fs, oid, op, NULL);
+	o->toklen = 0;
+	while (ret == 0 && rados_getxattrs_next(xi, &xn, &xv, &xl) == 0 && xn)
+		if (!strcmp(xn, LK_TOKEN_XATTR) && xl <= sizeof(o->token)) {
+			memcpy(o->token, xv, xl);
+			o->toklen = xl;
+		}
+	while (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 &&
+	       k) {
+		if (n == MAX_LOCKS) {
+			ret = -ENOLCK;
+			break;
+		}
+		if (n == o->caprecs) {
+			int cap = o->caprecs ? 2 * o->caprecs : 8;
+			struct rec *nr = realloc(o->recs, (size_t)cap *
+							      sizeof(*nr));
+
+			if (!nr) {
+				ret = -ENOMEM;
+				break;
+			}
+			o->recs = nr;
+			o->caprecs = cap;
+		}
+		if (rec_parse(k, kl, v, vl, &o->recs[n]) < 0) {
+			drfs_err("lock object %s: record %.*s is corrupt; "
+				 "ignored",
+				 oid, (int)kl, k);
+			continue;
+		}
+		n++;
+	}
+	if (xi)
+		rados_getxattrs_end(xi);
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	if (ret == -ENOENT) {
+		o->exists = false;
+		o->toklen = 0;
+		ret = 0;
+	} else {
+		o->exists = true;
+	}
+	o->nrecs = ret < 0 ? 0 : n;
+	o->known = ret == 0;
+	return ret;
+}
+
+/* Replace @o's records by @recs (n), the state our op leaves. */
+static int lk_remember(struct lkobj *o, const struct rec *recs, int n,
+		       const char *tok, size_t toklen)
+{
+	if (n > o->caprecs) {
+		struct rec *nr = realloc(o->recs, (size_t)n * sizeof(*nr));
+
+		if (!nr) {
+			o->known = false;
+			return -ENOMEM;
+		}
+		o->recs = nr;
+		o->caprecs = n;
+	}
+	memcpy(o->recs, recs, (size_t)n * sizeof(*recs));
+	o->nrecs = n;
+	memcpy(o->token, tok, toklen);
+	o->toklen = toklen;
+	o->exists = true;
+	o->known = true;
+	return 0;
+}
+
+static void lk_notify(struct drfs_fs *fs, const char *oid)
+{
+	rados_completion_t c;
+
+	/* wake waiters on other nodes (no need to wait) */
+	if (rados_aio_create_completion2(NULL, NULL, &c) == 0) {
+		rados_aio_notify(fs->io, oid, c, "u", 1, 2000, NULL, NULL);
+		rados_aio_release(c);
+	}
+}
 
 /* ---- locks ---- */
 
@@ -238,114 +478,95 @@ static bool same_owner(const struct drfs_fs *fs, const struct rec *r, int kind,
 	       !strcmp(r->node, fs->node);
 }
 
-static bool conflicts(const struct drfs_lk *a, const struct drfs_lk *b)
-{
-	return drfs_lk_overlap(a, b) &&
-	       (a->type == F_WRLCK || b->type == F_WRLCK);
-}
-
 /*
- * New set of @owner's records after applying @lk to @mine (n entries);
- * writes at most n + 2 entries into @out.
+ * Apply @lk for (kind, owner) to the lock object of @o, o->m held: the
+ * work of drfs_lock_set().  One guarded write when the state of the object
+ * is known and shows no conflict; a read first otherwise.
  */
-static int apply_range(const struct rec *mine, int n, const struct drfs_lk *lk,
-		       struct rec *out)
+static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
+			    uint64_t owner, const struct drfs_lk *lk,
+			    struct drfs_lk *conflict)
 {
-	int m = 0;
+	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX];
+	struct rec *nrecs = NULL;
+	struct drfs_lk *ranges = NULL, *out = NULL;
+	char(*vals)[LK_VAL_LEN] = NULL;
+	const char **keys = NULL, **vptr = NULL;
+	size_t *kl = NULL, *vl = NULL;
+	int ret = 0;
 
-	for (int i = 0; i < n; i++) {
-		const struct drfs_lk *o = &mine[i].lk;
-
-		if (!drfs_lk_overlap(o, lk)) {
-			out[m++] = mine[i];
-			continue;
-		}
-		if (o->start < lk->start) {
-			out[m] = mine[i];
-			out[m].lk.end = lk->start - 1;
-			m++;
-		}
-		if (o->end > lk->end) {
-			out[m] = mine[i];
-			out[m].lk.start = lk->end + 1;
-			m++;
-		}
+	drfs_lock_oid(oid, o->ino);
+	if (o->gen != fs->conn_gen) {
+		o->gen = fs->conn_gen; /* after a rejoin: we are a new node */
+		o->known = false;
 	}
-	if (lk->type != F_UNLCK) {
-		struct rec r = mine[0];
-
-		r.lk = *lk;
-		/* merge with adjacent or overlapping same-type ranges */
-		for (int i = 0; i < m; i++) {
-			struct drfs_lk *o = &out[i].lk;
-			bool touch = (o->end != UINT64_MAX &&
-				      o->end + 1 == r.lk.start) ||
-				     (r.lk.end != UINT64_MAX &&
-				      r.lk.end + 1 == o->start);
-
-			if (o->type == r.lk.type &&
-			    (touch || drfs_lk_overlap(o, &r.lk))) {
-				if (o->start < r.lk.start)
-					r.lk.start = o->start;
-				if (o->end > r.lk.end)
-					r.lk.end = o->end;
-				out[i] = out[--m];
-				i = -1;
-			}
-		}
-		out[m++] = r;
-	}
-	return m;
-}
-
-int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
-		  const struct drfs_lk *lk, struct drfs_lk *conflict)
-{
-	char oid[DRFS_OID_MAX];
-	struct rec *recs = calloc(2 * MAX_LOCKS + 4, sizeof(*recs));
-	int ret;
-
-	if (!recs)
-		return -ENOMEM;
-	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED)) {
-		free(recs);
-		return -EIO;
-	}
-	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
-	drfs_lock_oid(oid, ino);
 	for (;;) {
-		struct rec *mine = recs + MAX_LOCKS, *out;
-		char(*vals)[LK_VAL_LEN];
-		const char **keys, **vptr;
-		size_t *kl, *vl;
 		rados_write_op_t op;
-		uint64_t ver = 0;
-		int n, nm = 0, nout, nrm = 0, dead = 0;
+		bool fresh = false, dead = false, wake;
+		int n, nm = 0, nout, nrm = 0, nn = 0;
+		size_t toklen;
 
-		n = locks_read(fs, oid, recs, &ver);
-		if (n < 0) {
-			ret = n;
+		if (!o->known) {
+			ret = lk_read(fs, o, oid);
+			if (ret < 0)
+				break;
+			fresh = true;
+		}
+		n = o->nrecs;
+		free(nrecs);
+		free(ranges);
+		free(out);
+		free(keys);
+		free(kl);
+		free(vptr);
+		free(vl);
+		free(vals);
+		ranges = malloc((size_t)(n + 1) * sizeof(*ranges));
+		out = malloc((size_t)(n + 3) * sizeof(*out));
+		nrecs = malloc((size_t)(n + 3) * sizeof(*nrecs));
+		keys = malloc((size_t)(2 * n + 3) * sizeof(*keys));
+		kl = malloc((size_t)(2 * n + 3) * sizeof(*kl));
+		vptr = malloc((size_t)(n + 3) * sizeof(*vptr));
+		vl = malloc((size_t)(n + 3) * sizeof(*vl));
+		vals = malloc((size_t)(n + 3) * LK_VAL_LEN);
+		if (!ranges || !out || !nrecs || !keys || !kl ||
+		    !vptr || !vl || !vals) {
+			ret = -ENOMEM;
 			break;
 		}
 		ret = 0;
 		for (int i = 0; i < n; i++) {
-			if (same_owner(fs, &recs[i], kind, owner)) {
-				mine[nm++] = recs[i];
+			const struct rec *r = &o->recs[i];
+
+			if (same_owner(fs, r, kind, owner)) {
+				ranges[nm++] = r->lk;
 				continue;
 			}
-			if (lk->type == F_UNLCK || recs[i].kind != kind ||
-			    !conflicts(&recs[i].lk, lk))
+			if (lk->type == F_UNLCK || r->kind != kind ||
+			    !drfs_lk_conflict(&r->lk, lk))
 				continue;
-			ret = fence_if_dead(fs, recs[i].node);
+			/* Our own node's records are exact in the cache
+			 * (only we add or drop them); another node's may
+			 * be gone: look again before refusing. */
+			if (!fresh && strcmp(r->node, fs->node)) {
+				ret = 1;
+				break;
+			}
+			ret = fresh ? fence_if_dead(fs, r->node) : 0;
 			if (ret == 1) {
-				dead = 1;
+				dead = true;
+				ret = 0;
 				continue;
 			}
 			if (ret == 0)
 				ret = -EAGAIN;
 			if (conflict)
-				*conflict = recs[i].lk;
+				*conflict = r->lk;
 			break;
+		}
+		if (ret == 1) {
+			o->known = false;
+			continue;
 		}
 		if (ret == -EAGAIN)
 			drfs_stat_add(fs, DRFS_ST_LOCK_CONFLICTS, 1);
@@ -353,119 +574,155 @@ int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 			break;
 		if (nm == 0 && lk->type == F_UNLCK && !dead)
 			break; /* nothing to release */
-		if (nm == 0) {
-			snprintf(mine[0].node, sizeof(mine[0].node), "%s",
-				 fs->node);
-			mine[0].kind = kind;
-			mine[0].owner = owner;
-		}
-		out = malloc((size_t)(nm + 2) * sizeof(*out));
-		keys = malloc((size_t)(n + nm + 2) * sizeof(*keys));
-		kl = malloc((size_t)(n + nm + 2) * sizeof(*kl));
-		vptr = malloc((size_t)(nm + 2) * sizeof(*vptr));
-		vl = malloc((size_t)(nm + 2) * sizeof(*vl));
-		vals = malloc((size_t)(nm + 2) * LK_VAL_LEN);
-		if (!out || !keys || !kl || !vptr || !vl || !vals) {
-			ret = -ENOMEM;
-			goto next_free;
-		}
-		nout = apply_range(mine, nm, lk, out);
-		/* remove the owner's old records and any dead node's */
+		nout = drfs_lk_apply(ranges, nm, lk, out);
+		/* the records that stay, the owner's old ones and any dead
+		 * node's go */
 		for (int i = 0; i < n; i++) {
-			bool drop = same_owner(fs, &recs[i], kind, owner);
+			const struct rec *r = &o->recs[i];
+			bool drop = same_owner(fs, r, kind, owner);
 
-			if (!drop && dead && strcmp(recs[i].node, fs->node)) {
+			if (!drop && dead && strcmp(r->node, fs->node)) {
 				struct session s;
 
-				drop = session_get(fs, recs[i].node, &s) ==
-				       -ENOENT;
-			}
-			if (drop) {
-				if (!same_owner(fs, &recs[i], kind, owner))
+				drop = session_get(fs, r->node, &s) == -ENOENT;
+				if (drop)
 					drfs_stat_add(fs, DRFS_ST_LOCKS_BROKEN,
 						      1);
-				keys[nrm] = recs[i].key;
-				kl[nrm] = strlen(recs[i].key);
+			}
+			if (drop) {
+				keys[nrm] = r->key;
+				kl[nrm] = strlen(r->key);
 				nrm++;
+			} else {
+				nrecs[nn++] = *r;
 			}
 		}
+		toklen = (size_t)snprintf(
+			tok, sizeof(tok), "%s.%" PRIx64, fs->node,
+			__atomic_add_fetch(&fs->lkcache->seq, 1,
+					   __ATOMIC_RELAXED));
 		op = rados_create_write_op();
-		if (ver)
-			rados_write_op_assert_version(op, ver);
+		if (o->exists)
+			rados_write_op_cmpxattr(op, LK_TOKEN_XATTR,
+						LIBRADOS_CMPXATTR_OP_EQ,
+						o->token, o->toklen);
 		else
 			rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE,
 					      NULL);
 		if (nrm)
 			rados_write_op_omap_rm_keys2(op, keys, kl, (size_t)nrm);
 		for (int i = 0; i < nout; i++) {
-			rec_key(&out[i]);
-			rec_val(&out[i], vals[i]);
-			keys[i] = out[i].key;
-			kl[i] = strlen(out[i].key);
+			struct rec *r = &nrecs[nn + i];
+
+			snprintf(r->node, sizeof(r->node), "%s", fs->node);
+			r->kind = kind;
+			r->owner = owner;
+			r->lk = out[i];
+			rec_key(r);
+			rec_val(r, vals[i]);
+			keys[i] = r->key;
+			kl[i] = strlen(r->key);
 			vptr[i] = vals[i];
 			vl[i] = LK_VAL_LEN;
 		}
 		if (nout)
 			rados_write_op_omap_set2(op, keys, vptr, kl, vl,
 						 (size_t)nout);
+		rados_write_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
+		wake = lk->type == F_UNLCK || nrm > 0;
 		ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
 		rados_release_write_op(op);
-next_free:
-		free(out);
-		free(keys);
-		free(kl);
-		free(vptr);
-		free(vl);
-		free(vals);
-		if (ret == -ERANGE || ret == -EOVERFLOW || ret == -EEXIST) {
+		if (ret == -ECANCELED || ret == -EEXIST || ret == -ENOENT) {
+			/* another node changed it since we looked (or
+			 * created or removed it): look again */
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+			o->known = false;
 			continue;
 		}
-		if (ret == 0 && (lk->type == F_UNLCK || nrm > 0)) {
-			/* wake waiters on other nodes (no need to wait) */
-			rados_completion_t c;
-
-			if (rados_aio_create_completion2(NULL, NULL, &c) == 0) {
-				rados_aio_notify(fs->io, oid, c, "u", 1, 2000,
-						 NULL, NULL);
-				rados_aio_release(c);
-			}
+		if (ret < 0) {
+			o->known = false;
+			break;
 		}
+		lk_remember(o, nrecs, nn + nout, tok, toklen);
+		if (wake)
+			lk_notify(fs, oid);
 		break;
 	}
-	free(recs);
+	free(nrecs);
+	free(ranges);
+	free(out);
+	free(keys);
+	free(kl);
+	free(vptr);
+	free(vl);
+	free(vals);
 	return ret;
+}
+
+static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind,
+		     uint64_t owner, const struct drfs_lk *lk,
+		     struct drfs_lk *conflict)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	struct lkobj *o;
+	int ret;
+
+	if (!lc)
+		return -ENOLCK; /* no session: drfs_session_start first */
+	o = lkobj_get(lc, ino);
+	if (!o)
+		return -ENOMEM;
+	pthread_mutex_lock(&o->m);
+	ret = lk_change_locked(fs, o, kind, owner, lk, conflict);
+	pthread_mutex_unlock(&o->m);
+	lkobj_put(lc, o);
+	return ret;
+}
+
+int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		  const struct drfs_lk *lk, struct drfs_lk *conflict)
+{
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
+	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
+	return lk_change(fs, ino, kind, owner, lk, conflict);
 }
 
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  struct drfs_lk *lk)
 {
+	struct drfs_lkcache *lc = fs->lkcache;
 	char oid[DRFS_OID_MAX];
-	struct rec *recs = calloc(MAX_LOCKS, sizeof(*recs));
-	uint64_t ver;
-	int n;
+	struct lkobj *o;
+	int ret;
 
-	if (!recs)
+	if (!lc)
+		return -ENOLCK;
+	o = lkobj_get(lc, ino);
+	if (!o)
 		return -ENOMEM;
 	drfs_lock_oid(oid, ino);
-	n = locks_read(fs, oid, recs, &ver);
-	if (n < 0) {
-		free(recs);
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		if (same_owner(fs, &recs[i], kind, owner) ||
-		    recs[i].kind != kind || !conflicts(&recs[i].lk, lk))
+	pthread_mutex_lock(&o->m);
+	if (o->gen != fs->conn_gen)
+		o->gen = fs->conn_gen;
+	/* a question about other nodes: ask the object */
+	ret = lk_read(fs, o, oid);
+	if (ret == 0)
+		lk->type = F_UNLCK;
+	for (int i = 0; ret == 0 && i < o->nrecs; i++) {
+		const struct rec *r = &o->recs[i];
+
+		if (same_owner(fs, r, kind, owner) || r->kind != kind ||
+		    !drfs_lk_conflict(&r->lk, lk))
 			continue;
-		if (fence_if_dead(fs, recs[i].node) == 1)
+		if (fence_if_dead(fs, r->node) == 1)
 			continue;
-		*lk = recs[i].lk;
-		free(recs);
-		return 0;
+		*lk = r->lk;
+		break;
 	}
-	lk->type = F_UNLCK;
-	free(recs);
-	return 0;
+	pthread_mutex_unlock(&o->m);
+	lkobj_put(lc, o);
+	return ret;
 }
 
 int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
@@ -474,6 +731,38 @@ int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
 	struct drfs_lk all = {0, UINT64_MAX, F_UNLCK, 0};
 
 	return drfs_lock_set(fs, ino, kind, owner, &all, NULL);
+}
+
+/* ---- cache lifecycle ---- */
+
+static int lkcache_start(struct drfs_fs *fs)
+{
+	struct drfs_lkcache *lc = calloc(1, sizeof(*lc));
+
+	if (!lc)
+		return -ENOMEM;
+	pthread_mutex_init(&lc->lock, NULL);
+	fs->lkcache = lc;
+	return 0;
+}
+
+/* No lock operation may be running (the FUSE loop has ended). */
+static void lkcache_stop(struct drfs_fs *fs)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+
+	if (!lc)
+		return;
+	fs->lkcache = NULL;
+	for (size_t b = 0; b < LK_BUCKETS; b++)
+		while (lc->table[b]) {
+			struct lkobj *o = lc->table[b];
+
+			lc->table[b] = o->next;
+			lkobj_free(o);
+		}
+	pthread_mutex_destroy(&lc->lock);
+	free(lc);
 }
 
 /* ---- session lifecycle ---- */
@@ -531,7 +820,7 @@ static void lease_renewed(struct drfs_fs *fs, int64_t now)
 {
 	int64_t last = __atomic_load_n(&fs->lease_ok_last, __ATOMIC_RELAXED);
 
-	if (!last || now - last > LEASE_GAP)
+	if (!last || now - last > DRFS_LEASE_GAP_NS)
 		__atomic_store_n(&fs->lease_ok_since, now, __ATOMIC_RELAXED);
 	__atomic_store_n(&fs->lease_ok_last, now, __ATOMIC_RELAXED);
 }
@@ -685,27 +974,34 @@ static int session_register(struct drfs_fs *fs)
 
 int drfs_session_start(struct drfs_fs *fs)
 {
-	int ret = session_register(fs);
+	int ret = lkcache_start(fs);
 
 	if (ret < 0)
 		return ret;
+	ret = session_register(fs);
+	if (ret < 0)
+		goto out_cache;
 	lease_renewed(fs, mono_ns());
 	pthread_mutex_init(&fs->session_lock, NULL);
 	pthread_cond_init(&fs->session_cond, NULL);
 	ret = -pthread_create(&fs->session_thread, NULL, session_main, fs);
 	if (ret < 0)
-		return ret;
+		goto out_cache;
 	ret = -pthread_create(&fs->reaper_thread, NULL, reaper_main, fs);
-	if (ret < 0) {
-		pthread_mutex_lock(&fs->session_lock);
-		fs->session_stop = true;
-		pthread_cond_broadcast(&fs->session_cond);
-		pthread_mutex_unlock(&fs->session_lock);
-		pthread_join(fs->session_thread, NULL);
-		return ret;
-	}
+	if (ret < 0)
+		goto out_session;
 	fs->session_up = true;
 	return 0;
+
+out_session:
+	pthread_mutex_lock(&fs->session_lock);
+	fs->session_stop = true;
+	pthread_cond_broadcast(&fs->session_cond);
+	pthread_mutex_unlock(&fs->session_lock);
+	pthread_join(fs->session_thread, NULL);
+out_cache:
+	lkcache_stop(fs);
+	return ret;
 }
 
 void drfs_session_on_fenced(struct drfs_fs *fs, void (*cb)(void *ctx),
@@ -768,6 +1064,7 @@ void drfs_session_stop(struct drfs_fs *fs)
 	pthread_join(fs->session_thread, NULL);
 	pthread_join(fs->reaper_thread, NULL);
 	fs->session_up = false;
+	lkcache_stop(fs);
 	op = rados_create_write_op();
 	drfs_op_rm(op, fs->node);
 	drfs_wop(fs, "sessions", op, LIBRADOS_OPERATION_FULL_FORCE);

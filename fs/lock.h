@@ -5,8 +5,10 @@
  * kernel's lock owner (a process's files table for fcntl locks, an open
  * file for flock).  fcntl and flock locks never conflict with each other,
  * as on Linux.  All locks of an inode live in the omap of object
- * "l.<ino>"; every change is one compound op under assert_version, so two
- * nodes never both get a conflicting lock.
+ * "l.<ino>"; every change is one compound op guarded by the object's
+ * change token (xattr "v"), so two nodes never both get a conflicting
+ * lock.  A node caches the lock objects it used: an uncontended lock or
+ * unlock is one guarded write, without a read first (see lock.c).
  *
  * Each mounted node keeps a session key in object "sessions" (its client
  * address and lease expiry), renewed every DRFS_LEASE_RENEW seconds.  A
@@ -27,6 +29,10 @@
 
 #define DRFS_LEASE 20 /* seconds: a silent node loses its locks after this */
 #define DRFS_LEASE_RENEW 4 /* seconds between renewals */
+/* clock skew allowed between nodes when reading another node's expiry */
+#define DRFS_LEASE_SKEW_NS 1000000000ll
+/* the longest gap between our own renewals that still counts as renewing */
+#define DRFS_LEASE_GAP_NS (2 * DRFS_LEASE_RENEW * 1000000000ll)
 
 enum drfs_lk_kind { DRFS_LK_POSIX = 0, DRFS_LK_FLOCK = 1 };
 
@@ -36,16 +42,52 @@ struct drfs_lk {
 	uint32_t pid;
 };
 
-/* Pure range logic (unit-tested): does (a, b) conflict? */
+/*
+ * Pure logic, no RADOS (unit-tested in tests/unit/test_lock.c).
+ *
+ * drfs_lk_overlap: do the byte ranges of @a and @b share a byte?
+ * drfs_lk_conflict: can @a and @b not be held by two owners at once
+ * (overlap, and one of them is a write lock)?
+ */
 bool drfs_lk_overlap(const struct drfs_lk *a, const struct drfs_lk *b);
+bool drfs_lk_conflict(const struct drfs_lk *a, const struct drfs_lk *b);
+/*
+ * One owner's ranges after applying @lk (F_RDLCK, F_WRLCK or F_UNLCK) to
+ * its @n ranges @mine (which do not overlap), as Linux does for one
+ * process: @lk's bytes are taken out of every range (a range may split in
+ * two), then a lock is added and merged with the owner's ranges of the
+ * same type it overlaps or touches.  Writes at most n + 2 ranges to @out;
+ * returns their number.  The ranges in @out do not overlap; their order
+ * is unspecified.  pid: kept per range; a merged range gets @lk's.
+ */
+int drfs_lk_apply(const struct drfs_lk *mine, int n, const struct drfs_lk *lk,
+		  struct drfs_lk *out);
+/* Has a lease whose holder wrote expiry @expire_ns (wall clock) ended at
+ * @now_ns?  DRFS_LEASE_SKEW_NS of clock skew is allowed. */
+bool drfs_lease_expired(int64_t expire_ns, int64_t now_ns);
+/*
+ * May this node judge other nodes' leases at @now (CLOCK_MONOTONIC ns)?
+ * Only if its own renewals have gone through, without a gap longer than
+ * DRFS_LEASE_GAP_NS (last success at @ok_last, 0 = never), for a whole
+ * lease period (uninterrupted since @ok_since; so also not in its first
+ * DRFS_LEASE seconds).  After an outage that stopped everybody's renewals
+ * every lease looks expired; the other nodes renew within
+ * DRFS_LEASE_RENEW seconds of the cluster's return and must not be fenced
+ * for the cluster's fault.  (Waiting longer is always safe.)
+ */
+bool drfs_lease_judge(int64_t now, int64_t ok_last, int64_t ok_since);
 
 /*
  * Apply @lk (lock or unlock) for @owner on @ino.  -EAGAIN when another
  * owner holds a conflicting lock (described in *conflict if non-NULL).
+ * Returns once the change is replicated (an unlock is seen by every node
+ * that asks afterwards).  Needs the session (drfs_session_start): -ENOLCK
+ * without.
  */
 int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  const struct drfs_lk *lk, struct drfs_lk *conflict);
-/* F_GETLK: *lk becomes the first conflicting lock, or type F_UNLCK. */
+/* F_GETLK: *lk becomes the first conflicting lock, or type F_UNLCK
+ * (always read from the object, never from the cache). */
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  struct drfs_lk *lk);
 /* Drop all locks of @owner on @ino (close). */

@@ -1,0 +1,208 @@
+/*
+ * Unit tests of the pure lock logic (fs/lock.h): range split and merge
+ * (drfs_lk_apply) against a byte-map model, conflict detection, and the
+ * lease judgement.  No cluster needed.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lock.h"
+
+#define EOFB UINT64_MAX
+
+static struct drfs_lk L(uint64_t s, uint64_t e, int type)
+{
+	struct drfs_lk lk = {s, e, type, 0};
+
+	return lk;
+}
+
+/* Is @lk in out[0..n)? */
+static bool has(const struct drfs_lk *out, int n, struct drfs_lk lk)
+{
+	for (int i = 0; i < n; i++)
+		if (out[i].start == lk.start && out[i].end == lk.end &&
+		    out[i].type == lk.type)
+			return true;
+	return false;
+}
+
+Test(lock, overlap_and_conflict)
+{
+	struct drfs_lk a = L(10, 19, F_RDLCK), b = L(19, 30, F_RDLCK);
+	struct drfs_lk c = L(20, 30, F_WRLCK), d = L(0, EOFB, F_WRLCK);
+
+	cr_assert(drfs_lk_overlap(&a, &b)); /* one shared byte: 19 */
+	cr_assert(!drfs_lk_overlap(&a, &c)); /* adjacent is not overlap */
+	cr_assert(drfs_lk_overlap(&d, &c));
+	cr_assert(!drfs_lk_conflict(&a, &b)); /* two readers */
+	cr_assert(drfs_lk_conflict(&b, &c)); /* reader vs writer */
+	cr_assert(drfs_lk_conflict(&c, &b));
+	cr_assert(!drfs_lk_conflict(&a, &c)); /* writer, but disjoint */
+	cr_assert(drfs_lk_conflict(&d, &d));
+	b = L(EOFB, EOFB, F_RDLCK);
+	cr_assert(drfs_lk_conflict(&d, &b)); /* the last byte */
+}
+
+Test(lock, split_unlock_in_the_middle)
+{
+	struct drfs_lk mine[1] = {L(0, 99, F_WRLCK)}, out[3];
+	struct drfs_lk un = L(40, 59, F_UNLCK);
+	int n = drfs_lk_apply(mine, 1, &un, out);
+
+	cr_assert_eq(n, 2);
+	cr_assert(has(out, n, L(0, 39, F_WRLCK)));
+	cr_assert(has(out, n, L(60, 99, F_WRLCK)));
+}
+
+Test(lock, downgrade_part_splits_in_three)
+{
+	struct drfs_lk mine[1] = {L(0, EOFB, F_WRLCK)}, out[3];
+	struct drfs_lk rd = L(10, 19, F_RDLCK);
+	int n = drfs_lk_apply(mine, 1, &rd, out);
+
+	cr_assert_eq(n, 3);
+	cr_assert(has(out, n, L(0, 9, F_WRLCK)));
+	cr_assert(has(out, n, L(10, 19, F_RDLCK)));
+	cr_assert(has(out, n, L(20, EOFB, F_WRLCK)));
+}
+
+Test(lock, merge_adjacent_same_type)
+{
+	struct drfs_lk mine[2] = {L(0, 9, F_RDLCK), L(20, 29, F_RDLCK)};
+	struct drfs_lk out[4], lk = L(10, 19, F_RDLCK);
+	int n = drfs_lk_apply(mine, 2, &lk, out);
+
+	cr_assert_eq(n, 1);
+	cr_assert(has(out, n, L(0, 29, F_RDLCK)));
+	/* a different type next door is not merged */
+	lk = L(10, 19, F_WRLCK);
+	n = drfs_lk_apply(mine, 2, &lk, out);
+	cr_assert_eq(n, 3);
+	cr_assert(has(out, n, L(10, 19, F_WRLCK)));
+}
+
+Test(lock, unlock_all_and_nothing)
+{
+	struct drfs_lk mine[2] = {L(0, 9, F_RDLCK), L(20, EOFB, F_WRLCK)};
+	struct drfs_lk out[4], all = L(0, EOFB, F_UNLCK);
+
+	cr_assert_eq(drfs_lk_apply(mine, 2, &all, out), 0);
+	cr_assert_eq(drfs_lk_apply(NULL, 0, &all, out), 0);
+	/* flock: a whole-file lock on nothing is one range */
+	all.type = F_WRLCK;
+	cr_assert_eq(drfs_lk_apply(NULL, 0, &all, out), 1);
+	cr_assert(has(out, 1, L(0, EOFB, F_WRLCK)));
+}
+
+/*
+ * Random sequences against a model: one type per byte for bytes 0..M-2,
+ * byte M-1 standing for every byte from M-1 to EOF.
+ */
+#define M 48
+static void model_apply(int *bytes, const struct drfs_lk *lk)
+{
+	for (uint64_t b = 0; b < M; b++) {
+		uint64_t pos = b == M - 1 ? EOFB : b;
+
+		if (b == M - 1 ? lk->end == EOFB
+			       : (lk->start <= pos && pos <= lk->end))
+			bytes[b] = lk->type;
+	}
+}
+
+static void check_against(const int *bytes, const struct drfs_lk *r, int n)
+{
+	int seen[M];
+
+	for (int b = 0; b < M; b++)
+		seen[b] = F_UNLCK;
+	for (int i = 0; i < n; i++) {
+		cr_assert(r[i].start <= r[i].end);
+		cr_assert(r[i].type == F_RDLCK || r[i].type == F_WRLCK);
+		cr_assert(r[i].end == EOFB || r[i].end < M - 1);
+		for (int j = 0; j < n; j++) {
+			if (i == j)
+				continue;
+			cr_assert(!drfs_lk_overlap(&r[i], &r[j]),
+				  "ranges %d and %d overlap", i, j);
+			/* merged as far as Linux merges */
+			cr_assert(r[i].type != r[j].type ||
+					  r[i].end == EOFB ||
+					  r[i].end + 1 != r[j].start,
+				  "same-type ranges left touching");
+		}
+		for (int b = 0; b < M; b++) {
+			uint64_t pos = b == M - 1 ? EOFB : (uint64_t)b;
+
+			if (r[i].start <= pos && pos <= r[i].end)
+				seen[b] = r[i].type;
+		}
+	}
+	for (int b = 0; b < M; b++)
+		cr_assert_eq(seen[b], bytes[b], "byte %d: %d, model %d", b,
+			     seen[b], bytes[b]);
+}
+
+Test(lock, random_against_byte_model)
+{
+	static const int types[3] = {F_RDLCK, F_WRLCK, F_UNLCK};
+
+	srand(14);
+	for (int round = 0; round < 2000; round++) {
+		struct drfs_lk cur[M + 2], out[M + 4];
+		int bytes[M], n = 0;
+
+		for (int b = 0; b < M; b++)
+			bytes[b] = F_UNLCK;
+		for (int step = 0; step < 12; step++) {
+			struct drfs_lk lk;
+			uint64_t s = (uint64_t)(rand() % (M - 1));
+
+			lk.start = s;
+			lk.end = rand() % 4 == 0
+					 ? EOFB
+					 : s + (uint64_t)(rand() %
+							  (int)(M - 1 - s));
+			lk.type = types[rand() % 3];
+			lk.pid = (uint32_t)step;
+			n = drfs_lk_apply(cur, n, &lk, out);
+			cr_assert(n <= M + 2);
+			memcpy(cur, out, (size_t)n * sizeof(*out));
+			model_apply(bytes, &lk);
+			check_against(bytes, cur, n);
+		}
+	}
+}
+
+Test(lock, lease_expiry_allows_skew)
+{
+	int64_t exp = 100 * 1000000000ll;
+
+	cr_assert(!drfs_lease_expired(exp, exp));
+	cr_assert(!drfs_lease_expired(exp, exp + DRFS_LEASE_SKEW_NS - 1));
+	cr_assert(drfs_lease_expired(exp, exp + DRFS_LEASE_SKEW_NS));
+	cr_assert(!drfs_lease_expired(exp, exp - 5 * 1000000000ll));
+}
+
+Test(lock, lease_judge)
+{
+	const int64_t s = 1000000000ll, lease = DRFS_LEASE * s;
+	int64_t since = 1000 * s;
+
+	/* never renewed */
+	cr_assert(!drfs_lease_judge(since + 2 * lease, 0, since));
+	/* renewing, but not yet for a whole lease (e.g. just mounted) */
+	cr_assert(!drfs_lease_judge(since + lease - 1, since + lease - s,
+				    since));
+	/* a whole lease of renewals, the last one recent */
+	cr_assert(drfs_lease_judge(since + lease, since + lease - s, since));
+	/* the last renewal is older than the allowed gap: the cluster may
+	 * have been away for us too */
+	cr_assert(!drfs_lease_judge(since + lease + DRFS_LEASE_GAP_NS + 1,
+				    since + lease, since));
+	cr_assert(drfs_lease_judge(since + lease + DRFS_LEASE_GAP_NS,
+				   since + lease, since));
+}
