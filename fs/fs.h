@@ -17,6 +17,8 @@
  *   i.<ino>.<n>        stripe n >= 1 of a regular file
  *   r.<node>.<seq>     cross-directory rename intent
  *   renamelock         cls_lock serialising directory moves across parents
+ *   inv.<0-7>          watched by every node: changes announced (inval.c)
+ *   watchers           omap: instance id -> address of each watching node
  */
 #ifndef DRFS_FS_H
 #define DRFS_FS_H
