@@ -103,6 +103,7 @@ enum drfs_stat {
 	DRFS_ST_INV_RECV, /* ... received from other nodes */
 	DRFS_ST_INV_FENCED, /* nodes fenced for not acknowledging one */
 	DRFS_ST_INV_LOST, /* times this node stopped trusting its cache */
+	DRFS_ST_INV_P99_US, /* gauge: p99 of the acknowledgement wait */
 	DRFS_ST_AREA_OPS, /* DRFS_AREA__N counters each: requests, */
 	DRFS_ST_AREA_RBYTES = DRFS_ST_AREA_OPS + DRFS_AREA__N, /* bytes read */
 	DRFS_ST_AREA_WBYTES = DRFS_ST_AREA_RBYTES + DRFS_AREA__N, /* written */

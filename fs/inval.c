@@ -279,8 +279,14 @@ static int send_batch(struct drfs_fs *fs, const uint64_t *inos, size_t n)
 	if (fs->inv) {
 		uint64_t us = (uint64_t)(mono_us() - t0);
 
-		__atomic_add_fetch(&fs->inv->hist[hist_bucket(us)], 1,
-				   __ATOMIC_RELAXED);
+		uint64_t cnt = __atomic_add_fetch(&fs->inv->hist[hist_bucket(us)],
+						1, __ATOMIC_RELAXED);
+
+		/* the gauge published with the node's counters */
+		if (cnt % 16 == 1)
+			__atomic_store_n(&fs->stats[DRFS_ST_INV_P99_US],
+					 drfs_inval_wait_p99_us(fs),
+					 __ATOMIC_RELAXED);
 	}
 	return 0;
 }

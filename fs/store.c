@@ -86,6 +86,7 @@ const char *drfs_stat_name(int i, char *buf, size_t size)
 		"invalidations_received",
 		"invalidation_fenced",
 		"mdcache_lost",
+		"invalidation_wait_p99_us",
 	};
 	static const char *const per_area[3] = {"ops", "area_bytes_read",
 						"area_bytes_written"};

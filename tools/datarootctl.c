@@ -268,6 +268,18 @@ static void print_counters(const char *st)
 	       counter(st, "read_cache_fills"),
 	       counter(st, "read_cache_evictions"),
 	       counter(st, "read_cache_corrupt"));
+	hit = counter(st, "mdcache_hits");
+	miss = counter(st, "mdcache_misses");
+	printf("      metadata cache hits=%" PRIu64 " misses=%" PRIu64
+	       " (hit rate %.1f%%) lost=%" PRIu64 ", invalidations sent=%" PRIu64
+	       " received=%" PRIu64 " fenced=%" PRIu64 " ack wait p99=%" PRIu64
+	       " us\n",
+	       hit, miss,
+	       hit + miss ? 100.0 * (double)hit / (double)(hit + miss) : 0.0,
+	       counter(st, "mdcache_lost"), counter(st, "invalidations_sent"),
+	       counter(st, "invalidations_received"),
+	       counter(st, "invalidation_fenced"),
+	       counter(st, "invalidation_wait_p99_us"));
 	printf("      localcache breaches rewrite=%" PRIu64 " truncate=%" PRIu64
 	       " rename_over=%" PRIu64 "\n",
 	       counter(st, "lc_breach_rewrite"),

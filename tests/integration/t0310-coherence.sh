@@ -39,6 +39,9 @@ ok "node2 received invalidations from node1" test "$(stat_of "$B" invalidations_
 ok "node1 sent invalidations" test "$(stat_of "$A" invalidations_sent_total)" -gt 0
 ok "the stats files have the ack wait p99" grep -q 'ack_wait_p99=' "$A/.datarootfs-stats.txt"
 
+sleep 4.5 # counters are published with the lease renewal
+contains "datarootctl status shows the metadata cache and invalidations" 'metadata cache hits=[1-9][0-9]* .*invalidations sent=[0-9]* received=[1-9]' "$(ctl status 2>&1)"
+
 # hot negative lookup (climaintenance.html) cached, and still never stale
 for i in $(seq 20); do test -e "$B/climaintenance.html"; done
 r0=$(rreads "$B")
