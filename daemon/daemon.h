@@ -10,13 +10,21 @@
 
 #include "fs.h"
 
-/* Write-back buffer of one inode (daemon-local, flushed on close/fsync). */
+/*
+ * Write-back buffer of one inode (daemon-local, durable on close/fsync).
+ * buf holds the contiguous bytes not yet handed on; each whole stripe
+ * >= 1 it fills goes to the stream ws (aio, a few in flight) and buf
+ * starts over with the rest, so a sequential writer never waits for
+ * RADOS unless the stream is full.  Partial stripes and stripe 0 (the
+ * inode object) are written synchronously at flush (ops.c wb_stream).
+ */
 struct wbuf {
 	char *buf;
 	uint64_t off; /* file offset of buf[0] */
 	size_t len, cap;
 	int64_t mtime_ns; /* time of the last write() into it */
-	int err; /* first flush error, reported at flush/fsync/close */
+	int err; /* first flush error, reported at next write/flush/fsync */
+	struct drfs_wstream *ws; /* NULL until a stripe is handed on */
 };
 
 /*

@@ -355,4 +355,33 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size);
 
+/*
+ * Streaming write-back: whole stripes >= 1 go to RADOS with aio, up to
+ * @depth in flight, while the caller goes on buffering.  One stream per
+ * inode, used by one thread at a time (the daemon holds the inode's lock).
+ *
+ * drfs_ws_put() takes @buf (DRFS_STRIPE bytes of stripe @stripe, freed by
+ * the stream) and returns once it is submitted.  Before the first stripe
+ * beyond the size it raises the size, to @end (the end of all buffered
+ * data): once per batch, and before any byte lands beyond the old size.
+ * Stripe records (layout.h) of completed stripes ride along with the next
+ * size raise or with drfs_ws_sync().  Inode changes by others between our
+ * ops are seen by the version guard and re-read.
+ *
+ * Errors of ops that completed are kept: drfs_ws_take_err() (no wait)
+ * and drfs_ws_sync() (waits for everything in flight, records the
+ * stripes; durable when it returns 0) hand the first one out and clear
+ * it.  drfs_ws_put()'s own return value is for that stripe alone.
+ * drfs_ws_free() waits for ops in flight and drops the rest.
+ */
+struct drfs_wstream;
+int drfs_ws_new(struct drfs_fs *fs, uint64_t ino, unsigned depth,
+		struct drfs_wstream **out);
+int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf,
+		uint64_t end, int64_t mtime_ns);
+int drfs_ws_sync(struct drfs_wstream *ws, int64_t mtime_ns);
+int drfs_ws_take_err(struct drfs_wstream *ws);
+bool drfs_ws_busy(struct drfs_wstream *ws); /* ops submitted, not reaped */
+void drfs_ws_free(struct drfs_wstream *ws);
+
 #endif
