@@ -25,6 +25,33 @@ struct wbuf {
 	int64_t mtime_ns; /* time of the last write() into it */
 	int err; /* first flush error, reported at next write/flush/fsync */
 	struct drfs_wstream *ws; /* NULL until a stripe is handed on */
+	uint64_t gen; /* atomic: +1 for every change of the data through
+		       * this node (write, flush, truncate): read-ahead taken
+		       * before is dropped */
+};
+
+/*
+ * Read-ahead of one inode (ops.c ra_read).  While one handle reads
+ * sequentially, the next RA_DEPTH stripes are in flight with aio, and
+ * reads inside them are answered from memory.  Valid for the handle that
+ * started it and the data generation (wb.gen) it saw: a new open
+ * (close-to-open), a write or truncate here drops it; it is never used
+ * for an inode this node has taken cluster locks on (a grant must show
+ * the last holder's data, and locks.c invalidates only the kernel's
+ * cache).  The file size used to clip is the one the run's last
+ * synchronous read saw (stripe 0 and every fallback read refresh it).
+ */
+#define RA_SLOTS 6
+struct rdahead {
+	pthread_mutex_t lock; /* protects all below; taken without node->lock */
+	const void *fh; /* struct dfile it reads for */
+	uint64_t gen; /* wb.gen when started */
+	bool have_size;
+	uint64_t size;
+	uint64_t next; /* end of the last read */
+	unsigned seq; /* reads in a row near the previous one */
+	struct drfs_rahead *slot[RA_SLOTS];
+	uint64_t slot_stripe[RA_SLOTS];
 };
 
 /*
@@ -46,6 +73,7 @@ struct dnode {
 	int rcfd1; /* atomic: read cache fd + 1 while open here, 0: none */
 	pthread_mutex_t lock;
 	struct wbuf wb;
+	struct rdahead *ra; /* set once (under lock), NULL until a read */
 	struct dnode *next; /* hash chain */
 };
 

@@ -143,7 +143,8 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 	if (want_data) {
 		size_t len = (size_t)(rb1 - rb0 + 1) * DRFS_BLOCK;
 
-		s->buf = calloc(1, len);
+		if (!s->buf) /* (read-ahead brings a pool buffer) */
+			s->buf = calloc(1, len);
 		if (!s->buf)
 			return -ENOMEM;
 		rados_read_op_read(s->rop, (uint64_t)rb0 * DRFS_BLOCK, len,
@@ -340,7 +341,7 @@ bad:
 
 /* One attempt of drfs_read(); *again: a racing writer, try again. */
 static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-			 size_t len, char *buf, bool *again)
+			 size_t len, char *buf, bool *again, uint64_t *size)
 {
 	uint64_t s0, s1, n, mk0, mkn;
 	struct sio *io;
@@ -400,6 +401,7 @@ static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 		ret = -EISDIR;
 		goto out;
 	}
+	*size = a.size;
 	if (off >= a.size) {
 		ret = 0;
 		goto out;
@@ -465,11 +467,21 @@ out:
 ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
 		  char *buf)
 {
+	uint64_t size;
+
 	if (len == 0)
 		return 0;
+	return drfs_read_size(fs, ino, off, len, buf, &size);
+}
+
+ssize_t drfs_read_size(struct drfs_fs *fs, uint64_t ino, uint64_t off,
+		       size_t len, char *buf, uint64_t *size)
+{
+	if (len == 0)
+		return -EINVAL;
 	for (int i = 0; i < 5; i++) {
 		bool again = false;
-		ssize_t ret = read_once(fs, ino, off, len, buf, &again);
+		ssize_t ret = read_once(fs, ino, off, len, buf, &again, size);
 
 		if (!again)
 			return ret;
@@ -1005,6 +1017,43 @@ int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	return ret;
 }
 
+/* ---- stripe buffers (drfs_sbuf_*, see fs.h) ---- */
+
+/*
+ * Streaming moves 4 MiB buffers at a high rate.  Fresh ones come from
+ * mmap and fault in page by page (perf on a 1 MiB sequential read: half
+ * of the daemon's time in page faults of new buffers); a few kept for
+ * reuse stay mapped.  SBUF_KEEP bounds the idle memory (40 MiB).
+ */
+#define SBUF_KEEP 8
+static pthread_mutex_t sbuf_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *sbuf_free[SBUF_KEEP]; /* protected by sbuf_lock */
+static unsigned sbuf_nfree;
+
+char *drfs_sbuf_get(void)
+{
+	char *b = NULL;
+
+	pthread_mutex_lock(&sbuf_lock);
+	if (sbuf_nfree)
+		b = sbuf_free[--sbuf_nfree];
+	pthread_mutex_unlock(&sbuf_lock);
+	return b ? b : malloc(DRFS_SBUF_SIZE);
+}
+
+void drfs_sbuf_put(char *b, size_t cap)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&sbuf_lock);
+	if (sbuf_nfree < SBUF_KEEP && cap >= DRFS_SBUF_SIZE) {
+		sbuf_free[sbuf_nfree++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&sbuf_lock);
+	free(b);
+}
+
 /* ---- streaming write-back (drfs_ws_*, see fs.h) ---- */
 
 /*
@@ -1016,7 +1065,8 @@ int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 struct wsop {
 	struct drfs_wstream *ws;
 	uint64_t stripe;
-	char *buf; /* DRFS_STRIPE bytes, owned */
+	char *buf; /* DRFS_STRIPE bytes, owned (a drfs_sbuf) */
+	size_t cap; /* of buf */
 	rados_write_op_t wop;
 	rados_completion_t c;
 	bool done; /* protected by ws->lock */
@@ -1109,7 +1159,7 @@ static void ws_reap(struct drfs_wstream *ws, bool wait)
 		}
 		rados_aio_release(o->c);
 		rados_release_write_op(o->wop);
-		free(o->buf);
+		drfs_sbuf_put(o->buf, o->cap);
 		free(o);
 	}
 }
@@ -1226,7 +1276,7 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 }
 
 int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf,
-		uint64_t end, int64_t mtime_ns)
+		size_t cap, uint64_t end, int64_t mtime_ns)
 {
 	char keybuf[DRFS_BLOCKS_PER_STRIPE][16],
 		recbuf[DRFS_BLOCKS_PER_STRIPE][DRFS_BLOCK_LEN];
@@ -1259,18 +1309,18 @@ int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf,
 	pthread_mutex_unlock(&ws->lock);
 	ws_reap(ws, false);
 	if (ws->nunrec + ws->depth + 1 > ws->capunrec) {
-		size_t cap = ws->capunrec ? ws->capunrec * 2 : 16;
+		size_t ncap = ws->capunrec ? ws->capunrec * 2 : 16;
 		uint64_t *nu;
 
-		while (cap < ws->nunrec + ws->depth + 1)
-			cap *= 2;
-		nu = realloc(ws->unrec, cap * sizeof(*nu));
+		while (ncap < ws->nunrec + ws->depth + 1)
+			ncap *= 2;
+		nu = realloc(ws->unrec, ncap * sizeof(*nu));
 		if (!nu) {
 			ret = -ENOMEM;
 			goto fail;
 		}
 		ws->unrec = nu;
-		ws->capunrec = cap;
+		ws->capunrec = ncap;
 	}
 	o = calloc(1, sizeof(*o));
 	if (!o) {
@@ -1280,6 +1330,7 @@ int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf,
 	o->ws = ws;
 	o->stripe = stripe;
 	o->buf = buf;
+	o->cap = cap;
 	buf = NULL;
 	/* A whole stripe replaces every block: no read, no guard.  (A
 	 * recorded object that was lost is made anew in full, which loses
@@ -1332,10 +1383,10 @@ fail:
 			rados_aio_release(o->c);
 		if (o->wop)
 			rados_release_write_op(o->wop);
-		free(o->buf);
+		drfs_sbuf_put(o->buf, o->cap);
 		free(o);
 	}
-	free(buf);
+	drfs_sbuf_put(buf, cap);
 	return drfs_ret(ws->fs, ret);
 }
 
@@ -1386,4 +1437,109 @@ void drfs_ws_free(struct drfs_wstream *ws)
 	pthread_cond_destroy(&ws->cond);
 	free(ws->unrec);
 	free(ws);
+}
+
+/* ---- read-ahead (drfs_ra_*, see fs.h) ---- */
+
+struct drfs_rahead {
+	struct drfs_fs *fs;
+	uint64_t ino;
+	struct sio s; /* all blocks of the stripe and their records */
+	bool waited;
+	int ret; /* of the read, once waited */
+	uint64_t verified; /* bit b: block b checked (and its tail zeroed) */
+};
+
+int drfs_ra_start(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
+		  struct drfs_rahead **out)
+{
+	struct drfs_rahead *ra;
+	int ret;
+
+	if (stripe == 0)
+		return -EINVAL;
+	if (drfs_is_fenced(fs))
+		return -EIO;
+	ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return -ENOMEM;
+	ra->fs = fs;
+	ra->ino = ino;
+	sio_init(&ra->s, ino, stripe, 0, DRFS_STRIPE);
+	ra->s.buf = drfs_sbuf_get(); /* not zeroed: verify zeroes the tails */
+	ret = sio_read_submit(fs, &ra->s, 0, DRFS_BLOCKS_PER_STRIPE - 1, true,
+			      false);
+	if (ret < 0) { /* not submitted: nothing to wait for */
+		drfs_sbuf_put(ra->s.buf, DRFS_SBUF_SIZE);
+		ra->s.buf = NULL;
+		sio_release(&ra->s);
+		free(ra);
+		return drfs_ret(fs, ret);
+	}
+	*out = ra;
+	return 0;
+}
+
+ssize_t drfs_ra_copy(struct drfs_rahead *ra, uint64_t size, uint64_t off,
+		     size_t len, char *buf)
+{
+	const char *p;
+	ssize_t ret = drfs_ra_peek(ra, size, off, len, &p);
+
+	if (ret > 0)
+		memcpy(buf, p, (size_t)ret);
+	return ret;
+}
+
+ssize_t drfs_ra_peek(struct drfs_rahead *ra, uint64_t size, uint64_t off,
+		     size_t len, const char **p)
+{
+	struct sio *s = &ra->s;
+	uint64_t a0 = s->stripe * DRFS_STRIPE;
+	uint32_t o0, o1;
+
+	if (!ra->waited) {
+		ra->ret = sio_read_wait(s);
+		ra->waited = true;
+		if (ra->ret == 0)
+			drfs_stat_add(ra->fs, DRFS_ST_BYTES_READ, s->got);
+	}
+	if (ra->ret == -ENOENT)
+		return -EAGAIN; /* a hole or a lost stripe: drfs_read knows */
+	if (ra->ret < 0)
+		return drfs_ret(ra->fs, ra->ret);
+	if (off < a0 || off + len > a0 + DRFS_STRIPE)
+		return -EINVAL;
+	if (off >= size)
+		return 0;
+	if (off + len > size)
+		len = (size_t)(size - off);
+	if (len == 0)
+		return 0;
+	o0 = (uint32_t)(off - a0);
+	o1 = (uint32_t)(o0 + len);
+	for (uint32_t b = o0 / DRFS_BLOCK; b <= (o1 - 1) / DRFS_BLOCK; b++) {
+		int ret;
+
+		if (ra->verified & (1ull << b))
+			continue;
+		ret = sio_verify_block(ra->fs, s, 0, b);
+		if (ret < 0)
+			return ret;
+		ra->verified |= 1ull << b;
+	}
+	*p = s->buf + o0;
+	return (ssize_t)len;
+}
+
+void drfs_ra_free(struct drfs_rahead *ra)
+{
+	if (!ra)
+		return;
+	if (!ra->waited)
+		rados_aio_wait_for_complete(ra->s.c); /* teardown waits */
+	drfs_sbuf_put(ra->s.buf, DRFS_SBUF_SIZE);
+	ra->s.buf = NULL;
+	sio_release(&ra->s);
+	free(ra);
 }
