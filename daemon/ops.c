@@ -8,9 +8,12 @@
  * Coherence in the shared areas: entry and attribute timeouts are 0 and no
  * page cache is kept across opens, so the kernel asks us on every lookup,
  * stat and open; we ask RADOS.  Writes are gathered per inode in a
- * write-back buffer (struct wbuf) and made durable before flush (close),
- * fsync and release return, which gives close-to-open consistency between
- * nodes.
+ * write-back buffer (struct wbuf), whose whole stripes stream out with aio
+ * as they fill, and made durable before flush (close), fsync and release
+ * return, which gives close-to-open consistency between nodes.  A handle
+ * reading sequentially is served from stripes read ahead (struct
+ * rdahead), which a new open, a write or truncate here, or a cluster lock
+ * on the inode makes us drop or bypass.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -421,8 +424,8 @@ static void wb_note_err(struct dnode *n, int ret, size_t len, uint64_t off)
 static void wb_write_head(struct drfsd *d, struct dnode *n, size_t len)
 {
 	struct wbuf *wb = &n->wb;
-	int ret = drfs_write(d->fs, n->ino, wb->off, wb->buf, len,
-			     wb->mtime_ns);
+	int ret =
+		drfs_write(d->fs, n->ino, wb->off, wb->buf, len, wb->mtime_ns);
 
 	wb_note_err(n, drfs_ret(d->fs, ret), len, wb->off);
 	memmove(wb->buf, wb->buf + len, wb->len - len);

@@ -30,9 +30,19 @@
  * never new bytes merged with zeros in place of the lost ones.  Files
  * written before stripe records existed have none: for them a lost stripe
  * still reads as a hole.
+ *
+ * Streaming (the daemon's write-back and read-ahead, fs.h): drfs_ws_*
+ * writes whole stripes >= 1 with aio, several in flight, under the same
+ * rules - the size raised (in one version-guarded op on the inode, with
+ * the records of stripes completed meanwhile) before any stripe beyond it
+ * is sent, records only for completed stripes below the size.  drfs_ra_*
+ * reads whole stripes ahead with aio and verifies blocks as they are
+ * served; a missing stripe object falls back to drfs_read.  Completion
+ * callbacks only mark and signal; the caller reaps and releases.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1275,8 +1285,8 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 	}
 }
 
-int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf,
-		size_t cap, uint64_t end, int64_t mtime_ns)
+int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
+		uint64_t end, int64_t mtime_ns)
 {
 	char keybuf[DRFS_BLOCKS_PER_STRIPE][16],
 		recbuf[DRFS_BLOCKS_PER_STRIPE][DRFS_BLOCK_LEN];

@@ -413,8 +413,8 @@ void drfs_sbuf_put(char *buf, size_t cap);
 struct drfs_wstream;
 int drfs_ws_new(struct drfs_fs *fs, uint64_t ino, unsigned depth,
 		struct drfs_wstream **out);
-int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf,
-		size_t cap, uint64_t end, int64_t mtime_ns);
+int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
+		uint64_t end, int64_t mtime_ns);
 int drfs_ws_sync(struct drfs_wstream *ws, int64_t mtime_ns);
 int drfs_ws_take_err(struct drfs_wstream *ws);
 bool drfs_ws_busy(struct drfs_wstream *ws); /* ops submitted, not reaped */

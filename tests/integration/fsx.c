@@ -108,10 +108,12 @@ static const char *const op_names[OP_NTYPES] = {
 
 /* Weights for the random op choice (index = enum optype). */
 static const unsigned op_weights[OP_NTYPES] = {
-	[OP_WRITE] = 15,   [OP_PWRITE] = 12, [OP_READ] = 12,	[OP_PREAD] = 12,
-	[OP_TRUNCATE] = 8, [OP_HOLE] = 5,    [OP_BOUNDARY] = 8, [OP_MMAP] = 8,
-	[OP_FSTAT] = 5,	   [OP_FSYNC] = 3,   [OP_SWITCH] = 8,	[OP_VERIFY] = 3,
-	[OP_BIGWRITE] = 1, [OP_CREATE] = 0,  [OP_STREAMW] = 0,	[OP_STREAMR] = 0,
+	[OP_WRITE] = 15,   [OP_PWRITE] = 12,  [OP_READ] = 12,
+	[OP_PREAD] = 12,   [OP_TRUNCATE] = 8, [OP_HOLE] = 5,
+	[OP_BOUNDARY] = 8, [OP_MMAP] = 8,     [OP_FSTAT] = 5,
+	[OP_FSYNC] = 3,	   [OP_SWITCH] = 8,   [OP_VERIFY] = 3,
+	[OP_BIGWRITE] = 1, [OP_CREATE] = 0,   [OP_STREAMW] = 0,
+	[OP_STREAMR] = 0,
 };
 /* -s: weight of STREAMW and STREAMR each (0 unless given) */
 static unsigned stream_weight;
@@ -612,7 +614,8 @@ static void op_stream_read(void)
 	ensure_iobuf(chunk);
 	for (;;) {
 		uint64_t got = read_all(1, iobuf, chunk, off);
-		uint64_t expect = off >= msize ? 0 : min_u64(chunk, msize - off);
+		uint64_t expect =
+			off >= msize ? 0 : min_u64(chunk, msize - off);
 
 		if (got != expect) {
 			check_bytes("STREAMR", off, iobuf, model + off,
@@ -911,9 +914,10 @@ static void usage(void)
 		"  -N numops   number of ops (default 2000)\n"
 		"  -l maxlen   maximum file size (default 8M; K/M/G suffixes)\n"
 		"  -o maxoplen maximum op length (default 256K)\n"
-		"  -s weight   weight of the streaming ops (sequential write and\n"
-		"              read runs of up to 14 MiB in 1 MiB chunks; default\n"
-		"              0, the others' weights add up to 100)\n"
+		"  -s weight   weight of the streaming ops: sequential\n"
+		"              write and read runs of up to 14 MiB in\n"
+		"              1 MiB chunks (default 0; the other ops'\n"
+		"              weights add up to 100)\n"
 		"  -q          quiet: print only the final OK line\n"
 		"  -v          log every op to stdout\n"
 		"  -M          skip mmap checks\n");
