@@ -41,14 +41,14 @@ struct wbuf {
  * cache).  The file size used to clip is the one the run's last
  * synchronous read saw (stripe 0 and every fallback read refresh it).
  */
-#define RA_SLOTS 6
+#define RA_SLOTS 8 /* RA_DEPTH ahead, a few behind (ops.c) */
 struct rdahead {
 	pthread_mutex_t lock; /* protects all below; taken without node->lock */
 	const void *fh; /* struct dfile it reads for */
 	uint64_t gen; /* wb.gen when started */
 	bool have_size;
 	uint64_t size;
-	uint64_t next; /* end of the last read */
+	uint64_t hi; /* furthest end read in this run */
 	unsigned seq; /* reads in a row near the previous one */
 	struct drfs_rahead *slot[RA_SLOTS];
 	uint64_t slot_stripe[RA_SLOTS];

@@ -146,6 +146,8 @@ struct dnode *drfsd_node(struct drfsd *d, uint64_t ino)
  */
 #define RA_DEPTH 4
 #define RA_BUDGET (256ull << 20)
+#define RA_WINDOW (3ull * DRFS_STRIPE) /* see ra_read */
+#define RA_MIN_REQ (64u << 10)
 static uint64_t ra_bytes; /* atomic: stripe buffers held, all inodes */
 
 static void ra_drop_slot(struct rdahead *ra, int i)
@@ -165,6 +167,7 @@ static void ra_reset(struct rdahead *ra)
 	ra->fh = NULL;
 	ra->have_size = false;
 	ra->seq = 0;
+	ra->hi = 0;
 }
 
 static void ra_free(struct rdahead *ra)
@@ -304,7 +307,7 @@ static ssize_t ra_read(struct drfsd *d, struct dnode *n, const void *fh,
 	uint64_t gen = __atomic_load_n(&n->wb.gen, __ATOMIC_ACQUIRE);
 	bool locked = __atomic_load_n(&n->locked, __ATOMIC_RELAXED);
 	ssize_t ret = -EAGAIN;
-	uint64_t dist;
+	bool near;
 
 	if (!ra || size == 0)
 		return drfs_read(d->fs, n->ino, off, size, buf);
@@ -314,10 +317,14 @@ static ssize_t ra_read(struct drfsd *d, struct dnode *n, const void *fh,
 		ra->fh = fh;
 		ra->gen = gen;
 	}
-	/* the kernel's read-ahead sends several requests at once, a little
-	 * out of order: near the previous one counts as sequential */
-	dist = off > ra->next ? off - ra->next : ra->next - off;
-	ra->seq = dist <= DRFS_STRIPE ? ra->seq + 1 : 0;
+	/* The kernel's read-ahead sends several large requests at once,
+	 * out of order by up to ~3 stripes (fio: a request at 7 MiB after
+	 * one ending at 17 MiB): a request within RA_WINDOW behind the
+	 * furthest end seen, or a stripe beyond it, counts as sequential.
+	 * Small requests never do (random 4 KiB reads reach us as such). */
+	near = size >= RA_MIN_REQ && off <= ra->hi + DRFS_STRIPE &&
+	       off + RA_WINDOW >= ra->hi;
+	ra->seq = near ? ra->seq + 1 : 0;
 	if (!locked && ra->have_size && off >= DRFS_STRIPE)
 		ret = ra_copy(d, n, ra, off, size, buf, ra->seq >= 2, req,
 			      replied);
@@ -331,13 +338,20 @@ static ssize_t ra_read(struct drfsd *d, struct dnode *n, const void *fh,
 		}
 	}
 	if (ret >= 0) {
-		uint64_t last = (off + size - 1) / DRFS_STRIPE;
+		uint64_t last;
 
-		ra->next = off + (uint64_t)ret;
-		/* what lies behind the reader is done with */
+		if (off + (uint64_t)ret > ra->hi)
+			ra->hi = off + (uint64_t)ret;
+		last = ra->hi ? (ra->hi - 1) / DRFS_STRIPE : 0;
+		/* what lies well behind the reader is done with (late
+		 * requests of the kernel's read-ahead still come for the
+		 * stripes just behind: dropping those made them read again,
+		 * 0.9 stripe reads per MiB instead of 0.25) */
 		for (int i = 0; i < RA_SLOTS; i++)
 			if (ra->slot[i] &&
-			    ra->slot_stripe[i] < off / DRFS_STRIPE)
+			    (ra->slot_stripe[i] + 1) * DRFS_STRIPE +
+					    RA_WINDOW <=
+				    ra->hi)
 				ra_drop_slot(ra, i);
 		for (uint64_t st = last + 1;
 		     !locked && ra->seq >= 2 && st <= last + RA_DEPTH &&
