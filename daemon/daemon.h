@@ -10,13 +10,48 @@
 
 #include "fs.h"
 
-/* Write-back buffer of one inode (daemon-local, flushed on close/fsync). */
+/*
+ * Write-back buffer of one inode (daemon-local, durable on close/fsync).
+ * buf holds the contiguous bytes not yet handed on; each whole stripe
+ * >= 1 it fills goes to the stream ws (aio, a few in flight) and buf
+ * starts over with the rest, so a sequential writer never waits for
+ * RADOS unless the stream is full.  Partial stripes and stripe 0 (the
+ * inode object) are written synchronously at flush (ops.c wb_stream).
+ */
 struct wbuf {
 	char *buf;
 	uint64_t off; /* file offset of buf[0] */
 	size_t len, cap;
 	int64_t mtime_ns; /* time of the last write() into it */
-	int err; /* first flush error, reported at flush/fsync/close */
+	int err; /* first flush error, reported at next write/flush/fsync */
+	struct drfs_wstream *ws; /* NULL until a stripe is handed on */
+	uint64_t gen; /* atomic: +1 for every change of the data through
+		       * this node (write, flush, truncate): read-ahead taken
+		       * before is dropped */
+};
+
+/*
+ * Read-ahead of one inode (ops.c ra_read).  While one handle reads
+ * sequentially, the next RA_DEPTH stripes are in flight with aio, and
+ * reads inside them are answered from memory.  Valid for the handle that
+ * started it and the data generation (wb.gen) it saw: a new open
+ * (close-to-open), a write or truncate here drops it; it is never used
+ * for an inode this node has taken cluster locks on (a grant must show
+ * the last holder's data, and locks.c invalidates only the kernel's
+ * cache).  The file size used to clip is the one the run's last
+ * synchronous read saw (stripe 0 and every fallback read refresh it).
+ */
+#define RA_SLOTS 8 /* RA_DEPTH ahead, a few behind (ops.c) */
+struct rdahead {
+	pthread_mutex_t lock; /* protects all below; taken without node->lock */
+	const void *fh; /* struct dfile it reads for */
+	uint64_t gen; /* wb.gen when started */
+	bool have_size;
+	uint64_t size;
+	uint64_t hi; /* furthest end read in this run */
+	unsigned seq; /* reads in a row near the previous one */
+	struct drfs_rahead *slot[RA_SLOTS];
+	uint64_t slot_stripe[RA_SLOTS];
 };
 
 /*
@@ -40,6 +75,7 @@ struct dnode {
 			     * (coherence.c): pages kept if still current */
 	pthread_mutex_t lock;
 	struct wbuf wb;
+	struct rdahead *ra; /* set once (under lock), NULL until a read */
 	struct dnode *next; /* hash chain */
 };
 

@@ -341,8 +341,18 @@ int main(int argc, char *argv[])
 	 * which they come from the per-thread arenas, which keep the freed
 	 * memory: RSS grew to 650 MB in a 90 s soak (t1030).  A fixed
 	 * threshold maps and unmaps them: about 100 MB.
+	 * But streaming reads at a high rate: every 4 MiB stripe read
+	 * makes librados allocate a 4 MiB receive buffer, and mapping each
+	 * one anew faulted it in page by page (a 1 MiB sequential read
+	 * spent half the daemon's CPU in page faults).  So blocks up to 8
+	 * MiB (stripes, the streaming buffers) come from the arenas, which
+	 * may keep 16 MiB free each (a fixed threshold also fixes the trim
+	 * threshold, unlike glibc's sliding one that grew with every 8 MiB
+	 * block freed): 128 MiB sequential read, 2.6 s -> 1.2 s, page
+	 * faults 42k -> 23k, daemon CPU 1.3 s -> 0.7 s.
 	 */
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 16 << 20);
 	fuse_set_log_func(fuse_log_sink);
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
 		return 1;

@@ -30,9 +30,19 @@
  * never new bytes merged with zeros in place of the lost ones.  Files
  * written before stripe records existed have none: for them a lost stripe
  * still reads as a hole.
+ *
+ * Streaming (the daemon's write-back and read-ahead, fs.h): drfs_ws_*
+ * writes whole stripes >= 1 with aio, several in flight, under the same
+ * rules - the size raised (in one version-guarded op on the inode, with
+ * the records of stripes completed meanwhile) before any stripe beyond it
+ * is sent, records only for completed stripes below the size.  drfs_ra_*
+ * reads whole stripes ahead with aio and verifies blocks as they are
+ * served; a missing stripe object falls back to drfs_read.  Completion
+ * callbacks only mark and signal; the caller reaps and releases.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -143,7 +153,8 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 	if (want_data) {
 		size_t len = (size_t)(rb1 - rb0 + 1) * DRFS_BLOCK;
 
-		s->buf = calloc(1, len);
+		if (!s->buf) /* (read-ahead brings a pool buffer) */
+			s->buf = calloc(1, len);
 		if (!s->buf)
 			return -ENOMEM;
 		rados_read_op_read(s->rop, (uint64_t)rb0 * DRFS_BLOCK, len,
@@ -340,7 +351,7 @@ bad:
 
 /* One attempt of drfs_read(); *again: a racing writer, try again. */
 static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-			 size_t len, char *buf, bool *again)
+			 size_t len, char *buf, bool *again, uint64_t *size)
 {
 	uint64_t s0, s1, n, mk0, mkn;
 	struct sio *io;
@@ -400,6 +411,7 @@ static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 		ret = -EISDIR;
 		goto out;
 	}
+	*size = a.size;
 	if (off >= a.size) {
 		ret = 0;
 		goto out;
@@ -465,11 +477,21 @@ out:
 ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
 		  char *buf)
 {
+	uint64_t size;
+
 	if (len == 0)
 		return 0;
+	return drfs_read_size(fs, ino, off, len, buf, &size);
+}
+
+ssize_t drfs_read_size(struct drfs_fs *fs, uint64_t ino, uint64_t off,
+		       size_t len, char *buf, uint64_t *size)
+{
+	if (len == 0)
+		return -EINVAL;
 	for (int i = 0; i < 5; i++) {
 		bool again = false;
-		ssize_t ret = read_once(fs, ino, off, len, buf, &again);
+		ssize_t ret = read_once(fs, ino, off, len, buf, &again, size);
 
 		if (!again)
 			return ret;
@@ -1035,4 +1057,534 @@ int drfs_trim_at(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 {
 	drfs_inval_begin(fs);
 	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size, ver));
+}
+
+/* ---- stripe buffers (drfs_sbuf_*, see fs.h) ---- */
+
+/*
+ * Streaming moves 4 MiB buffers at a high rate.  Fresh ones come from
+ * mmap and fault in page by page (perf on a 1 MiB sequential read: half
+ * of the daemon's time in page faults of new buffers); a few kept for
+ * reuse stay mapped.  SBUF_KEEP bounds the idle memory (40 MiB).
+ */
+#define SBUF_KEEP 8
+static pthread_mutex_t sbuf_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *sbuf_free[SBUF_KEEP]; /* protected by sbuf_lock */
+static unsigned sbuf_nfree;
+
+char *drfs_sbuf_get(void)
+{
+	char *b = NULL;
+
+	pthread_mutex_lock(&sbuf_lock);
+	if (sbuf_nfree)
+		b = sbuf_free[--sbuf_nfree];
+	pthread_mutex_unlock(&sbuf_lock);
+	return b ? b : malloc(DRFS_SBUF_SIZE);
+}
+
+void drfs_sbuf_put(char *b, size_t cap)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&sbuf_lock);
+	if (sbuf_nfree < SBUF_KEEP && cap >= DRFS_SBUF_SIZE) {
+		sbuf_free[sbuf_nfree++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&sbuf_lock);
+	free(b);
+}
+
+/* ---- streaming write-back (drfs_ws_*, see fs.h) ---- */
+
+/*
+ * One whole stripe >= 1 in flight.  The completion callback only marks it
+ * done and signals (fio's engines/rados.c pattern): everything else -
+ * return value, release of the op, the completion and the buffer - is
+ * done by ws_reap() in a caller's thread, exactly once.
+ */
+struct wsop {
+	struct drfs_wstream *ws;
+	uint64_t stripe;
+	char *buf; /* DRFS_STRIPE bytes, owned (a drfs_sbuf) */
+	size_t cap; /* of buf */
+	rados_write_op_t wop;
+	rados_completion_t c;
+	bool done; /* protected by ws->lock */
+	struct wsop *next; /* submitted, not reaped; ws->lock */
+};
+
+struct drfs_wstream {
+	struct drfs_fs *fs;
+	uint64_t ino;
+	unsigned depth; /* at most this many stripes in flight */
+	pthread_mutex_t lock; /* protects ops, inflight; taken by callbacks */
+	pthread_cond_t cond;
+	struct wsop *ops;
+	unsigned inflight; /* submitted and not completed */
+	/* The rest belongs to the stream's (serialised) caller. */
+	uint64_t raised; /* the size is known to be at least this */
+	bool have_a; /* raw_a/ver: the inode as our last op left it */
+	char raw_a[DRFS_ATTR_LEN];
+	uint64_t ver;
+	uint64_t *unrec; /* stripes written, not yet recorded (stage C) */
+	size_t nunrec, capunrec;
+	int err; /* first error, until drfs_ws_take_err() */
+};
+
+static void ws_complete(rados_completion_t c, void *arg)
+{
+	struct wsop *o = arg;
+	struct drfs_wstream *ws = o->ws;
+
+	(void)c;
+	pthread_mutex_lock(&ws->lock);
+	o->done = true;
+	ws->inflight--;
+	pthread_cond_broadcast(&ws->cond);
+	pthread_mutex_unlock(&ws->lock);
+}
+
+int drfs_ws_new(struct drfs_fs *fs, uint64_t ino, unsigned depth,
+		struct drfs_wstream **out)
+{
+	struct drfs_wstream *ws = calloc(1, sizeof(*ws));
+
+	if (!ws)
+		return -ENOMEM;
+	ws->fs = fs;
+	ws->ino = ino;
+	ws->depth = depth ? depth : 1;
+	pthread_mutex_init(&ws->lock, NULL);
+	pthread_cond_init(&ws->cond, NULL);
+	*out = ws;
+	return 0;
+}
+
+static void ws_note_err(struct drfs_wstream *ws, int ret)
+{
+	if (ret < 0 && !ws->err)
+		ws->err = ret;
+}
+
+/* Release completed ops (all of them with @wait); note results. */
+static void ws_reap(struct drfs_wstream *ws, bool wait)
+{
+	struct wsop **pp, *o, *done = NULL;
+
+	pthread_mutex_lock(&ws->lock);
+	while (wait && ws->inflight)
+		pthread_cond_wait(&ws->cond, &ws->lock);
+	for (pp = &ws->ops; (o = *pp);) {
+		if (o->done) {
+			*pp = o->next;
+			o->next = done;
+			done = o;
+		} else {
+			pp = &o->next;
+		}
+	}
+	pthread_mutex_unlock(&ws->lock);
+	while ((o = done)) {
+		int ret = drfs_ret(ws->fs, rados_aio_get_return_value(o->c));
+
+		done = o->next;
+		if (ret < 0) {
+			drfs_log(ret == -ENOSPC ? LOG_WARNING : LOG_ERR,
+				 "write-back of stripe %" PRIu64
+				 " of inode %" PRIx64 " failed: %s",
+				 o->stripe, ws->ino, strerror(-ret));
+			ws_note_err(ws, ret);
+		} else if (ws->nunrec < ws->capunrec) {
+			ws->unrec[ws->nunrec++] = o->stripe;
+		}
+		rados_aio_release(o->c);
+		rados_release_write_op(o->wop);
+		drfs_sbuf_put(o->buf, o->cap);
+		free(o);
+	}
+}
+
+/* Read the inode's attributes and version for the next guarded op. */
+static int ws_load(struct drfs_wstream *ws)
+{
+	struct sio s;
+	int ret;
+
+	sio_init(&s, ws->ino, 0, 0, 1);
+	ret = sio_read_submit(ws->fs, &s, 0, 0, false, true);
+	if (ret == 0)
+		ret = sio_read_wait(&s);
+	if (ret == 0) {
+		struct drfs_attr a;
+		bool have_t;
+
+		ret = attrs_from(&s, ws->ino, &a, ws->raw_a, &have_t);
+		ws->ver = s.ver;
+	}
+	sio_release(&s);
+	ws->have_a = ret == 0;
+	return drfs_ret(ws->fs, ret);
+}
+
+/*
+ * Stages A and C of the stream in one guarded op on the inode object:
+ * raise the size to @end (if below), set mtime = ctime = @mtime_ns and
+ * record the stripes written since the last such op.  Guarded by the
+ * version our last op left (no read first); a change by anyone else
+ * (-ERANGE) makes us read the inode and try again.
+ */
+static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
+{
+	char oid[DRFS_OID_MAX];
+	int ret;
+
+	drfs_oid(oid, ws->ino, 0);
+	for (;;) {
+		char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
+		rados_write_op_t op;
+		rados_completion_t c;
+		struct drfs_attr a;
+		uint64_t old_size;
+
+		if (!ws->have_a) {
+			ret = ws_load(ws);
+			if (ret < 0)
+				return ret;
+		}
+		if (drfs_attr_decode(ws->raw_a, sizeof(ws->raw_a), &a) < 0)
+			return -EIO;
+		if (!S_ISREG(a.mode))
+			return -EISDIR;
+		if (a.flags & DRFS_IF_IMMUTABLE)
+			return -EPERM;
+		old_size = a.size;
+		op = rados_create_write_op();
+		rados_write_op_assert_version(op, ws->ver);
+		if (end > a.size) {
+			drfs_op_drop_records(op, a.size, end);
+			a.size = end;
+		}
+		drfs_attr_encode(&a, abuf);
+		if (a.size != old_size)
+			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+		drfs_times_encode(mtime_ns, mtime_ns, tbuf);
+		rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+		/* records go after the drop above: they are below the size */
+		for (size_t i = 0; i < ws->nunrec; i++) {
+			char key[DRFS_STRIPE_KEY_MAX], val[DRFS_STRIPE_REC_LEN];
+			uint64_t st = ws->unrec[i];
+
+			if (st * DRFS_STRIPE >= a.size)
+				continue; /* truncated meanwhile */
+			drfs_stripe_key(key, st);
+			drfs_stripe_rec_encode(st, val);
+			drfs_op_set(op, key, val, sizeof(val));
+		}
+		ret = rados_aio_create_completion2(NULL, NULL, &c);
+		if (ret < 0) {
+			rados_release_write_op(op);
+			return ret;
+		}
+		drfs_stat_add(ws->fs, DRFS_ST_RADOS_WRITE, 1);
+		ret = drfs_is_fenced(ws->fs)
+			      ? -EIO
+			      : rados_aio_write_op_operate(
+					op, ws->fs->io, c, oid, NULL,
+					LIBRADOS_OPERATION_FULL_TRY);
+		if (ret == 0) {
+			rados_aio_wait_for_complete(c);
+			ret = rados_aio_get_return_value(c);
+		}
+		if (ret == 0) {
+			ws->ver = rados_aio_get_version(c);
+			memcpy(ws->raw_a, abuf, sizeof(abuf));
+			/* size, times, records: other nodes drop their copy
+			 * (this is after every byte it records landed) */
+			ret = drfs_inval_note(ws->fs, ws->ino);
+			ws->nunrec = 0;
+			if (a.size > ws->raised)
+				ws->raised = a.size;
+		}
+		rados_aio_release(c);
+		rados_release_write_op(op);
+		if (ret == -ERANGE || ret == -EOVERFLOW) {
+			drfs_stat_add(ws->fs, DRFS_ST_RADOS_RETRY, 1);
+			ws->have_a = false;
+			continue;
+		}
+		if (ret < 0)
+			ws->have_a = false;
+		return drfs_ret(ws->fs, ret);
+	}
+}
+
+int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
+		uint64_t end, int64_t mtime_ns)
+{
+	char keybuf[DRFS_BLOCKS_PER_STRIPE][16],
+		recbuf[DRFS_BLOCKS_PER_STRIPE][DRFS_BLOCK_LEN];
+	const char *keys[DRFS_BLOCKS_PER_STRIPE], *vals[DRFS_BLOCKS_PER_STRIPE];
+	size_t kl[DRFS_BLOCKS_PER_STRIPE], vl[DRFS_BLOCKS_PER_STRIPE];
+	char oid[DRFS_OID_MAX];
+	struct wsop *o = NULL;
+	int ret;
+
+	if (stripe == 0 || end < (stripe + 1) * DRFS_STRIPE) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	ws_reap(ws, false);
+	if (ws->err) {
+		ret = ws->err;
+		goto fail;
+	}
+	/* Stage A before the data (fs.h: never bytes beyond the size);
+	 * the records of what completed meanwhile ride along. */
+	if (ws->raised < (stripe + 1) * DRFS_STRIPE) {
+		ret = ws_commit(ws, end, mtime_ns);
+		if (ret < 0)
+			goto fail;
+	}
+	/* Bounded: wait for a slot (our own callbacks free them). */
+	pthread_mutex_lock(&ws->lock);
+	while (ws->inflight >= ws->depth)
+		pthread_cond_wait(&ws->cond, &ws->lock);
+	pthread_mutex_unlock(&ws->lock);
+	ws_reap(ws, false);
+	if (ws->nunrec + ws->depth + 1 > ws->capunrec) {
+		size_t ncap = ws->capunrec ? ws->capunrec * 2 : 16;
+		uint64_t *nu;
+
+		while (ncap < ws->nunrec + ws->depth + 1)
+			ncap *= 2;
+		nu = realloc(ws->unrec, ncap * sizeof(*nu));
+		if (!nu) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		ws->unrec = nu;
+		ws->capunrec = ncap;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	o->ws = ws;
+	o->stripe = stripe;
+	o->buf = buf;
+	o->cap = cap;
+	buf = NULL;
+	/* A whole stripe replaces every block: no read, no guard.  (A
+	 * recorded object that was lost is made anew in full, which loses
+	 * nothing.) */
+	for (unsigned b = 0; b < DRFS_BLOCKS_PER_STRIPE; b++) {
+		struct drfs_block rec = {
+			DRFS_BLOCK,
+			drfs_hash(o->buf + (size_t)b * DRFS_BLOCK, DRFS_BLOCK)};
+
+		drfs_block_key(keybuf[b], b);
+		drfs_block_encode(&rec, recbuf[b]);
+		keys[b] = keybuf[b];
+		kl[b] = strlen(keybuf[b]);
+		vals[b] = recbuf[b];
+		vl[b] = DRFS_BLOCK_LEN;
+	}
+	o->wop = rados_create_write_op();
+	rados_write_op_write(o->wop, o->buf, DRFS_STRIPE, 0);
+	rados_write_op_omap_set2(o->wop, keys, vals, kl, vl,
+				 DRFS_BLOCKS_PER_STRIPE);
+	ret = rados_aio_create_completion2(o, ws_complete, &o->c);
+	if (ret < 0)
+		goto fail;
+	if (drfs_is_fenced(ws->fs)) {
+		ret = -EIO;
+		goto fail;
+	}
+	drfs_oid(oid, ws->ino, stripe);
+	pthread_mutex_lock(&ws->lock);
+	ws->inflight++;
+	o->next = ws->ops;
+	ws->ops = o;
+	pthread_mutex_unlock(&ws->lock);
+	drfs_stat_add(ws->fs, DRFS_ST_RADOS_WRITE, 1);
+	ret = rados_aio_write_op_operate(o->wop, ws->fs->io, o->c, oid, NULL,
+					 LIBRADOS_OPERATION_FULL_TRY);
+	if (ret < 0) {
+		/* not submitted: the callback never runs; undo by hand */
+		pthread_mutex_lock(&ws->lock);
+		ws->inflight--;
+		ws->ops = o->next;
+		pthread_mutex_unlock(&ws->lock);
+		goto fail;
+	}
+	drfs_stat_add(ws->fs, DRFS_ST_BYTES_WRITTEN, DRFS_STRIPE);
+	return 0;
+fail:
+	if (o) {
+		if (o->c)
+			rados_aio_release(o->c);
+		if (o->wop)
+			rados_release_write_op(o->wop);
+		drfs_sbuf_put(o->buf, o->cap);
+		free(o);
+	}
+	drfs_sbuf_put(buf, cap);
+	return drfs_ret(ws->fs, ret);
+}
+
+int drfs_ws_sync(struct drfs_wstream *ws, int64_t mtime_ns)
+{
+	int ret;
+
+	ws_reap(ws, true);
+	if (ws->nunrec && !ws->err)
+		ws_note_err(ws, ws_commit(ws, 0, mtime_ns));
+	/* (after an error the stripes that made it stay unrecorded: a
+	 * record is only ever a promise that the object exists) */
+	ws->nunrec = 0;
+	/* anyone may change the inode before our next batch */
+	ws->have_a = false;
+	ws->raised = 0;
+	ret = ws->err;
+	ws->err = 0;
+	return ret;
+}
+
+int drfs_ws_take_err(struct drfs_wstream *ws)
+{
+	int ret;
+
+	ws_reap(ws, false);
+	ret = ws->err;
+	ws->err = 0;
+	return ret;
+}
+
+bool drfs_ws_busy(struct drfs_wstream *ws)
+{
+	bool busy;
+
+	pthread_mutex_lock(&ws->lock);
+	busy = ws->ops != NULL;
+	pthread_mutex_unlock(&ws->lock);
+	return busy;
+}
+
+void drfs_ws_free(struct drfs_wstream *ws)
+{
+	if (!ws)
+		return;
+	ws_reap(ws, true); /* teardown waits for every op in flight */
+	pthread_mutex_destroy(&ws->lock);
+	pthread_cond_destroy(&ws->cond);
+	free(ws->unrec);
+	free(ws);
+}
+
+/* ---- read-ahead (drfs_ra_*, see fs.h) ---- */
+
+struct drfs_rahead {
+	struct drfs_fs *fs;
+	uint64_t ino;
+	struct sio s; /* all blocks of the stripe and their records */
+	bool waited;
+	int ret; /* of the read, once waited */
+	uint64_t verified; /* bit b: block b checked (and its tail zeroed) */
+};
+
+int drfs_ra_start(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
+		  struct drfs_rahead **out)
+{
+	struct drfs_rahead *ra;
+	int ret;
+
+	if (stripe == 0)
+		return -EINVAL;
+	if (drfs_is_fenced(fs))
+		return -EIO;
+	ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return -ENOMEM;
+	ra->fs = fs;
+	ra->ino = ino;
+	sio_init(&ra->s, ino, stripe, 0, DRFS_STRIPE);
+	ra->s.buf = drfs_sbuf_get(); /* not zeroed: verify zeroes the tails */
+	ret = sio_read_submit(fs, &ra->s, 0, DRFS_BLOCKS_PER_STRIPE - 1, true,
+			      false);
+	if (ret < 0) { /* not submitted: nothing to wait for */
+		drfs_sbuf_put(ra->s.buf, DRFS_SBUF_SIZE);
+		ra->s.buf = NULL;
+		sio_release(&ra->s);
+		free(ra);
+		return drfs_ret(fs, ret);
+	}
+	*out = ra;
+	return 0;
+}
+
+ssize_t drfs_ra_copy(struct drfs_rahead *ra, uint64_t size, uint64_t off,
+		     size_t len, char *buf)
+{
+	const char *p;
+	ssize_t ret = drfs_ra_peek(ra, size, off, len, &p);
+
+	if (ret > 0)
+		memcpy(buf, p, (size_t)ret);
+	return ret;
+}
+
+ssize_t drfs_ra_peek(struct drfs_rahead *ra, uint64_t size, uint64_t off,
+		     size_t len, const char **p)
+{
+	struct sio *s = &ra->s;
+	uint64_t a0 = s->stripe * DRFS_STRIPE;
+	uint32_t o0, o1;
+
+	if (!ra->waited) {
+		ra->ret = sio_read_wait(s);
+		ra->waited = true;
+		if (ra->ret == 0)
+			drfs_stat_add(ra->fs, DRFS_ST_BYTES_READ, s->got);
+	}
+	if (ra->ret == -ENOENT)
+		return -EAGAIN; /* a hole or a lost stripe: drfs_read knows */
+	if (ra->ret < 0)
+		return drfs_ret(ra->fs, ra->ret);
+	if (off < a0 || off + len > a0 + DRFS_STRIPE)
+		return -EINVAL;
+	if (off >= size)
+		return 0;
+	if (off + len > size)
+		len = (size_t)(size - off);
+	if (len == 0)
+		return 0;
+	o0 = (uint32_t)(off - a0);
+	o1 = (uint32_t)(o0 + len);
+	for (uint32_t b = o0 / DRFS_BLOCK; b <= (o1 - 1) / DRFS_BLOCK; b++) {
+		int ret;
+
+		if (ra->verified & (1ull << b))
+			continue;
+		ret = sio_verify_block(ra->fs, s, 0, b);
+		if (ret < 0)
+			return ret;
+		ra->verified |= 1ull << b;
+	}
+	*p = s->buf + o0;
+	return (ssize_t)len;
+}
+
+void drfs_ra_free(struct drfs_rahead *ra)
+{
+	if (!ra)
+		return;
+	if (!ra->waited)
+		rados_aio_wait_for_complete(ra->s.c); /* teardown waits */
+	drfs_sbuf_put(ra->s.buf, DRFS_SBUF_SIZE);
+	ra->s.buf = NULL;
+	sio_release(&ra->s);
+	free(ra);
 }

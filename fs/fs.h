@@ -420,4 +420,69 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size);
 
+/* drfs_read(), also telling the file size the read saw. */
+ssize_t drfs_read_size(struct drfs_fs *fs, uint64_t ino, uint64_t off,
+		       size_t len, char *buf, uint64_t *size);
+
+/*
+ * Read-ahead of whole stripes >= 1 (aio): drfs_ra_start() submits the read
+ * of stripe @stripe (all its blocks and their checksum records);
+ * drfs_ra_copy() waits for it, verifies the blocks covering [off, off +
+ * len) (which must lie in that stripe) and copies them, clipped at @size
+ * (the caller's idea of the file size, e.g. from the read that started
+ * the run).  -EAGAIN: the stripe object does not exist (a hole, or lost):
+ * read with drfs_read(), which tells them apart.  A mismatch is -EIO.
+ * drfs_ra_free() waits for a read still in flight.  One thread at a time.
+ */
+struct drfs_rahead;
+int drfs_ra_start(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
+		  struct drfs_rahead **out);
+ssize_t drfs_ra_copy(struct drfs_rahead *ra, uint64_t size, uint64_t off,
+		     size_t len, char *buf);
+/* The same without the copy: *@p points into @ra (valid until it is
+ * freed). */
+ssize_t drfs_ra_peek(struct drfs_rahead *ra, uint64_t size, uint64_t off,
+		     size_t len, const char **p);
+void drfs_ra_free(struct drfs_rahead *ra);
+
+/*
+ * Buffers of DRFS_SBUF_SIZE bytes (a stripe and one more write) for
+ * streaming, kept mapped for reuse.  drfs_sbuf_get() may return NULL.
+ * drfs_sbuf_put() frees any malloc'd @buf; it keeps it if @cap (its size)
+ * is large enough.
+ */
+#define DRFS_SBUF_SIZE (DRFS_STRIPE + (1u << 20))
+char *drfs_sbuf_get(void);
+void drfs_sbuf_put(char *buf, size_t cap);
+
+/*
+ * Streaming write-back: whole stripes >= 1 go to RADOS with aio, up to
+ * @depth in flight, while the caller goes on buffering.  One stream per
+ * inode, used by one thread at a time (the daemon holds the inode's lock).
+ *
+ * drfs_ws_put() takes @buf (malloc'd, @cap bytes, the first DRFS_STRIPE of
+ * them stripe @stripe; given to drfs_sbuf_put() when done) and returns
+ * once it is submitted.  Before the first stripe
+ * beyond the size it raises the size, to @end (the end of all buffered
+ * data): once per batch, and before any byte lands beyond the old size.
+ * Stripe records (layout.h) of completed stripes ride along with the next
+ * size raise or with drfs_ws_sync().  Inode changes by others between our
+ * ops are seen by the version guard and re-read.
+ *
+ * Errors of ops that completed are kept: drfs_ws_take_err() (no wait)
+ * and drfs_ws_sync() (waits for everything in flight, records the
+ * stripes; durable when it returns 0) hand the first one out and clear
+ * it.  drfs_ws_put()'s own return value is for that stripe alone.
+ * drfs_ws_free() waits for ops in flight and drops the rest.
+ */
+struct drfs_wstream;
+int drfs_ws_new(struct drfs_fs *fs, uint64_t ino, unsigned depth,
+		struct drfs_wstream **out);
+int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
+		uint64_t end, int64_t mtime_ns);
+int drfs_ws_sync(struct drfs_wstream *ws, int64_t mtime_ns);
+int drfs_ws_take_err(struct drfs_wstream *ws);
+bool drfs_ws_busy(struct drfs_wstream *ws); /* ops submitted, not reaped */
+void drfs_ws_free(struct drfs_wstream *ws);
+
 #endif

@@ -6,8 +6,8 @@
  *   gcc -std=gnu11 -Wall -Wextra -Werror -O2 -o fsx tests/integration/fsx.c
  *
  * Usage:
- *   fsx [-S seed] [-N numops] [-l maxlen] [-o maxoplen] [-q] [-v] [-M]
- *       PATH1 [PATH2]
+ *   fsx [-S seed] [-N numops] [-l maxlen] [-o maxoplen] [-s weight] [-q]
+ *       [-v] [-M] PATH1 [PATH2]
  *
  * PATH1 and PATH2 name the same file seen through two mounts (two "nodes");
  * without PATH2, PATH1 is used for both.  The file is created/truncated to 0
@@ -34,6 +34,11 @@
  *    8 switch     close the fd and reopen via PATH1 or PATH2 (random)
  *    3 verify     read back the whole file and compare
  *    1 bigwrite   one write of up to 5 MiB (clamped to maxlen)
+ *   -s streamw   a sequential run of up to 14 MiB in 1 MiB (or odd-sized)
+ *                writes from 0, EOF, a 4 MiB boundary or anywhere, with
+ *                rewrites of what was just written, fstat and fsync mid-run
+ *   -s streamr   sequential reads (1 MiB / 128 KiB) to EOF or for a while
+ *                (the streaming ops weigh 0 unless -s gives them a weight)
  * At the end the whole file is verified through both paths.
  *
  * Everything (op choice, offsets, lengths, data) comes from one PRNG seeded
@@ -84,6 +89,8 @@ enum optype {
 	OP_SWITCH,
 	OP_VERIFY,
 	OP_BIGWRITE,
+	OP_STREAMW,
+	OP_STREAMR,
 	OP_CREATE,
 	OP_NTYPES
 };
@@ -96,15 +103,20 @@ static const char *const op_names[OP_NTYPES] = {
 	[OP_FSTAT] = "FSTAT",	    [OP_FSYNC] = "FSYNC",
 	[OP_SWITCH] = "SWITCH",	    [OP_VERIFY] = "VERIFY",
 	[OP_BIGWRITE] = "BIGWRITE", [OP_CREATE] = "CREATE",
+	[OP_STREAMW] = "STREAMW",   [OP_STREAMR] = "STREAMR",
 };
 
 /* Weights for the random op choice (index = enum optype). */
 static const unsigned op_weights[OP_NTYPES] = {
-	[OP_WRITE] = 15,   [OP_PWRITE] = 12, [OP_READ] = 12,	[OP_PREAD] = 12,
-	[OP_TRUNCATE] = 8, [OP_HOLE] = 5,    [OP_BOUNDARY] = 8, [OP_MMAP] = 8,
-	[OP_FSTAT] = 5,	   [OP_FSYNC] = 3,   [OP_SWITCH] = 8,	[OP_VERIFY] = 3,
-	[OP_BIGWRITE] = 1, [OP_CREATE] = 0,
+	[OP_WRITE] = 15,   [OP_PWRITE] = 12,  [OP_READ] = 12,
+	[OP_PREAD] = 12,   [OP_TRUNCATE] = 8, [OP_HOLE] = 5,
+	[OP_BOUNDARY] = 8, [OP_MMAP] = 8,     [OP_FSTAT] = 5,
+	[OP_FSYNC] = 3,	   [OP_SWITCH] = 8,   [OP_VERIFY] = 3,
+	[OP_BIGWRITE] = 1, [OP_CREATE] = 0,   [OP_STREAMW] = 0,
+	[OP_STREAMR] = 0,
 };
+/* -s: weight of STREAMW and STREAMR each (0 unless given) */
+static unsigned stream_weight;
 
 struct logent {
 	uint64_t num;
@@ -521,6 +533,104 @@ static void op_bigwrite(void)
 	apply_write(OP_BIGWRITE, rnd(2), off, len);
 }
 
+/*
+ * A sequential run, as a backup or copy does it: STREAM_MAX bytes at most
+ * in chunks of 1 MiB (sometimes smaller, odd sizes), from 0, from EOF
+ * (append), from a stripe boundary or from anywhere.  Now and then a chunk
+ * rewrites a piece just written, an fstat checks the size mid-run, an
+ * fsync lands in the middle.  Exercises the write-back stream: whole
+ * stripes in flight while the next ones are buffered.
+ */
+#define STREAM_MAX (14 * MIB)
+static void op_stream_write(void)
+{
+	uint64_t off, end, len = rnd_range(1, min_u64(STREAM_MAX, maxlen));
+	uint64_t chunk = rnd(3) ? MIB : rnd_range(4 * KIB, MIB + 4 * KIB);
+
+	switch (rnd(4)) {
+	case 0:
+		off = 0;
+		break;
+	case 1:
+		off = msize;
+		break;
+	case 2:
+		off = (maxlen >= B4M ? rnd(maxlen / B4M + 1) : 0) * B4M;
+		break;
+	default:
+		off = rnd(maxlen);
+		break;
+	}
+	if (off >= maxlen)
+		off = 0;
+	if (off + len > maxlen)
+		len = maxlen - off;
+	end = off + len;
+	log_op(OP_STREAMW, off, len, msize, end > msize ? end : msize, node);
+	ensure_iobuf(chunk);
+	for (uint64_t p = off; p < end;) {
+		uint64_t n = min_u64(chunk, end - p);
+
+		rnd_fill(iobuf, n);
+		write_all(1, iobuf, n, p);
+		memcpy(model + p, iobuf, n);
+		if (p + n > msize)
+			msize = p + n;
+		if (rnd(8) == 0 && n > 1) { /* rewrite a piece of it */
+			uint64_t q = p + rnd(n), m = rnd_range(1, p + n - q);
+
+			rnd_fill(iobuf, m);
+			write_all(1, iobuf, m, q);
+			memcpy(model + q, iobuf, m);
+		}
+		p += n;
+		if (rnd(10) == 0) {
+			struct stat st;
+
+			if (fstat(fd, &st) < 0)
+				fail("fstat: %s", strerror(errno));
+			if ((uint64_t)st.st_size != msize)
+				fail("STREAMW: size 0x%" PRIx64
+				     " mid-run, expected 0x%" PRIx64,
+				     (uint64_t)st.st_size, msize);
+		}
+		if (rnd(16) == 0 && fsync(fd) < 0)
+			fail("fsync: %s", strerror(errno));
+	}
+}
+
+/*
+ * Sequential reads to EOF (or a while), 1 MiB or 128 KiB at a time, each
+ * compared: exercises the read-ahead (which starts on the third read in a
+ * row and only beyond stripe 0).
+ */
+static void op_stream_read(void)
+{
+	uint64_t chunk = rnd(2) ? MIB : 128 * KIB;
+	uint64_t off = rnd(2) ? 0 : rnd(msize + 1);
+	uint64_t stop = rnd(3) ? UINT64_MAX : off + rnd(STREAM_MAX);
+
+	log_op(OP_STREAMR, off, msize - off, msize, msize, node);
+	ensure_iobuf(chunk);
+	for (;;) {
+		uint64_t got = read_all(1, iobuf, chunk, off);
+		uint64_t expect =
+			off >= msize ? 0 : min_u64(chunk, msize - off);
+
+		if (got != expect) {
+			check_bytes("STREAMR", off, iobuf, model + off,
+				    min_u64(got, expect));
+			fail("STREAMR at 0x%" PRIx64 ": got 0x%" PRIx64
+			     " bytes, expected 0x%" PRIx64,
+			     off, got, expect);
+		}
+		check_bytes("STREAMR", off, iobuf, model + off, got);
+		if (got < chunk || off + got >= stop)
+			break;
+		off += got;
+	}
+}
+
 static void op_boundary_write(void)
 {
 	uint64_t b = pick_boundary();
@@ -752,6 +862,13 @@ static void op_verify(void)
 
 /* ---- main --------------------------------------------------------------- */
 
+static unsigned weight_of(int t)
+{
+	if (t == OP_STREAMW || t == OP_STREAMR)
+		return stream_weight;
+	return op_weights[t];
+}
+
 static uint64_t parse_num(const char *s, const char *what)
 {
 	char *end;
@@ -791,12 +908,16 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: fsx [-S seed] [-N numops] [-l maxlen] [-o maxoplen] "
-		"[-q] "
+		"[-s weight] [-q] "
 		"[-v] [-M] PATH1 [PATH2]\n"
 		"  -S seed     PRNG seed (default: time-based, printed)\n"
 		"  -N numops   number of ops (default 2000)\n"
 		"  -l maxlen   maximum file size (default 8M; K/M/G suffixes)\n"
 		"  -o maxoplen maximum op length (default 256K)\n"
+		"  -s weight   weight of the streaming ops: sequential\n"
+		"              write and read runs of up to 14 MiB in\n"
+		"              1 MiB chunks (default 0; the other ops'\n"
+		"              weights add up to 100)\n"
 		"  -q          quiet: print only the final OK line\n"
 		"  -v          log every op to stdout\n"
 		"  -M          skip mmap checks\n");
@@ -808,7 +929,7 @@ int main(int argc, char **argv)
 	int c, have_seed = 0;
 	struct sigaction sa;
 
-	while ((c = getopt(argc, argv, "S:N:l:o:qvMh")) != -1) {
+	while ((c = getopt(argc, argv, "S:N:l:o:s:qvMh")) != -1) {
 		switch (c) {
 		case 'S':
 			seed = parse_num(optarg, "seed");
@@ -822,6 +943,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			maxoplen = parse_num(optarg, "maxoplen");
+			break;
+		case 's':
+			stream_weight = (unsigned)parse_num(optarg, "weight");
 			break;
 		case 'q':
 			quiet = 1;
@@ -886,14 +1010,14 @@ int main(int argc, char **argv)
 	uint64_t wsum = 0;
 
 	for (int i = 0; i < OP_NTYPES; i++)
-		wsum += op_weights[i];
+		wsum += weight_of(i);
 
 	for (curop = 1; curop <= numops; curop++) {
 		uint64_t r = rnd(wsum);
 		enum optype t = 0;
 
-		while (r >= op_weights[t]) {
-			r -= op_weights[t];
+		while (r >= weight_of(t)) {
+			r -= weight_of(t);
 			t++;
 		}
 		if (t == OP_MMAP && no_mmap)
@@ -934,6 +1058,12 @@ int main(int argc, char **argv)
 			break;
 		case OP_BIGWRITE:
 			op_bigwrite();
+			break;
+		case OP_STREAMW:
+			op_stream_write();
+			break;
+		case OP_STREAMR:
+			op_stream_read();
 			break;
 		default:
 			break;
