@@ -143,11 +143,15 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 
-# Daemon stderr must hold nothing but expected lines.
+# Daemon stderr must hold nothing but expected lines.  A daemon killed by
+# a test leaves its invalidation watch at the OSDs for up to 10 s; a
+# change made meanwhile fences that dead instance (5 s): expected after a
+# crash, not a fault (t0310 checks the line where it is the point).
 check_daemon_logs() {
 	local bad
 	bad=$(cat "$T_DIR"/daemon.*.log 2>/dev/null |
 		grep -v -E 'info: (mounted|unmounting|kernel supports entry|metadata cache on|filedir: .* changed while it was stored)' |
+		grep -v -E 'did not acknowledge a cache invalidation within [0-9]+ ms: blocklisted' |
 		grep -v -E "${1:-^\$}" || true)
 	check_eq "daemon logs hold no unexpected lines" "" "$bad"
 }
