@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "area.h"
 #include "daemon.h"
 #include "lock.h"
 #include "log.h"
@@ -380,8 +381,7 @@ int main(int argc, char *argv[])
 	for (int a = 1; a < DRFS_AREA__N; a++) {
 		const char *n = o.area_name[a];
 
-		if (n && (!n[0] || strchr(n, '/') || !strcmp(n, ".") ||
-			  !strcmp(n, "..") || strlen(n) > 63)) {
+		if (n && !drfs_area_name_ok(n)) {
 			fprintf(stderr,
 				"datarootfs: %s_name=%s: must be one "
 				"directory name\n",
@@ -468,9 +468,8 @@ int main(int argc, char *argv[])
 	d.attr_timeout = 0.0;
 	d.wb_max = 8u << 20;
 	/* area names: mount options, else as recorded by mkfs */
-	for (int a = 1; a < DRFS_AREA__N; a++)
-		d.area[a] = o.area_name[a] ? o.area_name[a] : d.fs->sb.area[a];
-	if (strcmp(d.area[DRFS_AREA_FILEDIR], "none"))
+	drfs_area_names(d.area, &d.fs->sb, o.area_name);
+	if (drfs_area_enabled(d.area, DRFS_AREA_FILEDIR))
 		d.filedir_name = d.area[DRFS_AREA_FILEDIR];
 	d.filedir_reject = !o.fd_verify || !strcmp(o.fd_verify, "reject");
 	d.filedir_keep = o.fd_nodelete != 0;
@@ -488,7 +487,7 @@ int main(int argc, char *argv[])
 	ret = drfsd_locks_start(&d);
 	if (ret < 0)
 		goto out_session;
-	if (strcmp(d.area[DRFS_AREA_LOCALCACHE], "none")) {
+	if (drfs_area_enabled(d.area, DRFS_AREA_LOCALCACHE)) {
 		char path[4096];
 
 		d.lc_name = (char *)d.area[DRFS_AREA_LOCALCACHE];

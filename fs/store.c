@@ -53,11 +53,6 @@ void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n)
 	__atomic_add_fetch(&fs->stats[s], n, __ATOMIC_RELAXED);
 }
 
-const char *const drfs_area_kinds[DRFS_AREA__N] = {
-	"other", "filedir", "trashdir", "localcache", "cache",
-	"temp",	 "lock",    "sessions", "muc",
-};
-
 const char *drfs_stat_name(int i, char *buf, size_t size)
 {
 	static const char *const names[DRFS_ST_AREA_OPS] = {
