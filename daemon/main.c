@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appendonly.h"
 #include "area.h"
 #include "daemon.h"
 #include "lock.h"
@@ -320,6 +321,7 @@ int main(int argc, char *argv[])
 	char err[512];
 	int report_fd = -1, ret = 1;
 	uint64_t cache_size = 1ull << 30;
+	bool lc_strict = false;
 
 	/*
 	 * Write-back buffers (up to 8 MiB) and read buffers (up to 4 MiB,
@@ -368,8 +370,7 @@ int main(int argc, char *argv[])
 			o.timeout);
 		return 1;
 	}
-	if (o.lc_mode && strcmp(o.lc_mode, "compat") &&
-	    strcmp(o.lc_mode, "strict")) {
+	if (drfs_ao_parse_mode(o.lc_mode, &lc_strict) < 0) {
 		fprintf(stderr,
 			"datarootfs: localcache=%s: must be compat or "
 			"strict\n",
@@ -499,7 +500,7 @@ int main(int argc, char *argv[])
 			if (*p == '/')
 				*p = '_';
 		d.lc_path = o.lc_path ? o.lc_path : strdup(path);
-		d.lc_strict = o.lc_mode && !strcmp(o.lc_mode, "strict");
+		d.lc_strict = lc_strict;
 		ret = drfsd_local_start(&d);
 		if (ret < 0)
 			goto out_session;
