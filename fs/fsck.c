@@ -299,13 +299,7 @@ out:
 /* Is @dpath/@name pool content: <root>/<filedir>/ab/cd/abcd...? */
 static bool filedir_file(struct ctx *c, const char *dpath, const char *name)
 {
-	char want[300];
-
-	if (!c->o->filedir_name || !drfs_filedir_name(name))
-		return false;
-	snprintf(want, sizeof(want), "/%s/%.2s/%.2s", c->o->filedir_name, name,
-		 name + 2);
-	return !strcmp(dpath, want);
+	return drfs_filedir_path(c->o->filedir_name, dpath, name);
 }
 
 static int cmp_u64(const void *a, const void *b)

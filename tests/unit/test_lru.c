@@ -177,6 +177,9 @@ Test(lru, many_entries_share_buckets)
 	drfs_lru_init(&l, UINT64_MAX);
 	for (unsigned i = 0; i < 3 * DRFS_LRU_BUCKETS; i++)
 		cr_assert_not_null(drfs_lru_insert(&l, key(i), 1));
+	/* chains hold keys that differ in one digit: each finds itself */
+	for (unsigned i = 0; i < 3 * DRFS_LRU_BUCKETS; i++)
+		cr_assert_str_eq(drfs_lru_find(&l, key(i))->key, key(i));
 	for (unsigned i = 0; i < 3 * DRFS_LRU_BUCKETS; i += 7) {
 		struct drfs_lru_entry *e = drfs_lru_find(&l, key(i));
 
