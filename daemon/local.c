@@ -463,8 +463,7 @@ static void l_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			(to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1,
 			AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	if (!ret && (to_set & FUSE_SET_ATTR_SIZE)) {
-		ret = judge(d, drfs_ao_truncate(n && !n->unsealed),
-			    "truncate");
+		ret = judge(d, drfs_ao_truncate(n && !n->unsealed), "truncate");
 		if (ret < 0) {
 			fuse_reply_err(req, -ret);
 			return;

@@ -475,8 +475,8 @@ int drfsd_rc_start(struct drfsd *d, const char *dir, uint64_t limit)
 		goto fail;
 	}
 	rc->thread_up = true;
-	drfs_info("read cache %s: %zu files, %.1f of %.1f MiB", dir,
-		  rc->lru.n, rc->lru.used / 1048576.0, limit / 1048576.0);
+	drfs_info("read cache %s: %zu files, %.1f of %.1f MiB", dir, rc->lru.n,
+		  rc->lru.used / 1048576.0, limit / 1048576.0);
 	return 0;
 fail:
 	if (rc->dirfd >= 0)

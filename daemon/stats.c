@@ -53,9 +53,9 @@ int drfsd_area_at(struct drfsd *d, uint64_t parent, const char *name)
 {
 	bool root = parent == FUSE_ROOT_ID;
 
-	return drfs_area_child(d->area, root,
-			       root ? DRFS_AREA_OTHER : drfsd_area_of(d, parent),
-			       name);
+	return drfs_area_child(
+		d->area, root,
+		root ? DRFS_AREA_OTHER : drfsd_area_of(d, parent), name);
 }
 
 int drfsd_stats_ino(const char *name)

@@ -20,8 +20,7 @@ void drfs_area_names(const char *names[DRFS_AREA__N], const struct drfs_sb *sb,
 		names[a] = override && override[a] ? override[a] : sb->area[a];
 }
 
-bool drfs_area_enabled(const char *const names[DRFS_AREA__N],
-		       enum drfs_area a)
+bool drfs_area_enabled(const char *const names[DRFS_AREA__N], enum drfs_area a)
 {
 	return a > DRFS_AREA_OTHER && a < DRFS_AREA__N && names[a] &&
 	       strcmp(names[a], DRFS_AREA_NONE);

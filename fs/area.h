@@ -32,8 +32,7 @@ void drfs_area_names(const char *names[DRFS_AREA__N], const struct drfs_sb *sb,
 		     char *const override[DRFS_AREA__N]);
 
 /* Is area @a switched on (its name is not "none")? */
-bool drfs_area_enabled(const char *const names[DRFS_AREA__N],
-		       enum drfs_area a);
+bool drfs_area_enabled(const char *const names[DRFS_AREA__N], enum drfs_area a);
 
 /* The area of top-level entry @name (DRFS_AREA_OTHER if none matches). */
 enum drfs_area drfs_area_top(const char *const names[DRFS_AREA__N],

@@ -350,8 +350,8 @@ static int records_got(void *arg, int ret)
 	size_t len;
 
 	memset(&r->a, 0, sizeof(r->a));
-	while (ret == 0 && rados_getxattrs_next(r->xit, &name, &val, &len) == 0 &&
-	       name)
+	while (ret == 0 &&
+	       rados_getxattrs_next(r->xit, &name, &val, &len) == 0 && name)
 		if (!strcmp(name, "a"))
 			ret = drfs_attr_decode(val, len, &r->a);
 	if (r->xit)
@@ -360,8 +360,8 @@ static int records_got(void *arg, int ret)
 	return ret;
 }
 
-static int records_one(void *arg, const char *key, size_t klen,
-		       const char *val, size_t vlen)
+static int records_one(void *arg, const char *key, size_t klen, const char *val,
+		       size_t vlen)
 {
 	struct records *r = arg;
 
@@ -713,8 +713,8 @@ struct index_ctx {
 	const char *oid;
 };
 
-static int index_one(void *arg, const char *key, size_t klen,
-		     const char *val, size_t vlen)
+static int index_one(void *arg, const char *key, size_t klen, const char *val,
+		     size_t vlen)
 {
 	struct index_ctx *x = arg;
 

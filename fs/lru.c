@@ -149,7 +149,8 @@ static int by_mtime(const void *a, const void *b)
 	const struct drfs_lru_seed *x = a, *y = b;
 
 	if (x->mtime_ns != y->mtime_ns)
-		return (x->mtime_ns > y->mtime_ns) - (x->mtime_ns < y->mtime_ns);
+		return (x->mtime_ns > y->mtime_ns) -
+		       (x->mtime_ns < y->mtime_ns);
 	return strcmp(x->key, y->key);
 }
 

@@ -38,8 +38,8 @@ static int cursor_set(char **cur, size_t *cap, const char *key, size_t klen)
 
 /* Read one page after @cur and hand its keys to @fn; *@more if any left. */
 static int list_page(struct drfs_fs *fs, const char *oid,
-		     const struct drfs_omap_list *l, drfs_omap_fn fn,
-		     void *ctx, char **cur, size_t *cap, bool *more)
+		     const struct drfs_omap_list *l, drfs_omap_fn fn, void *ctx,
+		     char **cur, size_t *cap, bool *more)
 {
 	rados_read_op_t op = rados_create_read_op();
 	rados_omap_iter_t it = NULL;
@@ -53,8 +53,8 @@ static int list_page(struct drfs_fs *fs, const char *oid,
 	if (l->add)
 		l->add(ctx, op);
 	rados_read_op_omap_get_vals2(op, *cur, l->prefix ? l->prefix : "",
-				     l->page ? l->page : OMAP_PAGE, &it,
-				     &pmore, &prval);
+				     l->page ? l->page : OMAP_PAGE, &it, &pmore,
+				     &prval);
 	ret = drfs_rop(fs, oid, op, NULL);
 	if (ret == 0 && prval < 0)
 		ret = prval;

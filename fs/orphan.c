@@ -92,8 +92,12 @@ static int scan_one(void *arg, const char *key, size_t klen, const char *v,
 int drfs_orphans_scan(struct drfs_fs *fs, int grace_s, bool reap,
 		      void (*is_pending)(void *ctx, uint64_t ino), void *ctx)
 {
-	struct scan sc = {fs,	     NULL,	 drfs_now_ns(), grace_s,
-			  reap,	     is_pending, ctx,		0};
+	struct scan sc = {.fs = fs,
+			  .now = drfs_now_ns(),
+			  .grace_s = grace_s,
+			  .reap = reap,
+			  .is_pending = is_pending,
+			  .ctx = ctx};
 	const struct drfs_omap_list l = {.page = 256};
 
 	for (unsigned s = 0; s < ORPHAN_SHARDS; s++) {

@@ -27,8 +27,7 @@ Test(appendonly, create_over_an_existing_name)
 	 * may exist */
 	cr_assert_eq(drfs_ao_create(true, O_CREAT | O_WRONLY | O_TRUNC),
 		     DRFS_AO_REWRITE);
-	cr_assert_eq(drfs_ao_create(true, O_CREAT | O_WRONLY),
-		     DRFS_AO_REWRITE);
+	cr_assert_eq(drfs_ao_create(true, O_CREAT | O_WRONLY), DRFS_AO_REWRITE);
 	/* O_EXCL fails with EEXIST and changes nothing */
 	cr_assert_eq(drfs_ao_create(true, O_CREAT | O_EXCL | O_WRONLY),
 		     DRFS_AO_NONE);

@@ -9,15 +9,20 @@
 Test(filedir, names_are_40_lowercase_hex_digits)
 {
 	cr_assert(drfs_filedir_name(SHA));
-	cr_assert(drfs_filedir_name("0000000000000000000000000000000000000000"));
-	cr_assert_not(drfs_filedir_name("DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"));
-	cr_assert_not(drfs_filedir_name("da39a3ee5e6b4b0d3255bfef95601890afd8070"));
+	cr_assert(
+		drfs_filedir_name("0000000000000000000000000000000000000000"));
+	cr_assert_not(
+		drfs_filedir_name("DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"));
+	cr_assert_not(
+		drfs_filedir_name("da39a3ee5e6b4b0d3255bfef95601890afd8070"));
 	cr_assert_not(drfs_filedir_name(SHA "0"));
-	cr_assert_not(drfs_filedir_name("da39a3ee5e6b4b0d3255bfef95601890afd8070g"));
+	cr_assert_not(
+		drfs_filedir_name("da39a3ee5e6b4b0d3255bfef95601890afd8070g"));
 	/* Moodle's tmp name beside it, and a trash copy's are not content */
 	cr_assert_not(drfs_filedir_name(SHA ".tmp"));
 	cr_assert_not(drfs_filedir_name(""));
-	cr_assert_not(drfs_filedir_name(" a39a3ee5e6b4b0d3255bfef95601890afd80709"));
+	cr_assert_not(
+		drfs_filedir_name(" a39a3ee5e6b4b0d3255bfef95601890afd80709"));
 }
 
 Test(filedir, parts_are_the_first_two_pairs)
@@ -56,6 +61,6 @@ Test(filedir, path_is_area_ab_cd)
 	cr_assert_not(drfs_filedir_path("filedir", "", SHA));
 	/* the area switched off, or not content */
 	cr_assert_not(drfs_filedir_path(NULL, "/filedir/da/39", SHA));
-	cr_assert_not(drfs_filedir_path("filedir", "/filedir/da/39",
-					SHA ".tmp"));
+	cr_assert_not(
+		drfs_filedir_path("filedir", "/filedir/da/39", SHA ".tmp"));
 }
