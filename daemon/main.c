@@ -501,10 +501,12 @@ int main(int argc, char *argv[])
 				*p = '_';
 		d.lc_path = o.lc_path ? o.lc_path : strdup(path);
 		d.lc_strict = lc_strict;
-		ret = drfsd_local_start(&d);
-		if (ret < 0)
-			goto out_session;
 	}
+	/* also without the area: it watches the superblock, which
+	 * announces read cache purges too */
+	ret = drfsd_local_start(&d);
+	if (ret < 0)
+		goto out_session;
 	if (o.cache_path && d.filedir_name) {
 		ret = drfsd_rc_start(&d, o.cache_path, cache_size);
 		if (ret < 0) {
