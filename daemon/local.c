@@ -39,38 +39,40 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "appendonly.h"
 #include "daemon.h"
 #include "log.h"
 
 #define LC_TIMEOUT 3600.0
 
-enum lc_breach { LC_REWRITE, LC_TRUNCATE, LC_RENAME_OVER, LC__N };
-static const char *const breach_names[] = {"in-place rewrite of a sealed "
-					   "file",
-					   "truncate of a sealed file",
-					   "rename over an existing file"};
+_Static_assert(DRFS_ST_LC_BREACH + DRFS_AO_TRUNCATE ==
+			       DRFS_ST_LC_BREACH_TRUNCATE &&
+		       DRFS_ST_LC_BREACH + DRFS_AO_RENAME_OVER ==
+			       DRFS_ST_LC_BREACH_RENAME,
+	       "breach counters in the order of enum drfs_ao_breach");
 
 static struct drfsd *ctx_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-/* A breach of the append-only contract: count, log, refuse if strict. */
-static int breach(struct drfsd *d, enum lc_breach kind, const char *what)
+/*
+ * What the append-only contract says about a request (fs/appendonly.c):
+ * a breach is counted and logged (rate-limited); 0 to go ahead, or -EPERM
+ * in strict mode.
+ */
+static int judge(struct drfsd *d, enum drfs_ao_breach kind, const char *what)
 {
-	int64_t now = drfs_now_ns();
-	int64_t last = __atomic_load_n(&d->lc_last_log_ns, __ATOMIC_RELAXED);
-
+	if (kind == DRFS_AO_NONE)
+		return 0;
 	drfs_stat_add(d->fs, (enum drfs_stat)(DRFS_ST_LC_BREACH + kind), 1);
-	if (now - last > 10 * 1000000000ll &&
-	    __atomic_compare_exchange_n(&d->lc_last_log_ns, &last, now, false,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	if (drfs_ao_log_due(&d->lc_last_log_ns, drfs_now_ns()))
 		drfs_warn("localcache append-only breach (%s): %s; %s "
 			  "(further breaches counted, logged every 10 s)",
-			  breach_names[kind], what,
+			  drfs_ao_breach_name(kind), what,
 			  d->lc_strict ? "refused (strict)"
 				       : "allowed (compat)");
-	return d->lc_strict ? -EPERM : 0;
+	return drfs_ao_verdict(d->lc_strict, kind);
 }
 
 /* ---- epochs ---- */
@@ -461,12 +463,10 @@ static void l_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			(to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1,
 			AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	if (!ret && (to_set & FUSE_SET_ATTR_SIZE)) {
-		if (n && !n->unsealed) {
-			ret = breach(d, LC_TRUNCATE, "truncate");
-			if (ret < 0) {
-				fuse_reply_err(req, -ret);
-				return;
-			}
+		ret = judge(d, drfs_ao_truncate(n && !n->unsealed), "truncate");
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
 		}
 		ret = fi ? ftruncate((int)fi->fh, attr->st_size)
 			 : truncate(proc, attr->st_size);
@@ -589,7 +589,9 @@ static void l_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct drfsd *d = ctx_of(req);
 	int pfd = lfd_of(d, parent), npfd = lfd_of(d, newparent);
+	enum drfs_ao_breach kind;
 	struct stat st;
+	bool exists;
 
 	if (!drfsd_is_local(parent) || !drfsd_is_local(newparent)) {
 		fuse_reply_err(req, EXDEV); /* other areas: copy instead */
@@ -599,14 +601,14 @@ static void l_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)) &&
-	    fstatat(npfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !S_ISDIR(st.st_mode)) {
+	exists = fstatat(npfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	kind = drfs_ao_rename(exists, exists && S_ISDIR(st.st_mode), flags);
+	if (kind != DRFS_AO_NONE) {
 		char what[600];
 		int ret;
 
 		snprintf(what, sizeof(what), "rename to '%s'", newname);
-		ret = breach(d, LC_RENAME_OVER, what);
+		ret = judge(d, kind, what);
 		if (ret < 0) {
 			fuse_reply_err(req, -ret);
 			return;
@@ -651,19 +653,17 @@ static void l_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct drfsd *d = ctx_of(req);
 	struct dnode *n = drfsd_node(d, ino);
 	char proc[64];
-	int fd;
+	int fd, ret;
 
 	if (!n || !n->has_lfd) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY && !n->unsealed) {
-		int ret = breach(d, LC_REWRITE, "open for writing");
-
-		if (ret < 0) {
-			fuse_reply_err(req, -ret);
-			return;
-		}
+	ret = judge(d, drfs_ao_open(!n->unsealed, fi->flags),
+		    "open for writing");
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", n->lfd);
 	fd = open(proc, fi->flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL));
@@ -684,7 +684,7 @@ static void l_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct drfsd *d = ctx_of(req);
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	int pfd = lfd_of(d, parent), fd, pathfd;
+	int pfd = lfd_of(d, parent), fd, pathfd, ret;
 	struct fuse_entry_param e;
 	struct dnode *n;
 	struct stat st;
@@ -695,13 +695,11 @@ static void l_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	existed = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (existed && !(fi->flags & O_EXCL)) {
-		int ret = breach(d, LC_REWRITE, "create over an existing file");
-
-		if (ret < 0) {
-			fuse_reply_err(req, -ret);
-			return;
-		}
+	ret = judge(d, drfs_ao_create(existed, fi->flags),
+		    "create over an existing file");
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
 	}
 	fd = openat(pfd, name, (fi->flags | O_CREAT) & ~O_NOFOLLOW,
 		    mode & 07777);

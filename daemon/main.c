@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appendonly.h"
+#include "area.h"
 #include "daemon.h"
 #include "lock.h"
 #include "log.h"
@@ -332,6 +334,7 @@ int main(int argc, char *argv[])
 	int report_fd = -1, ret = 1;
 	uint64_t cache_size = 1ull << 30;
 	double md_timeout = 1.0;
+	bool lc_strict = false;
 
 	/*
 	 * Write-back buffers (up to 8 MiB) and read buffers (up to 4 MiB,
@@ -390,8 +393,7 @@ int main(int argc, char *argv[])
 			o.timeout);
 		return 1;
 	}
-	if (o.lc_mode && strcmp(o.lc_mode, "compat") &&
-	    strcmp(o.lc_mode, "strict")) {
+	if (drfs_ao_parse_mode(o.lc_mode, &lc_strict) < 0) {
 		fprintf(stderr,
 			"datarootfs: localcache=%s: must be compat or "
 			"strict\n",
@@ -403,8 +405,7 @@ int main(int argc, char *argv[])
 	for (int a = 1; a < DRFS_AREA__N; a++) {
 		const char *n = o.area_name[a];
 
-		if (n && (!n[0] || strchr(n, '/') || !strcmp(n, ".") ||
-			  !strcmp(n, "..") || strlen(n) > 63)) {
+		if (n && !drfs_area_name_ok(n)) {
 			fprintf(stderr,
 				"datarootfs: %s_name=%s: must be one "
 				"directory name\n",
@@ -515,9 +516,8 @@ int main(int argc, char *argv[])
 	drfsd_coh_dir_seen(&d, FUSE_ROOT_ID);
 	d.wb_max = 8u << 20;
 	/* area names: mount options, else as recorded by mkfs */
-	for (int a = 1; a < DRFS_AREA__N; a++)
-		d.area[a] = o.area_name[a] ? o.area_name[a] : d.fs->sb.area[a];
-	if (strcmp(d.area[DRFS_AREA_FILEDIR], "none"))
+	drfs_area_names(d.area, &d.fs->sb, o.area_name);
+	if (drfs_area_enabled(d.area, DRFS_AREA_FILEDIR))
 		d.filedir_name = d.area[DRFS_AREA_FILEDIR];
 	d.filedir_reject = !o.fd_verify || !strcmp(o.fd_verify, "reject");
 	d.filedir_keep = o.fd_nodelete != 0;
@@ -542,7 +542,7 @@ int main(int argc, char *argv[])
 	ret = drfsd_locks_start(&d);
 	if (ret < 0)
 		goto out_session;
-	if (strcmp(d.area[DRFS_AREA_LOCALCACHE], "none")) {
+	if (drfs_area_enabled(d.area, DRFS_AREA_LOCALCACHE)) {
 		char path[4096];
 
 		d.lc_name = (char *)d.area[DRFS_AREA_LOCALCACHE];
@@ -554,11 +554,13 @@ int main(int argc, char *argv[])
 			if (*p == '/')
 				*p = '_';
 		d.lc_path = o.lc_path ? o.lc_path : strdup(path);
-		d.lc_strict = o.lc_mode && !strcmp(o.lc_mode, "strict");
-		ret = drfsd_local_start(&d);
-		if (ret < 0)
-			goto out_session;
+		d.lc_strict = lc_strict;
 	}
+	/* also without the area: it watches the superblock, which
+	 * announces read cache purges too */
+	ret = drfsd_local_start(&d);
+	if (ret < 0)
+		goto out_session;
 	if (o.cache_path && d.filedir_name) {
 		ret = drfsd_rc_start(&d, o.cache_path, cache_size);
 		if (ret < 0) {

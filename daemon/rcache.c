@@ -33,17 +33,9 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "lru.h"
 
-#define RC_BUCKETS 4096
 #define RC_QUEUE_MAX 64
-
-struct rc_entry {
-	char sha[41];
-	uint64_t size;
-	bool verified; /* SHA-1 checked since this daemon started */
-	struct rc_entry *hnext; /* hash chain */
-	struct rc_entry *newer, *older; /* LRU list */
-};
 
 struct rc_job {
 	char sha[41];
@@ -53,11 +45,8 @@ struct rc_job {
 struct rcache {
 	char *dir;
 	int dirfd, lockfd;
-	uint64_t limit, used;
-	size_t nfiles;
 	pthread_mutex_t lock;
-	struct rc_entry *table[RC_BUCKETS];
-	struct rc_entry *newest, *oldest;
+	struct drfs_lru lru; /* protected by lock; policy in fs/lru.c */
 	/* fill queue */
 	pthread_cond_t cond;
 	pthread_t thread;
@@ -68,87 +57,33 @@ struct rcache {
 	uint64_t epoch; /* purge epoch the content belongs to */
 };
 
-static unsigned bucket_of(const char *sha)
-{
-	return (unsigned)strtoul((char[]){sha[0], sha[1], sha[2], 0}, NULL,
-				 16) %
-	       RC_BUCKETS;
-}
-
-static struct rc_entry *find_locked(struct rcache *rc, const char *sha)
-{
-	struct rc_entry *e = rc->table[bucket_of(sha)];
-
-	while (e && strcmp(e->sha, sha))
-		e = e->hnext;
-	return e;
-}
-
-static void lru_unlink(struct rcache *rc, struct rc_entry *e)
-{
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		rc->newest = e->older;
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		rc->oldest = e->newer;
-	e->newer = e->older = NULL;
-}
-
-static void lru_push(struct rcache *rc, struct rc_entry *e)
-{
-	e->older = rc->newest;
-	e->newer = NULL;
-	if (rc->newest)
-		rc->newest->newer = e;
-	rc->newest = e;
-	if (!rc->oldest)
-		rc->oldest = e;
-}
-
-/* Insert as the newest entry (or as the oldest while loading). */
-static void insert_locked(struct rcache *rc, struct rc_entry *e)
-{
-	unsigned b = bucket_of(e->sha);
-
-	e->hnext = rc->table[b];
-	rc->table[b] = e;
-	lru_push(rc, e);
-	rc->used += e->size;
-	rc->nfiles++;
-}
-
 static void relpath(char out[48], const char *sha)
 {
 	snprintf(out, 48, "%.2s/%s", sha, sha);
 }
 
-static void remove_locked(struct rcache *rc, struct rc_entry *e)
+/* An entry leaves the index: its file goes too. */
+static void unlink_file(void *ctx, const struct drfs_lru_entry *e)
 {
-	struct rc_entry **pp = &rc->table[bucket_of(e->sha)];
+	struct rcache *rc = ctx;
 	char rel[48];
 
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
-	lru_unlink(rc, e);
-	rc->used -= e->size;
-	rc->nfiles--;
-	relpath(rel, e->sha);
+	relpath(rel, e->key);
 	unlinkat(rc->dirfd, rel, 0);
-	free(e);
+}
+
+static void remove_locked(struct rcache *rc, struct drfs_lru_entry *e)
+{
+	unlink_file(rc, e);
+	drfs_lru_remove(&rc->lru, e);
 }
 
 static void evict_locked(struct drfsd *d, uint64_t room)
 {
 	struct rcache *rc = d->rc;
+	size_t n = drfs_lru_evict(&rc->lru, room, unlink_file, rc);
 
-	while (rc->oldest && rc->used + room > rc->limit) {
-		remove_locked(rc, rc->oldest);
-		drfs_stat_add(d->fs, DRFS_ST_RC_EVICT, 1);
-	}
+	drfs_stat_add(d->fs, DRFS_ST_RC_EVICT, n);
 }
 
 /* SHA-1 of an open local file, as 40 hex digits. */
@@ -190,7 +125,7 @@ out:
 int drfsd_rc_open(struct drfsd *d, const char *sha, uint64_t size)
 {
 	struct rcache *rc = d->rc;
-	struct rc_entry *e;
+	struct drfs_lru_entry *e;
 	char rel[48], got[41];
 	bool verify;
 	int fd;
@@ -198,15 +133,14 @@ int drfsd_rc_open(struct drfsd *d, const char *sha, uint64_t size)
 	if (!rc || !drfs_filedir_name(sha))
 		return -1;
 	pthread_mutex_lock(&rc->lock);
-	e = find_locked(rc, sha);
+	e = drfs_lru_find(&rc->lru, sha);
 	if (!e || e->size != size) {
 		pthread_mutex_unlock(&rc->lock);
 		drfs_stat_add(d->fs, DRFS_ST_RC_MISS, 1);
 		return -1;
 	}
 	verify = !e->verified;
-	lru_unlink(rc, e);
-	lru_push(rc, e);
+	drfs_lru_touch(&rc->lru, e);
 	pthread_mutex_unlock(&rc->lock);
 
 	relpath(rel, sha);
@@ -221,7 +155,7 @@ int drfsd_rc_open(struct drfsd *d, const char *sha, uint64_t size)
 		fd = -1;
 	}
 	pthread_mutex_lock(&rc->lock);
-	e = find_locked(rc, sha);
+	e = drfs_lru_find(&rc->lru, sha);
 	if (e && fd < 0)
 		remove_locked(rc, e);
 	else if (e)
@@ -242,10 +176,11 @@ void drfsd_rc_want(struct drfsd *d, const char *sha, uint64_t ino,
 	struct rcache *rc = d->rc;
 
 	/* a file larger than a quarter of the cache would churn it */
-	if (!rc || !size || size > rc->limit / 4 || !drfs_filedir_name(sha))
+	/* the limit never changes: no lock needed to judge the size */
+	if (!rc || !drfs_lru_admit(&rc->lru, size) || !drfs_filedir_name(sha))
 		return;
 	pthread_mutex_lock(&rc->lock);
-	bool queued = !strcmp(rc->busy, sha) || find_locked(rc, sha);
+	bool queued = !strcmp(rc->busy, sha) || drfs_lru_find(&rc->lru, sha);
 
 	for (size_t i = 0; i < rc->nqueue && !queued; i++)
 		queued = !strcmp(rc->queue[i].sha, sha);
@@ -337,7 +272,7 @@ static void *fill_main(void *arg)
 	pthread_mutex_lock(&rc->lock);
 	while (!rc->stop) {
 		struct rc_job j;
-		struct rc_entry *e;
+		struct drfs_lru_entry *e;
 		int ret;
 
 		if (!rc->nqueue) {
@@ -358,15 +293,10 @@ static void *fill_main(void *arg)
 				  strerror(-ret));
 			continue;
 		}
-		e = calloc(1, sizeof(*e));
-		if (!e || find_locked(rc, j.sha)) {
-			free(e);
-			continue;
-		}
-		memcpy(e->sha, j.sha, 41);
-		e->size = j.size;
+		e = drfs_lru_insert(&rc->lru, j.sha, j.size);
+		if (!e)
+			continue; /* already indexed (or no memory) */
 		e->verified = true; /* hashed as it was written */
-		insert_locked(rc, e);
 		evict_locked(d, 0);
 		drfs_stat_add(d->fs, DRFS_ST_RC_FILL, 1);
 	}
@@ -374,24 +304,11 @@ static void *fill_main(void *arg)
 	return NULL;
 }
 
-struct found {
-	char sha[41];
-	uint64_t size;
-	int64_t mtime_ns;
-};
-
-static int by_mtime(const void *a, const void *b)
-{
-	const struct found *x = a, *y = b;
-
-	return (x->mtime_ns > y->mtime_ns) - (x->mtime_ns < y->mtime_ns);
-}
-
 /* Index the files a previous run left, oldest first; drop the rest. */
 static int load(struct rcache *rc)
 {
 	DIR *top = fdopendir(dup(rc->dirfd));
-	struct found *v = NULL;
+	struct drfs_lru_seed *v = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 
@@ -425,7 +342,7 @@ static int load(struct rcache *rc)
 				continue;
 			}
 			if (n == cap) {
-				struct found *nv;
+				struct drfs_lru_seed *nv;
 
 				cap = cap * 2 + 256;
 				nv = realloc(v, cap * sizeof(*v));
@@ -433,7 +350,7 @@ static int load(struct rcache *rc)
 					break;
 				v = nv;
 			}
-			memcpy(v[n].sha, fe->d_name, 41);
+			memcpy(v[n].key, fe->d_name, 41);
 			v[n].size = (uint64_t)st.st_size;
 			v[n].mtime_ns =
 				(int64_t)st.st_mtim.tv_sec * 1000000000 +
@@ -443,17 +360,11 @@ static int load(struct rcache *rc)
 		closedir(sub);
 	}
 	closedir(top);
-	if (n) /* qsort(NULL, 0) is undefined */
-		qsort(v, n, sizeof(*v), by_mtime);
-	for (size_t i = 0; i < n; i++) {
-		struct rc_entry *e = calloc(1, sizeof(*e));
-
-		if (!e)
-			break;
-		memcpy(e->sha, v[i].sha, 41);
-		e->size = v[i].size;
-		insert_locked(rc, e); /* newest last: it ends up first */
-	}
+	/* oldest first: the file used last ends up the newest */
+	if (drfs_lru_restore(&rc->lru, v, n) < 0)
+		drfs_warn("read cache: out of memory indexing %s: some "
+			  "files are not used",
+			  rc->dir);
 	free(v);
 	return 0;
 }
@@ -496,10 +407,8 @@ void drfsd_rc_epoch(struct drfsd *d, uint64_t epoch)
 		pthread_mutex_unlock(&rc->lock);
 		return;
 	}
-	n = rc->nfiles;
 	rc->nqueue = 0;
-	while (rc->oldest)
-		remove_locked(rc, rc->oldest);
+	n = drfs_lru_clear(&rc->lru, unlink_file, rc);
 	rc->epoch = epoch;
 	/* a fill in flight lands after the purge: harmless, the content
 	 * is still right; only its space comes back later */
@@ -520,7 +429,7 @@ int drfsd_rc_start(struct drfsd *d, const char *dir, uint64_t limit)
 	if (!rc)
 		return -ENOMEM;
 	rc->dir = strdup(dir);
-	rc->limit = limit;
+	drfs_lru_init(&rc->lru, limit);
 	rc->dirfd = rc->lockfd = -1;
 	pthread_mutex_init(&rc->lock, NULL);
 	pthread_cond_init(&rc->cond, NULL);
@@ -566,8 +475,8 @@ int drfsd_rc_start(struct drfsd *d, const char *dir, uint64_t limit)
 		goto fail;
 	}
 	rc->thread_up = true;
-	drfs_info("read cache %s: %zu files, %.1f of %.1f MiB", dir, rc->nfiles,
-		  rc->used / 1048576.0, limit / 1048576.0);
+	drfs_info("read cache %s: %zu files, %.1f of %.1f MiB", dir, rc->lru.n,
+		  rc->lru.used / 1048576.0, limit / 1048576.0);
 	return 0;
 fail:
 	if (rc->dirfd >= 0)
@@ -589,9 +498,9 @@ void drfsd_rc_usage(struct drfsd *d, uint64_t *used, uint64_t *limit,
 	if (!rc)
 		return;
 	pthread_mutex_lock(&rc->lock);
-	*used = rc->used;
-	*limit = rc->limit;
-	*files = rc->nfiles;
+	*used = rc->lru.used;
+	*limit = rc->lru.limit;
+	*files = rc->lru.n;
 	pthread_mutex_unlock(&rc->lock);
 }
 
@@ -608,12 +517,7 @@ void drfsd_rc_stop(struct drfsd *d)
 	if (rc->thread_up)
 		pthread_join(rc->thread, NULL);
 	d->rc = NULL;
-	while (rc->oldest) {
-		struct rc_entry *e = rc->oldest;
-
-		lru_unlink(rc, e);
-		free(e);
-	}
+	drfs_lru_release(&rc->lru); /* the files stay for the next run */
 	close(rc->lockfd);
 	close(rc->dirfd);
 	free(rc->dir);

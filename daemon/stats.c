@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "area.h"
 #include "daemon.h"
 #include "mdcache.h"
 #include "lock.h"
@@ -51,12 +52,11 @@ int drfsd_area_of(struct drfsd *d, uint64_t ino)
 
 int drfsd_area_at(struct drfsd *d, uint64_t parent, const char *name)
 {
-	if (parent != FUSE_ROOT_ID)
-		return drfsd_area_of(d, parent);
-	for (int a = 1; a < DRFS_AREA__N; a++)
-		if (!strcmp(name, d->area[a]) && strcmp(name, "none"))
-			return a;
-	return DRFS_AREA_OTHER;
+	bool root = parent == FUSE_ROOT_ID;
+
+	return drfs_area_child(
+		d->area, root,
+		root ? DRFS_AREA_OTHER : drfsd_area_of(d, parent), name);
 }
 
 int drfsd_stats_ino(const char *name)

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
@@ -34,15 +35,38 @@ bool drfs_filedir_name(const char *name)
 	return true;
 }
 
+bool drfs_filedir_parts(const char *name, char ab[3], char cd[3])
+{
+	if (!drfs_filedir_name(name))
+		return false;
+	snprintf(ab, 3, "%.2s", name);
+	snprintf(cd, 3, "%.2s", name + 2);
+	return true;
+}
+
+bool drfs_filedir_path(const char *area, const char *dpath, const char *name)
+{
+	char ab[3], cd[3];
+	size_t alen;
+
+	if (!area || !drfs_filedir_parts(name, ab, cd))
+		return false;
+	alen = strlen(area);
+	/* "/" area "/" ab "/" cd */
+	return dpath[0] == '/' && !strncmp(dpath + 1, area, alen) &&
+	       dpath[1 + alen] == '/' && !strncmp(dpath + 2 + alen, ab, 2) &&
+	       dpath[4 + alen] == '/' && !strcmp(dpath + 5 + alen, cd);
+}
+
 /* Is @dir the directory <root>/<area>/<name[0:2]>/<name[2:4]>? */
 int drfs_filedir_match(struct drfs_fs *fs, const char *area, uint64_t dir,
 		       const char *name)
 {
 	struct drfs_attr cd, ab, top, x;
-	char part[3] = {0};
+	char abname[3], cdname[3];
 	int ret;
 
-	if (!drfs_filedir_name(name))
+	if (!drfs_filedir_parts(name, abname, cdname))
 		return 0;
 	/* walk up: dir (cd) -> ab -> area -> root */
 	ret = drfs_getattr(fs, dir, &cd);
@@ -58,12 +82,10 @@ int drfs_filedir_match(struct drfs_fs *fs, const char *area, uint64_t dir,
 	ret = drfs_lookup(fs, DRFS_ROOT_INO, area, &x);
 	if (ret < 0 || x.ino != top.ino)
 		goto nomatch;
-	memcpy(part, name, 2);
-	ret = drfs_lookup(fs, top.ino, part, &x);
+	ret = drfs_lookup(fs, top.ino, abname, &x);
 	if (ret < 0 || x.ino != ab.ino)
 		goto nomatch;
-	memcpy(part, name + 2, 2);
-	ret = drfs_lookup(fs, ab.ino, part, &x);
+	ret = drfs_lookup(fs, ab.ino, cdname, &x);
 	if (ret < 0 || x.ino != dir)
 		goto nomatch;
 	return 1;

@@ -373,8 +373,20 @@ int drfs_purge_tree(struct drfs_fs *fs, uint64_t dir,
 
 /* ---- filedir (filedir.c) ---- */
 
-/* Is @name 40 lowercase hex digits? */
+/* Is @name 40 lowercase hex digits (a SHA-1 as Moodle names content)? */
 bool drfs_filedir_name(const char *name);
+/*
+ * The two directory levels pool content @name lives under: @ab = its
+ * first two digits, @cd = the next two.  False (and @ab, @cd untouched)
+ * if @name is not a filedir name.
+ */
+bool drfs_filedir_parts(const char *name, char ab[3], char cd[3]);
+/*
+ * Is entry @name of the directory at path @dpath ("/filedir/ab/cd",
+ * from the root, no trailing slash) pool content of area @area (NULL:
+ * the area is off): dpath is "/<area>/<name[0:2]>/<name[2:4]>"?
+ */
+bool drfs_filedir_path(const char *area, const char *dpath, const char *name);
 /* 1 if @dir/@name is <root>/@area/ab/cd/abcd..., 0 if not, -errno. */
 int drfs_filedir_match(struct drfs_fs *fs, const char *area, uint64_t dir,
 		       const char *name);

@@ -299,13 +299,7 @@ out:
 /* Is @dpath/@name pool content: <root>/<filedir>/ab/cd/abcd...? */
 static bool filedir_file(struct ctx *c, const char *dpath, const char *name)
 {
-	char want[300];
-
-	if (!c->o->filedir_name || !drfs_filedir_name(name))
-		return false;
-	snprintf(want, sizeof(want), "/%s/%.2s/%.2s", c->o->filedir_name, name,
-		 name + 2);
-	return !strcmp(dpath, want);
+	return drfs_filedir_path(c->o->filedir_name, dpath, name);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -327,54 +321,69 @@ static bool young(struct ctx *c, const struct drfs_attr *a)
  * Read the stripe records of a file (paged), each page with the size it
  * was read with.  Calls @fn for each record; 0 or -errno.
  */
-static int read_records(struct ctx *c, uint64_t ino,
-			void (*fn)(struct ctx *c, uint64_t stripe,
-				   uint64_t size, void *arg),
-			void *arg)
+typedef void (*record_fn)(struct ctx *c, uint64_t stripe, uint64_t size,
+			  void *arg);
+
+/* A listing of stripe records, with the inode's size read in each page. */
+struct records {
+	struct ctx *c;
+	record_fn fn;
+	void *arg;
+	rados_xattrs_iter_t xit;
+	int prval;
+	struct drfs_attr a;
+};
+
+static void records_add(void *arg, rados_read_op_t op)
 {
-	char oid[DRFS_OID_MAX], after[256] = "";
-	unsigned char more = 1;
-	int ret = 0;
+	struct records *r = arg;
+
+	r->xit = NULL;
+	rados_read_op_getxattrs(op, &r->xit, &r->prval);
+}
+
+/* The attributes as of this page: the records are judged by that size. */
+static int records_got(void *arg, int ret)
+{
+	struct records *r = arg;
+	const char *name, *val;
+	size_t len;
+
+	memset(&r->a, 0, sizeof(r->a));
+	while (ret == 0 &&
+	       rados_getxattrs_next(r->xit, &name, &val, &len) == 0 && name)
+		if (!strcmp(name, "a"))
+			ret = drfs_attr_decode(val, len, &r->a);
+	if (r->xit)
+		rados_getxattrs_end(r->xit);
+	r->xit = NULL;
+	return ret;
+}
+
+static int records_one(void *arg, const char *key, size_t klen, const char *val,
+		       size_t vlen)
+{
+	struct records *r = arg;
+
+	(void)val;
+	(void)vlen;
+	if (klen == DRFS_STRIPE_KEY_MAX - 6)
+		r->fn(r->c, strtoull(key + 2, NULL, 16), r->a.size, r->arg);
+	return 0;
+}
+
+/* Call @fn for each stripe record "s.<n>" of @ino, with the inode's size. */
+static int read_records(struct ctx *c, uint64_t ino, record_fn fn, void *arg)
+{
+	char oid[DRFS_OID_MAX];
+	struct records r = {c, fn, arg, NULL, 0, {0}};
+	const struct drfs_omap_list l = {.prefix = DRFS_STRIPE_KEY_PREFIX,
+					 .page = 1024,
+					 .add = records_add,
+					 .got = records_got};
 
 	drfs_oid(oid, ino, 0);
-	while (ret == 0 && more) {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		rados_xattrs_iter_t xit = NULL;
-		struct drfs_attr a = {0};
-		const char *name, *val;
-		char *k, *v;
-		size_t len, kl, vl;
-		int pr1 = 0, pr2 = 0;
-
-		more = 0;
-		rados_read_op_getxattrs(op, &xit, &pr1);
-		rados_read_op_omap_get_vals2(op, after, DRFS_STRIPE_KEY_PREFIX,
-					     1024, &it, &more, &pr2);
-		ret = drfs_rop(c->fs, oid, op, NULL);
-		while (ret == 0 &&
-		       rados_getxattrs_next(xit, &name, &val, &len) == 0 &&
-		       name)
-			if (!strcmp(name, "a"))
-				ret = drfs_attr_decode(val, len, &a);
-		while (ret == 0 &&
-		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-			if (kl >= sizeof(after)) { /* not ours: cannot page */
-				ret = -EIO;
-				break;
-			}
-			snprintf(after, sizeof(after), "%.*s", (int)kl, k);
-			if (kl == DRFS_STRIPE_KEY_MAX - 6)
-				fn(c, strtoull(after + 2, NULL, 16), a.size,
-				   arg);
-		}
-		if (xit)
-			rados_getxattrs_end(xit);
-		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
-	}
-	return ret;
+	return drfs_omap_list(c->fs, oid, &l, records_one, &r);
 }
 
 struct rec_ctx {
@@ -699,36 +708,32 @@ static void check_index_entry(struct ctx *c, const char *oid, const char *sha,
 		fix ? ": removed" : "");
 }
 
+struct index_ctx {
+	struct ctx *c;
+	const char *oid;
+};
+
+static int index_one(void *arg, const char *key, size_t klen, const char *val,
+		     size_t vlen)
+{
+	struct index_ctx *x = arg;
+
+	(void)klen;
+	check_index_entry(x->c, x->oid, key, val, vlen);
+	return 0;
+}
+
 static int check_index(struct ctx *c)
 {
+	const struct drfs_omap_list l = {.page = 512};
+
 	for (unsigned s = 0; s < 256; s++) {
-		char oid[16], after[64] = "";
-		unsigned char more = 0;
+		char oid[16];
+		struct index_ctx x = {c, oid};
 		int ret;
 
 		snprintf(oid, sizeof(oid), "cas.%02x", s);
-		do {
-			rados_read_op_t op = rados_create_read_op();
-			rados_omap_iter_t it = NULL;
-			char *k, *v;
-			size_t kl, vl;
-			int prval = 0;
-
-			rados_read_op_omap_get_vals2(op, after, "", 512, &it,
-						     &more, &prval);
-			ret = drfs_rop(c->fs, oid, op, NULL);
-			while (ret == 0 &&
-			       rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
-				       0 &&
-			       k) {
-				snprintf(after, sizeof(after), "%.*s", (int)kl,
-					 k);
-				check_index_entry(c, oid, after, v, vl);
-			}
-			if (it)
-				rados_omap_get_end(it);
-			rados_release_read_op(op);
-		} while (ret == 0 && more);
+		ret = drfs_omap_list(c->fs, oid, &l, index_one, &x);
 		if (ret < 0 && ret != -ENOENT)
 			return ret;
 	}
@@ -922,52 +927,50 @@ static bool node_live(struct ctx *c, const char *node)
 	return false;
 }
 
+struct locks_ctx {
+	struct ctx *c;
+	const char *oid;
+	uint64_t ino;
+};
+
+/* One lock record "<node uuid>...": held by a node that is not live? */
+static int lock_one(void *arg, const char *key, size_t klen, const char *val,
+		    size_t vlen)
+{
+	struct locks_ctx *x = arg;
+	struct ctx *c = x->c;
+	char node[37];
+	bool fix = false;
+
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	snprintf(node, sizeof(node), "%.36s", key);
+	if (node_live(c, node))
+		return 0;
+	if (c->o->repair) {
+		rados_write_op_t w = rados_create_write_op();
+
+		drfs_op_rm(w, key);
+		fix = drfs_wop(c->fs, x->oid, w,
+			       LIBRADOS_OPERATION_FULL_FORCE) == 0;
+		rados_release_write_op(w);
+	}
+	problem(c, fix, "lock held by dead node %s on inode %" PRIx64 "%s",
+		node, x->ino, fix ? ": released" : "");
+	return 0;
+}
+
 static void check_locks(struct ctx *c)
 {
+	const struct drfs_omap_list l = {.page = 4096};
+
 	for (size_t i = 0; i < c->nlockobjs; i++) {
 		char oid[DRFS_OID_MAX];
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		unsigned char more = 0;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0;
+		struct locks_ctx x = {c, oid, c->lockobjs[i]};
 
 		drfs_lock_oid(oid, c->lockobjs[i]);
-		rados_read_op_omap_get_vals2(op, "", "", 4096, &it, &more,
-					     &prval);
-		if (drfs_rop(c->fs, oid, op, NULL) == 0) {
-			while (rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
-				       0 &&
-			       k) {
-				char key[128], node[37];
-				bool fix = false;
-
-				snprintf(key, sizeof(key), "%.*s", (int)kl, k);
-				snprintf(node, sizeof(node), "%.36s", key);
-				if (node_live(c, node))
-					continue;
-				if (c->o->repair) {
-					rados_write_op_t w =
-						rados_create_write_op();
-
-					drfs_op_rm(w, key);
-					fix = drfs_wop(
-						      c->fs, oid, w,
-						      LIBRADOS_OPERATION_FULL_FORCE) ==
-					      0;
-					rados_release_write_op(w);
-				}
-				problem(c, fix,
-					"lock held by dead node %s on "
-					"inode %" PRIx64 "%s",
-					node, c->lockobjs[i],
-					fix ? ": released" : "");
-			}
-		}
-		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
+		drfs_omap_list(c->fs, oid, &l, lock_one, &x);
 	}
 }
 

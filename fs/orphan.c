@@ -51,6 +51,40 @@ static void orphan_del(struct drfs_fs *fs, const char *oid, const char *key)
 	rados_release_write_op(op);
 }
 
+struct scan {
+	struct drfs_fs *fs;
+	const char *oid;
+	int64_t now;
+	int grace_s;
+	bool reap;
+	void (*is_pending)(void *ctx, uint64_t ino);
+	void *ctx;
+	int freed;
+};
+
+/* One record: "<ino hex>" -> "<time ns>". */
+static int scan_one(void *arg, const char *key, size_t klen, const char *v,
+		    size_t vlen)
+{
+	struct scan *sc = arg;
+	char val[32];
+	uint64_t ino = strtoull(key, NULL, 16);
+	int64_t t;
+
+	(void)klen;
+	snprintf(val, sizeof(val), "%.*s", (int)vlen, v);
+	t = strtoll(val, NULL, 10);
+	if (sc->is_pending)
+		sc->is_pending(sc->ctx, ino);
+	if (!sc->reap || sc->now - t < (int64_t)sc->grace_s * 1000000000)
+		return 0;
+	if (drfs_inode_free(sc->fs, ino) == 0) {
+		orphan_del(sc->fs, sc->oid, key);
+		sc->freed++;
+	}
+	return 0;
+}
+
 /*
  * Visit orphan records; with @reap, free those older than @grace_s.
  * @is_pending (may be NULL) is called for every recorded inode.
@@ -58,56 +92,25 @@ static void orphan_del(struct drfs_fs *fs, const char *oid, const char *key)
 int drfs_orphans_scan(struct drfs_fs *fs, int grace_s, bool reap,
 		      void (*is_pending)(void *ctx, uint64_t ino), void *ctx)
 {
-	int64_t now = drfs_now_ns();
-	int freed = 0;
+	struct scan sc = {.fs = fs,
+			  .now = drfs_now_ns(),
+			  .grace_s = grace_s,
+			  .reap = reap,
+			  .is_pending = is_pending,
+			  .ctx = ctx};
+	const struct drfs_omap_list l = {.page = 256};
 
 	for (unsigned s = 0; s < ORPHAN_SHARDS; s++) {
-		char oid[32], after[32] = "";
-		unsigned char more = 0;
+		char oid[32];
 		int ret;
 
 		snprintf(oid, sizeof(oid), "orphans.%u", s);
-		do {
-			rados_read_op_t op = rados_create_read_op();
-			rados_omap_iter_t it = NULL;
-			char *k, *v;
-			size_t kl, vl;
-			int prval = 0;
-
-			rados_read_op_omap_get_vals2(op, after, "", 256, &it,
-						     &more, &prval);
-			ret = drfs_rop(fs, oid, op, NULL);
-			while (ret == 0 &&
-			       rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
-				       0 &&
-			       k) {
-				char key[32], val[32];
-				uint64_t ino;
-				int64_t t;
-
-				snprintf(key, sizeof(key), "%.*s", (int)kl, k);
-				snprintf(val, sizeof(val), "%.*s", (int)vl, v);
-				snprintf(after, sizeof(after), "%s", key);
-				ino = strtoull(key, NULL, 16);
-				t = strtoll(val, NULL, 10);
-				if (is_pending)
-					is_pending(ctx, ino);
-				if (!reap ||
-				    now - t < (int64_t)grace_s * 1000000000)
-					continue;
-				if (drfs_inode_free(fs, ino) == 0) {
-					orphan_del(fs, oid, key);
-					freed++;
-				}
-			}
-			if (it)
-				rados_omap_get_end(it);
-			rados_release_read_op(op);
-		} while (ret == 0 && more);
+		sc.oid = oid;
+		ret = drfs_omap_list(fs, oid, &l, scan_one, &sc);
 		if (ret < 0 && ret != -ENOENT)
 			return ret;
 	}
-	return freed;
+	return sc.freed;
 }
 
 int drfs_orphans_reap(struct drfs_fs *fs, int grace_s)

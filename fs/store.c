@@ -53,11 +53,6 @@ void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n)
 	__atomic_add_fetch(&fs->stats[s], n, __ATOMIC_RELAXED);
 }
 
-const char *const drfs_area_kinds[DRFS_AREA__N] = {
-	"other", "filedir", "trashdir", "localcache", "cache",
-	"temp",	 "lock",    "sessions", "muc",
-};
-
 const char *drfs_stat_name(int i, char *buf, size_t size)
 {
 	static const char *const names[DRFS_ST_AREA_OPS] = {
@@ -457,24 +452,54 @@ static int sb_write(struct drfs_fs *fs, bool exclusive)
 	return ret;
 }
 
+struct sb_read {
+	struct drfs_sb sb;
+	bool magic;
+};
+
+/* One superblock key. */
+static int sb_key(void *arg, const char *key, size_t klen, const char *val,
+		  size_t vlen)
+{
+	struct sb_read *r = arg;
+	struct drfs_sb *sb = &r->sb;
+	char v[64];
+
+	(void)klen;
+	snprintf(v, sizeof(v), "%.*s", (int)vlen, val);
+	if (!strcmp(key, "magic"))
+		r->magic = !strcmp(v, DRFS_MAGIC);
+	else if (!strcmp(key, "format"))
+		sb->format = (uint32_t)strtoul(v, NULL, 10);
+	else if (!strcmp(key, "uuid"))
+		snprintf(sb->uuid, sizeof(sb->uuid), "%.36s", v);
+	else if (!strcmp(key, "created"))
+		sb->created_ns = strtoll(v, NULL, 10);
+	else if (!strcmp(key, "lc_epoch"))
+		sb->lc_epoch = strtoull(v, NULL, 10);
+	else if (!strcmp(key, "rc_epoch"))
+		sb->rc_epoch = strtoull(v, NULL, 10);
+	for (int a = 1; a < DRFS_AREA__N; a++)
+		if (!strncmp(key, "area.", 5) &&
+		    !strcmp(key + 5, drfs_area_kinds[a]))
+			snprintf(sb->area[a], sizeof(sb->area[a]), "%s", v);
+	return 0;
+}
+
 int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 {
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	char *key, *val;
-	size_t klen, vlen;
-	bool magic = false, more = false;
-	int prval = 0, ret;
+	const struct drfs_omap_list l = {.page = 64};
+	struct sb_read r;
+	int ret;
 
-	rados_read_op_omap_get_vals2(op, "", "", 64, &it,
-				     (unsigned char *)&more, &prval);
-	ret = drfs_rop(fs, "sb", op, NULL);
+	memset(&r, 0, sizeof(r));
+	ret = drfs_omap_list(fs, "sb", &l, sb_key, &r);
 	if (ret == -ENOENT) {
 		seterr(err, errlen,
 		       "no datarootfs filesystem '%s' in pool '%s' (run "
 		       "datarootctl mkfs first)",
 		       fs->fsname, fs->pool);
-		goto out;
+		return ret;
 	}
 	if (ret == -EPERM || ret == -EACCES) {
 		seterr(err, errlen,
@@ -484,44 +509,24 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 		       fs->copts.id ? fs->copts.id : "admin", fs->fsname,
 		       fs->fsname, fs->pool, strerror(-ret),
 		       fs->copts.id ? fs->copts.id : "admin");
-		goto out;
+		return ret;
 	}
 	if (ret < 0) {
 		seterr(err, errlen,
 		       "cannot read superblock of '%s' in pool "
 		       "'%s': %s",
 		       fs->fsname, fs->pool, strerror(-ret));
-		goto out;
-	}
-	memset(&fs->sb, 0, sizeof(fs->sb));
-	while (rados_omap_get_next2(it, &key, &val, &klen, &vlen) == 0 && key) {
-		char v[64];
-
-		snprintf(v, sizeof(v), "%.*s", (int)vlen, val);
-		if (!strcmp(key, "magic"))
-			magic = !strcmp(v, DRFS_MAGIC);
-		else if (!strcmp(key, "format"))
-			fs->sb.format = (uint32_t)strtoul(v, NULL, 10);
-		else if (!strcmp(key, "uuid"))
-			snprintf(fs->sb.uuid, sizeof(fs->sb.uuid), "%.36s", v);
-		else if (!strcmp(key, "created"))
-			fs->sb.created_ns = strtoll(v, NULL, 10);
-		else if (!strcmp(key, "lc_epoch"))
-			fs->sb.lc_epoch = strtoull(v, NULL, 10);
-		else if (!strcmp(key, "rc_epoch"))
-			fs->sb.rc_epoch = strtoull(v, NULL, 10);
-		for (int a = 1; a < DRFS_AREA__N; a++)
-			if (!strncmp(key, "area.", 5) &&
-			    !strcmp(key + 5, drfs_area_kinds[a]))
-				snprintf(fs->sb.area[a], sizeof(fs->sb.area[a]),
-					 "%s", v);
+		return ret;
 	}
 	/* filesystems made before area names were recorded */
 	for (int a = 1; a < DRFS_AREA__N; a++)
-		if (!fs->sb.area[a][0])
-			snprintf(fs->sb.area[a], sizeof(fs->sb.area[a]), "%s",
+		if (!r.sb.area[a][0])
+			snprintf(r.sb.area[a], sizeof(r.sb.area[a]), "%s",
 				 drfs_area_kinds[a]);
-	if (!magic) {
+	/* one copy, after the whole read: a failed read leaves fs->sb as
+	 * it was (the daemon's area names point into it) */
+	fs->sb = r.sb;
+	if (!r.magic) {
 		seterr(err, errlen,
 		       "object 'sb' in namespace '%s' of pool "
 		       "'%s' is not a datarootfs superblock",
@@ -534,10 +539,6 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 		       fs->fsname, fs->sb.format, DRFS_FORMAT);
 		ret = -EPROTO;
 	}
-out:
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
 	return ret;
 }
 

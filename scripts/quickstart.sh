@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # quickstart.sh - see datarootfs running: installs what is missing, builds,
 # starts a throwaway Ceph cluster on loopback, makes a filesystem and mounts
-# it on two mount points (two "web nodes"): ./mnt/node1 and ./mnt/node2.
+# it on two mount points (two "web nodes"): ./mnt/node1 and ./mnt/node2,
+# each with its own filedir read cache (./.quickstart/read-cache-nodeN).
 #
 #   scripts/quickstart.sh          bring everything up
 #   scripts/quickstart.sh stop     unmount, stop daemons and the cluster
@@ -70,7 +71,7 @@ for n in "${NODES[@]}"; do
 	mnt=$TOP/mnt/$n
 	mkdir -p "$mnt"
 	nohup "$BUILD/daemon/datarootfs" -f \
-		-o "conf=$CEPH_CONF,allow_other,localcache_path=/dev/shm/datarootfs-quickstart-$n" \
+		-o "conf=$CEPH_CONF,allow_other,localcache_path=/dev/shm/datarootfs-quickstart-$n,cache_path=$QS/read-cache-$n,cache_size=256M" \
 		dataroot "$mnt" >"$QS/$n.log" 2>&1 &
 	echo $! >"$QS/$n.pid"
 	for _ in $(seq 200); do
@@ -93,6 +94,9 @@ Try:
   mkdir -p mnt/node1/cache/demo && echo hello > mnt/node1/cache/demo/a
   cat mnt/node2/cache/demo/a
   $BUILD/tools/datarootctl -c $CEPH_CONF -n dataroot status
+
+Each node keeps a read cache of filedir/ content in $QS/read-cache-nodeN
+(256 MiB; hits and fills in mnt/nodeN/.datarootfs-stats.txt).
 
 Daemon logs: $QS/node1.log, $QS/node2.log
 Stop everything: scripts/quickstart.sh stop

@@ -5,13 +5,44 @@
 # failure and ends with a summary line.
 #
 #   scripts/test.sh [PATTERN]     run integration tests matching PATTERN
+#   scripts/test.sh --fast [PATTERN]
+#                                 the fast tier: unit tests and the core
+#                                 integration tests only (FAST_TESTS below)
 #
-# Environment: CI=true turns warnings into errors; DRFS_SANITIZE=1 builds
-# with ASan/UBSan (separate build dir).
+# The default is the full suite (what CI runs).  Environment: CI=true
+# turns warnings into errors; DRFS_SANITIZE=1 builds with ASan/UBSan
+# (separate build dir); DRFS_FAST=1 is the same as --fast.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
+FAST=${DRFS_FAST:-0}
+if [ "${1:-}" = --fast ]; then
+	FAST=1
+	shift
+fi
 PATTERN=${1:-}
+# The core of the filesystem, a few minutes: mount, POSIX, two nodes,
+# crash consistency, fsck, locks, filedir.  The rest (fsx, bad input,
+# purge, the admin tool, fstab, localcache, read cache, the fault suite)
+# runs in the full suite.
+FAST_TESTS=(t0001-mount t0200-posix t0300-two-node t0400-crash t0600-fsck
+	t0700-locks t0950-filedir)
+
+in_fast_tier() {
+	local f
+	for f in "${FAST_TESTS[@]}"; do
+		[ "$f" = "$1" ] && return 0
+	done
+	return 1
+}
+if [ "$FAST" = 1 ]; then
+	for f in "${FAST_TESTS[@]}"; do
+		if [ ! -f "tests/integration/$f.sh" ]; then
+			echo "test.sh: fast tier names $f, which does not exist" >&2
+			exit 2
+		fi
+	done
+fi
 
 step() { echo "=== $*"; }
 
@@ -86,6 +117,7 @@ failed=()
 for t in tests/integration/t[0-9]*.sh; do
 	name=$(basename "$t" .sh)
 	[ -n "$PATTERN" ] && [[ $name != *$PATTERN* ]] && continue
+	[ "$FAST" = 1 ] && ! in_fast_tier "$name" && continue
 	start=$SECONDS
 	if bash "$t" >"$WORK/$name.log" 2>&1; then
 		pass=$((pass + 1))
@@ -99,6 +131,9 @@ for t in tests/integration/t[0-9]*.sh; do
 done
 
 echo
+tier=full
+[ "$FAST" = 1 ] && tier=fast
+echo "($tier tier, $SECONDS s in all)"
 if [ $unit_rc -ne 0 ] || [ $fail -ne 0 ]; then
 	echo "SUMMARY: FAILED - unit tests $([ $unit_rc -eq 0 ] && echo passed || echo FAILED), integration $pass passed, $fail failed (${failed[*]})"
 	exit 1

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "area.h"
 #include "fs.h"
 #include "fsck.h"
 #include "lock.h"
@@ -153,18 +154,14 @@ static int cmd_mkfs(struct global *g, int argc, char **argv)
 		case 'a': {
 			/* KIND=NAME: e.g. localcache=localcache-web */
 			char arg[128], *eq = strchr(optarg, '=');
-			int k = 1;
+			int k = -1;
 
 			snprintf(arg, sizeof(arg), "%s", optarg);
 			if (eq) {
 				*eq = 0;
-				while (k < DRFS_AREA__N &&
-				       strcmp(optarg, drfs_area_kinds[k]))
-					k++;
+				k = drfs_area_kind(optarg);
 			}
-			if (!eq || k == DRFS_AREA__N || !eq[1] ||
-			    strchr(eq + 1, '/') || strlen(eq + 1) > 63 ||
-			    !strcmp(eq + 1, ".") || !strcmp(eq + 1, "..")) {
+			if (k < 0 || !drfs_area_name_ok(eq + 1)) {
 				fprintf(stderr,
 					"%s: bad --area '%s': "
 					"KIND=NAME with KIND one of filedir, "

@@ -99,6 +99,16 @@ ok "node1, down during the purge, starts with an empty cache" \
 out=$(ctl purge --read-cache --dry-run 2>&1)
 contains "--dry-run says what it would do" 'would purge the filedir read cache of every node \(epoch 2 -> 3\)' "$out"
 
+# a node mounted without the localcache area still hears read cache purges
+# (the superblock watch announces both)
+umount_fs "$B"
+mount_fs "$B" "cache_path=$CB,cache_size=16M,localcache_name=none" || exit 1
+cat "$B/$p1" >/dev/null; wait_cached "$CB" "$h1"
+cat "$B/$p1" >/dev/null # a hit, for the status checks below
+out=$(ctl purge --read-cache 2>&1)
+contains "purge --read-cache reaches a node with localcache_name=none" 'read cache purged: epoch 3, 2 node' "$out"
+ok "and empties its cache" bash -c "! [ -e '$CB/${h1:0:2}/$h1' ]"
+
 # bad options: one line, no mount
 out=$("$DATAROOTFS" -f -o "conf=$CEPH_CONF,cache_size=12Q" "$T_FS" "$T_DIR/node3" 2>&1)
 contains "cache_size=12Q is refused with one line" 'cache_size=12Q: must be a size' "$out"
