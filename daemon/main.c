@@ -442,11 +442,12 @@ int main(int argc, char *argv[])
 		}
 	}
 	if (o.inval_timeout_ms < 0 ||
-	    (o.inval_timeout_ms && (o.inval_timeout_ms < 3000 ||
+	    (o.inval_timeout_ms && (o.inval_timeout_ms < 5000 ||
 				    o.inval_timeout_ms > 120000))) {
 		fprintf(stderr,
 			"datarootfs: inval_timeout=%d: must be milliseconds "
-			"from 3000 to 120000\n",
+			"from 5000 to 120000 (above the 4 s a node\n"
+			"trusts its cache without hearing from the cluster)\n",
 			o.inval_timeout_ms);
 		return 1;
 	}

@@ -57,7 +57,9 @@
 
 #define INV_MAGIC "DRI1"
 #define INV_TICK_MS 200
-#define INV_TRUST_MS 2500
+/* must stay below the notify timeout (a writer gives up on a frozen node
+ * only after the node's trust has run out) */
+#define INV_TRUST_MS 4000
 #define INV_WATCH_S 10
 #define INV_BATCH 32
 #define INV_HIST 128
@@ -405,17 +407,25 @@ static void watch_cb(void *arg, uint64_t notify_id, uint64_t cookie,
 	rados_notify_ack(inv->io, w->oid, notify_id, cookie, NULL, 0);
 }
 
-static void untrust(struct drfs_inval *inv, const char *why)
+/*
+ * Stop trusting the cache.  @loud: a watch failed (worth a warning); else
+ * a confirmation came late (a loaded machine, a stalled node): counted
+ * (mdcache_lost), logged at debug level only.
+ */
+static void untrust(struct drfs_inval *inv, const char *why, bool loud)
 {
 	if (!__atomic_exchange_n(&inv->trusted, false, __ATOMIC_SEQ_CST))
 		return;
-	inv->was_lost = true;
+	inv->was_lost = loud;
 	drfs_mdc_enable(inv->fs->mdc, false);
 	drfs_stat_add(inv->fs, DRFS_ST_INV_LOST, 1);
-	drfs_warn("metadata cache off: %s; everything is read from the "
-		  "cluster until the invalidation watches are confirmed "
-		  "again",
-		  why);
+	if (loud)
+		drfs_warn("metadata cache off: %s; everything is read from "
+			  "the cluster until the invalidation watches are "
+			  "confirmed again",
+			  why);
+	else
+		drfs_dbg("metadata cache off: %s", why);
 	if (inv->hooks && inv->hooks->lost)
 		inv->hooks->lost(inv->ctx);
 }
@@ -429,7 +439,7 @@ static void watch_err(void *arg, uint64_t cookie, int err)
 	(void)cookie;
 	snprintf(why, sizeof(why), "watch on %s lost (%s)", w->oid,
 		 strerror(-err));
-	untrust(inv, why);
+	untrust(inv, why, true);
 	pthread_mutex_lock(&inv->lock);
 	inv->kick = true;
 	pthread_cond_signal(&inv->cond);
@@ -546,9 +556,9 @@ static void health_tick(struct drfs_inval *inv)
 	now = mono_us();
 	if (ok && __atomic_load_n(&inv->trusted, __ATOMIC_SEQ_CST) &&
 	    now > __atomic_load_n(&inv->trusted_until_us, __ATOMIC_SEQ_CST))
-		untrust(inv, "cache trust lapsed (this node stalled?)");
+		untrust(inv, "cache trust lapsed (this node stalled?)", false);
 	if (!ok) {
-		untrust(inv, "invalidation watches not confirmed");
+		untrust(inv, "invalidation watches not confirmed", false);
 		return;
 	}
 	__atomic_store_n(&inv->trusted_until_us,
@@ -641,7 +651,7 @@ void drfs_inval_detach(struct drfs_fs *fs)
 
 	if (!inv)
 		return;
-	untrust(inv, "rejoining the cluster");
+	untrust(inv, "rejoining the cluster", false);
 	unwatch_all(inv);
 }
 
