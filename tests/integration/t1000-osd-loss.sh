@@ -123,5 +123,5 @@ for m in "$A" "$B"; do
 done
 # Expected: lock watches lost with an OSD, a stall of more than half the
 # lease, and (DRFS_LONG) a stall longer than the lease: see t1010.
-check_daemon_logs "lock watch on l\.[0-9a-f]+ (lost|re-armed)|the cluster answers again after [0-9.]+ s without a lease renewal .*no node broke it|info: a node holding a lock missed its lease, but"
+check_daemon_logs "metadata cache (off: watch on inv\.[0-7] lost|on again)|lock watch on l\.[0-9a-f]+ (lost|re-armed)|the cluster answers again after [0-9.]+ s without a lease renewal .*no node broke it|info: a node holding a lock missed its lease, but"
 done_testing

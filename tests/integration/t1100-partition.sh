@@ -249,5 +249,5 @@ umount_fs "$B"
 mount_fs "$B" || exit 1
 check_eq "after both unmounted, a fresh mount reads node 2's X" N2-OWNS-X "$(cat "$B/X")"
 umount_fs "$B"
-check_daemon_logs 'missed its lease|THIS NODE HAS BEEN FENCED|the cluster answers again|rejoined with session|write-back of inode .* failed|watch on the superblock lost|lock watch on .* lost|cannot renew the node lease'
+check_daemon_logs 'metadata cache (off: watch on inv\.[0-7] lost|on again)|did not acknowledge a cache invalidation|missed its lease|THIS NODE HAS BEEN FENCED|the cluster answers again|rejoined with session|write-back of inode .* failed|watch on the superblock lost|lock watch on .* lost|cannot renew the node lease'
 done_testing
