@@ -168,6 +168,11 @@ until grep -q ready "$T_DIR/holder.out" || [ $SECONDS -ge $deadline ]; do sleep 
 check_eq "node 1 holds flock(X) and lockf(Y) with buffered writes" ready "$(cat "$T_DIR/holder.out")"
 ok "node 2 cannot take flock(X) meanwhile" bash -c "! flock -n -x '$B/X' -c true"
 
+# node 1 caches a name, and the absence of another (coherent cache)
+echo cached >"$B/cached"
+cat "$A/cached" >/dev/null
+test -e "$A/newname"
+
 # --- cut ---
 ip link set "$VH" down
 cut=$SECONDS
@@ -198,6 +203,9 @@ bl=$(ceph -c "$CEPH_CONF" osd blocklist ls 2>/dev/null)
 contains "node 1's client instance is blocklisted" "${addr1#v2:}" "$bl"
 contains "node 2 logged the fencing" 'missed its lease: blocklisted' "$(cat "$T_DIR/daemon.node2.log")"
 check_eq "X holds node 2's data" N2-OWNS-X "$(cat "$B/X")"
+# names node 1 has cached change while it cannot hear about it
+rm "$B/cached"
+echo new >"$B/newname"
 
 # --- the link returns ---
 ip link set "$VH" up
@@ -238,6 +246,8 @@ contains "old handle: close reports the lost writes (EIO)" '^close-x EIO$' "$h"
 check_eq "node 1 reads node 2's X (its buffered write was dropped)" N2-OWNS-X "$(cat "$A/X")"
 check_eq "node 1 reads node 2's Y (its in-flight write never landed)" N2-OWNS-Y "$(cat "$A/Y")"
 check_eq "data closed before the cut survived" durable "$(cat "$B/durable")"
+ok "node 1 does not show the file deleted while it was cut off" test ! -e "$A/cached"
+check_eq "node 1 sees the file created while it was cut off" new "$(cat "$A/newname" 2>/dev/null)"
 echo after >"$A/after"
 check_eq "node 1 writes again (new open), node 2 reads it" after "$(cat "$B/after")"
 ok "node 1 takes flock(X) again" flock -n -x "$A/X" -c true
