@@ -81,9 +81,10 @@ void drfsd_coh_probe(struct drfsd *d)
 			  "entries cached for %.1f s",
 			  d->md_timeout);
 	} else {
-		drfs_info("kernel has no FUSE_NOTIFY_INC_EPOCH (Linux < 6.16?): "
-			  "directory entries are not cached by the kernel "
-			  "(still by the daemon)");
+		drfs_info(
+			"kernel has no FUSE_NOTIFY_INC_EPOCH (Linux < 6.16?): "
+			"directory entries are not cached by the kernel "
+			"(still by the daemon)");
 	}
 }
 

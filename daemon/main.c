@@ -440,14 +440,15 @@ int main(int argc, char *argv[])
 			fprintf(stderr,
 				"datarootfs: md_timeout=%s: must be seconds "
 				"from 0 to 2 (it must stay below the time a "
-				"frozen node needs to stop trusting its cache)\n",
+				"frozen node needs to stop trusting its "
+				"cache)\n",
 				o.md_timeout);
 			return 1;
 		}
 	}
 	if (o.inval_timeout_ms < 0 ||
-	    (o.inval_timeout_ms && (o.inval_timeout_ms < 5000 ||
-				    o.inval_timeout_ms > 120000))) {
+	    (o.inval_timeout_ms &&
+	     (o.inval_timeout_ms < 5000 || o.inval_timeout_ms > 120000))) {
 		fprintf(stderr,
 			"datarootfs: inval_timeout=%d: must be milliseconds "
 			"from 5000 to 120000 (above the 4 s a node\n"

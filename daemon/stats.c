@@ -177,9 +177,9 @@ static void render_areas_txt(struct drfsd *d, struct sbuf *b)
 static void render_mdc(struct drfsd *d, struct sbuf *b, bool prom)
 {
 	static const char *const names[] = {
-		"mdcache_hits", "mdcache_misses", "invalidations_sent",
-		"invalidations_received", "invalidation_fenced",
-		"mdcache_lost"};
+		"mdcache_hits",	       "mdcache_misses",
+		"invalidations_sent",  "invalidations_received",
+		"invalidation_fenced", "mdcache_lost"};
 	struct drfs_fs *fs = d->fs;
 	struct drfs_mdc_stats ms = {0};
 	uint64_t p99 = drfs_inval_wait_p99_us(fs);
@@ -216,8 +216,8 @@ static void render_mdc(struct drfsd *d, struct sbuf *b, bool prom)
 	    miss, ms.inodes, ms.entries, ms.evictions, ms.stale_fills,
 	    ld(&fs->stats[DRFS_ST_INV_LOST]));
 	put(b,
-	    "invalidation sent=%" PRIu64 " received=%" PRIu64
-	    " fenced=%" PRIu64 " ack_wait_p99=%" PRIu64 "us\n",
+	    "invalidation sent=%" PRIu64 " received=%" PRIu64 " fenced=%" PRIu64
+	    " ack_wait_p99=%" PRIu64 "us\n",
 	    ld(&fs->stats[DRFS_ST_INV_SENT]), ld(&fs->stats[DRFS_ST_INV_RECV]),
 	    ld(&fs->stats[DRFS_ST_INV_FENCED]), p99);
 }

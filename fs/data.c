@@ -772,8 +772,8 @@ static int record_stripes(struct drfs_fs *fs, uint64_t ino, uint64_t first,
 	return ret == -ENOENT ? 0 : drfs_ret(fs, ret);
 }
 
-static int write_do(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
-	       size_t len, int64_t mtime_ns)
+static int write_do(struct drfs_fs *fs, uint64_t ino, uint64_t off,
+		    const char *buf, size_t len, int64_t mtime_ns)
 {
 	char raw_a[DRFS_ATTR_LEN];
 	uint64_t s0, s1, first, n, old_size = 0;
@@ -914,8 +914,8 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 	       size_t len, int64_t mtime_ns)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, write_do(fs, ino, off, buf, len,
-						 mtime_ns));
+	return drfs_inval_finish(fs,
+				 write_do(fs, ino, off, buf, len, mtime_ns));
 }
 
 /* ---- truncate ---- */
@@ -938,7 +938,7 @@ static int drop_records(struct drfs_fs *fs, uint64_t ino, uint64_t from)
 }
 
 static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
-	      uint64_t size, uint64_t want_ver)
+		   uint64_t size, uint64_t want_ver)
 {
 	uint64_t k = drfs_stripe_of(size), last = drfs_stripes_for(old_size);
 	uint32_t off_in = drfs_stripe_off(size);

@@ -161,7 +161,7 @@ static int seal_fn(struct drfs_attr *a, void *ctx)
 }
 
 static int filedir_seal_do(struct drfs_fs *fs, uint64_t ino, const char *sha,
-		      bool keep, uint64_t size)
+			   bool keep, uint64_t size)
 {
 	struct seal_ctx c = {DRFS_IF_IMMUTABLE | (keep ? DRFS_IF_KEEP : 0),
 			     size};
@@ -298,7 +298,7 @@ static int entry_swap(struct drfs_fs *fs, uint64_t dir, const char *name,
 }
 
 static int cas_adopt_do(struct drfs_fs *fs, uint64_t dir, const char *sha,
-		   uint64_t ino, uint64_t *kept, uint64_t *dropped)
+			uint64_t ino, uint64_t *kept, uint64_t *dropped)
 {
 	struct drfs_attr mine, old;
 	char osha[41];
@@ -366,6 +366,6 @@ int drfs_cas_adopt(struct drfs_fs *fs, uint64_t dir, const char *sha,
 		   uint64_t ino, uint64_t *kept, uint64_t *dropped)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, cas_adopt_do(fs, dir, sha, ino, kept,
-						    dropped));
+	return drfs_inval_finish(
+		fs, cas_adopt_do(fs, dir, sha, ino, kept, dropped));
 }

@@ -281,8 +281,8 @@ static int send_batch(struct drfs_fs *fs, const uint64_t *inos, size_t n)
 	if (fs->inv) {
 		uint64_t us = (uint64_t)(mono_us() - t0);
 
-		uint64_t cnt = __atomic_add_fetch(&fs->inv->hist[hist_bucket(us)],
-						1, __ATOMIC_RELAXED);
+		uint64_t cnt = __atomic_add_fetch(
+			&fs->inv->hist[hist_bucket(us)], 1, __ATOMIC_RELAXED);
 
 		/* the gauge published with the node's counters */
 		if (cnt % 16 == 1)
@@ -330,8 +330,7 @@ static __thread struct {
 uint64_t drfs_own_begin(struct drfs_fs *fs)
 {
 	own.bumps = 0;
-	return fs->mdc && drfs_inval_trusted(fs) ? drfs_mdc_ticket(fs->mdc)
-						 : 0;
+	return fs->mdc && drfs_inval_trusted(fs) ? drfs_mdc_ticket(fs->mdc) : 0;
 }
 
 uint64_t drfs_own_ticket(struct drfs_fs *fs, uint64_t t0)

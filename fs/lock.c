@@ -400,8 +400,8 @@ static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 		}
 		if (n == o->caprecs) {
 			int cap = o->caprecs ? 2 * o->caprecs : 8;
-			struct rec *nr = realloc(o->recs, (size_t)cap *
-							      sizeof(*nr));
+			struct rec *nr =
+				realloc(o->recs, (size_t)cap * sizeof(*nr));
 
 			if (!nr) {
 				ret = -ENOMEM;
@@ -529,8 +529,8 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		vptr = malloc((size_t)(n + 3) * sizeof(*vptr));
 		vl = malloc((size_t)(n + 3) * sizeof(*vl));
 		vals = malloc((size_t)(n + 3) * LK_VAL_LEN);
-		if (!ranges || !out || !nrecs || !keys || !kl ||
-		    !vptr || !vl || !vals) {
+		if (!ranges || !out || !nrecs || !keys || !kl || !vptr || !vl ||
+		    !vals) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -659,9 +659,8 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 	return ret;
 }
 
-static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind,
-		     uint64_t owner, const struct drfs_lk *lk,
-		     struct drfs_lk *conflict)
+static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		     const struct drfs_lk *lk, struct drfs_lk *conflict)
 {
 	struct drfs_lkcache *lc = fs->lkcache;
 	struct lkobj *o;

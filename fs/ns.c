@@ -505,9 +505,9 @@ static int inode_object_remove(struct drfs_fs *fs, uint64_t ino)
 }
 
 static int create_do(struct drfs_fs *fs, uint64_t parent, const char *name,
-		uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
-		const char *target, bool excl, struct drfs_attr *out,
-		bool *created)
+		     uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
+		     const char *target, bool excl, struct drfs_attr *out,
+		     bool *created)
 {
 	char oid[DRFS_OID_MAX], dval[DRFS_DENTRY_LEN];
 	struct drfs_attr pa, a = {0};
@@ -625,8 +625,9 @@ int drfs_create(struct drfs_fs *fs, uint64_t parent, const char *name,
 		bool *created)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, create_do(fs, parent, name, mode, rdev, uid, gid,
-						 target, excl, out, created));
+	return drfs_inval_finish(fs,
+				 create_do(fs, parent, name, mode, rdev, uid,
+					   gid, target, excl, out, created));
 }
 
 /* ---- unlink, rmdir ---- */
@@ -650,7 +651,7 @@ static int entry_remove(struct drfs_fs *fs, uint64_t dir, const char *name,
 }
 
 static int unlink_do(struct drfs_fs *fs, uint64_t parent, const char *name,
-		uint64_t *gone_ino, uint32_t *gone_nlink)
+		     uint64_t *gone_ino, uint32_t *gone_nlink)
 {
 	struct raw_dentry rd;
 	struct drfs_attr a;
@@ -682,8 +683,8 @@ int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
 		uint64_t *gone_ino, uint32_t *gone_nlink)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, unlink_do(fs, parent, name, gone_ino,
-						 gone_nlink));
+	return drfs_inval_finish(
+		fs, unlink_do(fs, parent, name, gone_ino, gone_nlink));
 }
 
 /*
@@ -791,7 +792,7 @@ int drfs_rmdir(struct drfs_fs *fs, uint64_t parent, const char *name)
 /* ---- link, symlink ---- */
 
 static int link_do(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
-	      const char *name, struct drfs_attr *out)
+		   const char *name, struct drfs_attr *out)
 {
 	char oid[DRFS_OID_MAX], dval[DRFS_DENTRY_LEN];
 	struct drfs_attr a;
@@ -955,7 +956,7 @@ static int setattr_fn(struct drfs_attr *a, void *ctx)
 }
 
 static int setattr_do(struct drfs_fs *fs, uint64_t ino,
-		 const struct drfs_setattr *sa, struct drfs_attr *out)
+		      const struct drfs_setattr *sa, struct drfs_attr *out)
 {
 	struct setattr_ctx c = {sa, drfs_now_ns()};
 	int ret;
@@ -1013,7 +1014,7 @@ static int xattr_key(char *key, size_t sz, const char *name)
 }
 
 static int setxattr_do(struct drfs_fs *fs, uint64_t ino, const char *name,
-		  const void *val, size_t len, int flags)
+		       const void *val, size_t len, int flags)
 {
 	char oid[DRFS_OID_MAX], key[300];
 	int ret;
@@ -1055,8 +1056,8 @@ int drfs_setxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
 		  const void *val, size_t len, int flags)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, setxattr_do(fs, ino, name, val, len,
-						   flags));
+	return drfs_inval_finish(fs,
+				 setxattr_do(fs, ino, name, val, len, flags));
 }
 
 int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,

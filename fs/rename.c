@@ -275,9 +275,9 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 	return ret;
 }
 
-static int rename_do(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
-		const char *dname, unsigned flags, uint64_t *gone_ino,
-		uint32_t *gone_nlink)
+static int rename_do(struct drfs_fs *fs, uint64_t sp, const char *sname,
+		     uint64_t dp, const char *dname, unsigned flags,
+		     uint64_t *gone_ino, uint32_t *gone_nlink)
 {
 	struct intent in;
 	char cookie[80], ikey[80];
@@ -479,7 +479,7 @@ int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
 {
 	drfs_inval_begin(fs);
 	return drfs_inval_finish(fs, rename_do(fs, sp, sname, dp, dname, flags,
-						 gone_ino, gone_nlink));
+					       gone_ino, gone_nlink));
 }
 
 /* ---- recovery ---- */

@@ -268,9 +268,9 @@ static void print_counters(const char *st)
 	hit = counter(st, "mdcache_hits");
 	miss = counter(st, "mdcache_misses");
 	printf("      metadata cache hits=%" PRIu64 " misses=%" PRIu64
-	       " (hit rate %.1f%%) lost=%" PRIu64 ", invalidations sent=%" PRIu64
-	       " received=%" PRIu64 " fenced=%" PRIu64 " ack wait p99=%" PRIu64
-	       " us\n",
+	       " (hit rate %.1f%%) lost=%" PRIu64
+	       ", invalidations sent=%" PRIu64 " received=%" PRIu64
+	       " fenced=%" PRIu64 " ack wait p99=%" PRIu64 " us\n",
 	       hit, miss,
 	       hit + miss ? 100.0 * (double)hit / (double)(hit + miss) : 0.0,
 	       counter(st, "mdcache_lost"), counter(st, "invalidations_sent"),

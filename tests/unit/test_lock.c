@@ -12,15 +12,15 @@
 
 #define EOFB UINT64_MAX
 
-static struct drfs_lk L(uint64_t s, uint64_t e, int type)
-{
+static struct drfs_lk L(uint64_t s, uint64_t e, int type) {
 	struct drfs_lk lk = {s, e, type, 0};
 
 	return lk;
 }
 
 /* Is @lk in out[0..n)? */
-static bool has(const struct drfs_lk *out, int n, struct drfs_lk lk)
+static bool
+has(const struct drfs_lk *out, int n, struct drfs_lk lk)
 {
 	for (int i = 0; i < n; i++)
 		if (out[i].start == lk.start && out[i].end == lk.end &&
@@ -129,8 +129,7 @@ static void check_against(const int *bytes, const struct drfs_lk *r, int n)
 			cr_assert(!drfs_lk_overlap(&r[i], &r[j]),
 				  "ranges %d and %d overlap", i, j);
 			/* merged as far as Linux merges */
-			cr_assert(r[i].type != r[j].type ||
-					  r[i].end == EOFB ||
+			cr_assert(r[i].type != r[j].type || r[i].end == EOFB ||
 					  r[i].end + 1 != r[j].start,
 				  "same-type ranges left touching");
 		}
@@ -195,8 +194,8 @@ Test(lock, lease_judge)
 	/* never renewed */
 	cr_assert(!drfs_lease_judge(since + 2 * lease, 0, since));
 	/* renewing, but not yet for a whole lease (e.g. just mounted) */
-	cr_assert(!drfs_lease_judge(since + lease - 1, since + lease - s,
-				    since));
+	cr_assert(
+		!drfs_lease_judge(since + lease - 1, since + lease - s, since));
 	/* a whole lease of renewals, the last one recent */
 	cr_assert(drfs_lease_judge(since + lease, since + lease - s, since));
 	/* the last renewal is older than the allowed gap: the cluster may

@@ -92,8 +92,8 @@ Test(mdcache, negative_entries)
 	cr_assert_eq(st.neg_hits, 1);
 	/* a create in the directory invalidates it */
 	drfs_mdc_inval(c, 1);
-	cr_assert_not(drfs_mdc_entry_get(c, 1, "climaintenance.html", &ino,
-					 &type));
+	cr_assert_not(
+		drfs_mdc_entry_get(c, 1, "climaintenance.html", &ino, &type));
 	drfs_mdc_free(c);
 }
 
