@@ -71,8 +71,9 @@ struct dnode {
 	bool unsealed; /* created here, creating handle not yet released */
 	uint8_t area; /* enum drfs_area, for statistics */
 	int rcfd1; /* atomic: read cache fd + 1 while open here, 0: none */
-	uint64_t dgen_seen; /* table lock: data generation at the last open
-			     * (coherence.c): pages kept if still current */
+	uint64_t dgen_seen; /* data generation at the last open (table lock;
+			     * a failed write-back sets UINT64_MAX atomically):
+			     * pages kept if still current (coherence.c) */
 	pthread_mutex_t lock;
 	struct wbuf wb;
 	struct rdahead *ra; /* set once (under lock), NULL until a read */

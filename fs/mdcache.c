@@ -62,8 +62,7 @@ static uint64_t mix(uint64_t x)
 	return x;
 }
 
-static size_t ent_hash(const struct drfs_mdc *c, uint64_t dir,
-		       const char *name)
+static size_t ent_hash(const struct drfs_mdc *c, uint64_t dir, const char *name)
 {
 	uint64_t h = mix(dir) ^ 0xcbf29ce484222325ull;
 
@@ -224,6 +223,17 @@ bool drfs_mdc_changed(struct drfs_mdc *c, uint64_t ticket)
 	return __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) != ticket;
 }
 
+/* Count a lookup's outcome and drop c->lock; returns @hit. */
+static bool counted_unlock(struct drfs_mdc *c, bool hit)
+{
+	if (hit)
+		c->st.hits++;
+	else
+		c->st.misses++;
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
 bool drfs_mdc_attr_get(struct drfs_mdc *c, uint64_t ino, struct drfs_attr *a,
 		       char sha[41])
 {
@@ -239,12 +249,7 @@ bool drfs_mdc_attr_get(struct drfs_mdc *c, uint64_t ino, struct drfs_attr *a,
 		touch(c, n);
 		hit = true;
 	}
-	if (hit)
-		c->st.hits++;
-	else
-		c->st.misses++;
-	pthread_mutex_unlock(&c->lock);
-	return hit;
+	return counted_unlock(c, hit);
 }
 
 /* May a value read after @ticket be stored?  Caller holds c->lock. */
@@ -302,12 +307,7 @@ bool drfs_mdc_entry_get(struct drfs_mdc *c, uint64_t dir, const char *name,
 		if (!e->ino)
 			c->st.neg_hits++;
 	}
-	if (hit)
-		c->st.hits++;
-	else
-		c->st.misses++;
-	pthread_mutex_unlock(&c->lock);
-	return hit;
+	return counted_unlock(c, hit);
 }
 
 void drfs_mdc_entry_put(struct drfs_mdc *c, uint64_t ticket, uint64_t dir,
