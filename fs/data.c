@@ -937,12 +937,52 @@ static int drop_records(struct drfs_fs *fs, uint64_t ino, uint64_t from)
 	return ret == -ENOENT ? 0 : ret; /* stripes of a freed inode */
 }
 
+/* The attributes @na (new size and times) into the inode object's @op,
+ * with the stripe records beyond the new size dropped. */
+static void op_new_attrs(rados_write_op_t op, const struct drfs_attr *na,
+			 uint64_t old_size)
+{
+	char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
+
+	drfs_attr_encode(na, abuf);
+	rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+	drfs_times_encode(na->mtime_ns, na->ctime_ns, tbuf);
+	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+	drfs_op_drop_records(op, old_size, na->size);
+}
+
+/*
+ * Cut @ino from @old_size to @size.  With @na (drfs_trim_at): the new
+ * size goes in the same op as the first cut, guarded by the inode
+ * object's version @want_ver, so nobody ever sees the old size over cut
+ * data: a filedir seal on another node, which checks the size it hashed,
+ * sealed such a file with its bytes gone (Moodle's fixed tmp name per
+ * hash, truncated by one node while the other renamed it).  Stripe
+ * objects beyond the size are removed after that.
+ */
 static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
-		   uint64_t size, uint64_t want_ver)
+		   uint64_t size, uint64_t want_ver, const struct drfs_attr *na)
 {
 	uint64_t k = drfs_stripe_of(size), last = drfs_stripes_for(old_size);
 	uint32_t off_in = drfs_stripe_off(size);
 	int ret = 0;
+
+	if (na && k > 0) {
+		char oid[DRFS_OID_MAX];
+		rados_write_op_t op = rados_create_write_op();
+
+		drfs_oid(oid, ino, 0);
+		rados_write_op_assert_version(op, want_ver);
+		op_new_attrs(op, na, old_size);
+		ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+		rados_release_write_op(op);
+		if (ret == -ERANGE || ret == -EOVERFLOW) {
+			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+			return -EAGAIN;
+		}
+		if (ret < 0)
+			return ret;
+	}
 
 	/* The stripe that holds the new end: cut it at the new size. */
 	if (k == 0 || off_in > 0) {
@@ -972,6 +1012,8 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 			}
 			s.wop = rados_create_write_op();
 			rados_write_op_assert_version(s.wop, s.ver);
+			if (na && k == 0)
+				op_new_attrs(s.wop, na, old_size);
 			if (boff > 0 && s.have[b] && s.rec[b].len > boff) {
 				struct drfs_block rec;
 				char key[16], val[DRFS_BLOCK_LEN];
@@ -1014,7 +1056,7 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 		k = 1;
 	/* Whole stripes beyond: their records first (layout.h), so that no
 	 * reader takes a stripe being removed for a lost one... */
-	if (k < last) {
+	if (k < last && !na) {
 		ret = drop_records(fs, ino, k);
 		if (ret < 0)
 			return ret;
@@ -1049,14 +1091,15 @@ int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size, 0));
+	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size, 0, NULL));
 }
 
 int drfs_trim_at(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
-		 uint64_t size, uint64_t ver)
+		 const struct drfs_attr *na, uint64_t ver)
 {
 	drfs_inval_begin(fs);
-	return drfs_inval_finish(fs, trim_do(fs, ino, old_size, size, ver));
+	return drfs_inval_finish(fs,
+				 trim_do(fs, ino, old_size, na->size, ver, na));
 }
 
 /* ---- stripe buffers (drfs_sbuf_*, see fs.h) ---- */

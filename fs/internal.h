@@ -127,12 +127,14 @@ int drfs_reconnect_locked(struct drfs_fs *fs, char *err, size_t errlen);
 
 /* data.c */
 /*
- * drfs_trim(), but when the new end lies in stripe 0 (the inode object):
- * only if that object is still at version @ver (what the caller checked
- * before deciding to cut), else -EAGAIN and nothing is cut.
+ * A truncate from @old_size down to @na->size that also sets the
+ * attributes @na (size, times: what setattr makes of them) in the same op
+ * as the first cut, only if the inode object is still at version @ver
+ * (what the caller read @old_size from), else -EAGAIN and nothing is cut.
+ * Nobody ever sees the old size over cut data (see data.c).
  */
 int drfs_trim_at(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
-		 uint64_t size, uint64_t ver);
+		 const struct drfs_attr *na, uint64_t ver);
 /*
  * Stripe @stripe >= 1 of @ino was found missing although the inode
  * records it as written: look again, as a read racing a truncate or a
@@ -154,6 +156,10 @@ void drfs_op_drop_records(rados_write_op_t op, uint64_t from_size,
 
 /* ns.c */
 /* Read and verify entry @name of directory @dir (-ENOENT if absent). */
+/* Attributes of @ino read from its object (never the cache), with the
+ * object's version. */
+int drfs_inode_read_ver(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
+			uint64_t *ver);
 int drfs_entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,
 		   char raw[DRFS_DENTRY_LEN], struct drfs_dentry *d);
 int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir);

@@ -16,7 +16,12 @@
  * size (see data.c).
  *
  * Invariant: no bytes are stored beyond the file size, so growing a file
- * (truncate up, write past EOF) exposes only zeros.
+ * (truncate up, write past EOF) exposes only zeros.  One exception: a
+ * truncate lowers the size (and drops the records) in the op that cuts
+ * the stripe holding the new end, then removes the stripe objects beyond;
+ * a crash between leaves those objects, unrecorded, beyond the size,
+ * until fsck removes them ("extra stripe object ... beyond the size").
+ * The other order let a node see the old size over cut data.
  */
 #ifndef DRFS_LAYOUT_H
 #define DRFS_LAYOUT_H

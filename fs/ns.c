@@ -139,6 +139,12 @@ static int inode_read_ver(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 	return ret;
 }
 
+int drfs_inode_read_ver(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
+			uint64_t *ver)
+{
+	return inode_read_ver(fs, ino, a, NULL, NULL, 0, ver);
+}
+
 static int inode_read(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 		      struct raw_attr *raw, char *link, size_t linksz)
 {
@@ -978,14 +984,19 @@ static int setattr_do(struct drfs_fs *fs, uint64_t ino,
 			return -EINVAL;
 		if (a.flags & DRFS_IF_IMMUTABLE)
 			return -EPERM;
-		/* Trim first: a crash then leaves zeros below the old size,
-		 * never stale bytes that a later grow would expose. */
+		/* Shrink: the new attributes go with the cut, in one op
+		 * guarded by the version read here (drfs_trim_at). */
 		if (sa->size < a.size) {
-			ret = drfs_trim_at(fs, ino, a.size, sa->size, ver);
+			struct drfs_attr na = a;
+
+			ret = setattr_fn(&na, &c);
+			if (ret == 0)
+				ret = drfs_trim_at(fs, ino, a.size, &na, ver);
 			if (ret == -EAGAIN)
 				continue;
-			if (ret < 0)
-				return ret;
+			if (ret == 0 && out)
+				*out = na;
+			return ret;
 		}
 		break;
 	}
