@@ -69,7 +69,7 @@ static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
 	bool have_a = false, have_t = false;
 	int ret;
 
-	while (rados_getxattrs_next(it, &name, &val, &len) == 0 && name) {
+	while (drfs_xattrs_next(it, &name, &val, &len) == 0 && name) {
 		if (!strcmp(name, "a")) {
 			ret = drfs_attr_decode(val, len, a);
 			if (ret < 0) {
@@ -124,18 +124,18 @@ static int inode_read_ver(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 			  uint64_t *ver)
 {
 	char oid[DRFS_OID_MAX];
-	rados_read_op_t op = rados_create_read_op();
+	rados_read_op_t op = drfs_rd_new();
 	rados_xattrs_iter_t it = NULL;
 	int prval = 0, ret;
 
 	drfs_oid(oid, ino, 0);
-	rados_read_op_getxattrs(op, &it, &prval);
+	drfs_rd_xattrs(op, &it, &prval);
 	ret = drfs_rop(fs, oid, op, ver);
 	if (ret == 0)
 		ret = parse_xattrs(ino, it, a, raw, link, linksz);
 	if (it)
-		rados_getxattrs_end(it);
-	rados_release_read_op(op);
+		drfs_xattrs_end(it);
+	drfs_rd_free(op);
 	return ret;
 }
 
@@ -228,17 +228,15 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 			return 0;
 		}
 		drfs_attr_encode(&a, abuf);
-		op = rados_create_write_op();
-		rados_write_op_assert_exists(op);
+		op = drfs_wop_new();
+		drfs_op_assert_exists(op);
 		if (memcmp(abuf, raw.a, sizeof(abuf))) {
-			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ, raw.a,
-						raw.alen);
-			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+			drfs_op_cmpxattr(op, "a", raw.a, raw.alen);
+			drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
 		}
 		if (a.mtime_ns != old.mtime_ns || a.ctime_ns != old.ctime_ns) {
 			drfs_times_encode(a.mtime_ns, a.ctime_ns, tbuf);
-			rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+			drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 		}
 		if (S_ISREG(a.mode))
 			drfs_op_drop_records(op, old.size, a.size);
@@ -246,13 +244,11 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 		 * with the record we think it has (guarded above only when
 		 * "a" changes). */
 		if (round == 0 && !memcmp(abuf, raw.a, sizeof(abuf)))
-			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ, raw.a,
-						raw.alen);
+			drfs_op_cmpxattr(op, "a", raw.a, raw.alen);
 		t0 = drfs_own_begin(fs);
 		/* Deleting attrs never needs space: allow it on a full pool. */
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret == -ECANCELED) {
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			continue;
@@ -397,11 +393,9 @@ int drfs_dir_is_alive(struct drfs_fs *fs, uint64_t dir)
 		/* key absent: alive, if the object itself exists */
 		char oid[DRFS_OID_MAX];
 		uint64_t size;
-		time_t mt;
 
 		drfs_oid(oid, dir, 0);
-		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
-		return rados_stat(fs->io, oid, &size, &mt);
+		return drfs_obj_stat(fs, oid, &size);
 	}
 	return ret;
 }
@@ -478,19 +472,19 @@ static int inode_object_create(struct drfs_fs *fs, const struct drfs_attr *a,
 			       const char *target)
 {
 	char oid[DRFS_OID_MAX], abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	drfs_oid(oid, a->ino, 0);
 	drfs_attr_encode(a, abuf);
 	drfs_times_encode(a->mtime_ns, a->ctime_ns, tbuf);
-	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
-	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+	drfs_op_create(op, true);
+	drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
+	drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 	if (target)
-		rados_write_op_setxattr(op, "l", target, strlen(target));
+		drfs_op_setxattr(op, "l", target, strlen(target));
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -566,11 +560,11 @@ again:
 	/* Link it: one guarded op on the parent. */
 	{
 		struct drfs_dentry d = {a.ino, mode_to_dt(mode)};
-		rados_write_op_t op = rados_create_write_op();
+		rados_write_op_t op = drfs_wop_new();
 		int pr1 = 0, pr2 = 0;
 
 		drfs_dentry_encode(&d, dval);
-		rados_write_op_assert_exists(op);
+		drfs_op_assert_exists(op);
 		drfs_op_cmp(op, DEAD_KEY, "", 0, &pr1);
 		drfs_op_cmp(op, name, "", 0, &pr2);
 		drfs_op_set(op, name, dval, sizeof(dval));
@@ -581,13 +575,11 @@ again:
 
 			pa.nlink++;
 			drfs_attr_encode(&pa, abuf);
-			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ, praw.a,
-						praw.alen);
-			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+			drfs_op_cmpxattr(op, "a", praw.a, praw.alen);
+			drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
 		}
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 	}
 	if (ret == -ECANCELED) {
 		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
@@ -636,17 +628,17 @@ static int entry_remove(struct drfs_fs *fs, uint64_t dir, const char *name,
 			const struct raw_dentry *rd)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int pr = 0, ret;
 
 	drfs_oid(oid, dir, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, name, rd->v, DRFS_DENTRY_LEN, &pr);
 	drfs_op_rm(op, name);
 	drfs_op_times(op, drfs_now_ns());
 	/* Removing names must work on a full pool. */
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -710,33 +702,30 @@ int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir)
 
 		/* Special keys start with '/', which no name contains. */
 		do {
-			rop = rados_create_read_op();
+			rop = drfs_rd_new();
 			it = NULL;
-			rados_read_op_omap_get_vals2(rop, after, "", 256, &it,
-						     &more, &prval);
+			drfs_rd_omap(rop, after, "", 256, &it, &more, &prval);
 			ret = drfs_rop(fs, oid, rop, &ver);
 			while (ret == 0 &&
-			       rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
-				       0 &&
-			       k) {
+			       drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
 				if (k[0] != '/')
 					empty = false;
 				snprintf(after, sizeof(after), "%.*s", (int)kl,
 					 k);
 			}
 			if (it)
-				rados_omap_get_end(it);
-			rados_release_read_op(rop);
+				drfs_omap_end(it);
+			drfs_rd_free(rop);
 			if (ret < 0)
 				return ret;
 		} while (empty && more);
 		if (!empty)
 			return -ENOTEMPTY;
-		wop = rados_create_write_op();
-		rados_write_op_assert_version(wop, ver);
+		wop = drfs_wop_new();
+		drfs_op_assert_version(wop, ver);
 		drfs_op_set(wop, DEAD_KEY, "1", 1);
 		ret = drfs_wop(fs, oid, wop, LIBRADOS_OPERATION_FULL_FORCE);
-		rados_release_write_op(wop);
+		drfs_wop_free(wop);
 		if (ret == -ERANGE || ret == -EOVERFLOW) {
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			continue;
@@ -748,13 +737,13 @@ int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir)
 void drfs_dir_revive(struct drfs_fs *fs, uint64_t dir)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 
 	drfs_oid(oid, dir, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_rm(op, DEAD_KEY);
 	drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 }
 
 static int rmdir_do(struct drfs_fs *fs, uint64_t parent, const char *name)
@@ -813,17 +802,17 @@ static int link_do(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 	drfs_oid(oid, parent, 0);
 	for (;;) {
 		struct drfs_dentry d = {ino, mode_to_dt(a.mode)};
-		rados_write_op_t op = rados_create_write_op();
+		rados_write_op_t op = drfs_wop_new();
 		int pr1 = 0, pr2 = 0;
 
 		drfs_dentry_encode(&d, dval);
-		rados_write_op_assert_exists(op);
+		drfs_op_assert_exists(op);
 		drfs_op_cmp(op, DEAD_KEY, "", 0, &pr1);
 		drfs_op_cmp(op, name, "", 0, &pr2);
 		drfs_op_set(op, name, dval, sizeof(dval));
 		drfs_op_times(op, a.ctime_ns);
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret != -ECANCELED)
 			break;
 		ret = insert_failed(fs, parent, name);
@@ -872,7 +861,7 @@ int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 	/* Special keys ("/dead", "/x/...") are skipped; keep paging until a
 	 * name was delivered or the directory ends. */
 	do {
-		rados_read_op_t op = rados_create_read_op();
+		rados_read_op_t op = drfs_rd_new();
 		rados_omap_iter_t it = NULL;
 		unsigned char pmore = 0;
 		bool stop = false;
@@ -880,12 +869,11 @@ int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 		size_t kl, vl;
 		int prval = 0;
 
-		rados_read_op_omap_get_vals2(op, cursor, "", max, &it, &pmore,
-					     &prval);
+		drfs_rd_omap(op, cursor, "", max, &it, &pmore, &prval);
 		ret = drfs_rop(fs, oid, op, NULL);
 		*more = pmore;
 		while (ret == 0 && !stop &&
-		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+		       drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
 			struct drfs_dentry d;
 			char name[256];
 
@@ -908,8 +896,8 @@ int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 			}
 		}
 		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
+			drfs_omap_end(it);
+		drfs_rd_free(op);
 		if (stop)
 			break;
 	} while (ret == 0 && n == 0 && *more);
@@ -1037,13 +1025,13 @@ static int setxattr_do(struct drfs_fs *fs, uint64_t ino, const char *name,
 			return -EEXIST;
 		if ((flags & XATTR_REPLACE) && exists < 0)
 			return -ENODATA;
-		op = rados_create_write_op();
-		rados_write_op_assert_exists(op);
+		op = drfs_wop_new();
+		drfs_op_assert_exists(op);
 		if (exists < 0)
 			drfs_op_cmp(op, key, "", 0, &pr);
 		drfs_op_set(op, key, val, len);
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret != -ECANCELED)
 			break;
 	}
@@ -1077,13 +1065,13 @@ int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,
 		return ret == -ERANGE ? -ENODATA : ret;
 	klens[0] = strlen(key);
 	drfs_oid(oid, ino, 0);
-	op = rados_create_read_op();
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
+	op = drfs_rd_new();
+	drfs_rd_omap_keys(op, keys, 1, klens, &it, &prval);
 	ret = drfs_rop(fs, oid, op, NULL);
 	if (ret < 0)
 		goto out;
 	ret = -ENODATA;
-	if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+	if (drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
 		ret = (int)vl;
 		if (size && vl > size)
 			ret = -ERANGE;
@@ -1092,8 +1080,8 @@ int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,
 	}
 out:
 	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
+		drfs_omap_end(it);
+	drfs_rd_free(op);
 	return ret;
 }
 
@@ -1106,17 +1094,16 @@ int drfs_listxattr(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 
 	drfs_oid(oid, ino, 0);
 	do {
-		rados_read_op_t op = rados_create_read_op();
+		rados_read_op_t op = drfs_rd_new();
 		rados_omap_iter_t it = NULL;
 		char *k, *v;
 		size_t kl, vl;
 		int prval = 0;
 
-		rados_read_op_omap_get_vals2(op, after, XATTR_PREFIX, 256, &it,
-					     &more, &prval);
+		drfs_rd_omap(op, after, XATTR_PREFIX, 256, &it, &more, &prval);
 		ret = drfs_rop(fs, oid, op, NULL);
-		while (ret == 0 &&
-		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+		while (ret == 0 && drfs_omap_next(it, &k, &v, &kl, &vl) == 0 &&
+		       k) {
 			size_t n = kl - strlen(XATTR_PREFIX);
 
 			if (size) {
@@ -1132,8 +1119,8 @@ int drfs_listxattr(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 			snprintf(after, sizeof(after), "%.*s", (int)kl, k);
 		}
 		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
+			drfs_omap_end(it);
+		drfs_rd_free(op);
 	} while (ret == 0 && more);
 	return ret < 0 ? ret : (int)total;
 }
@@ -1151,11 +1138,11 @@ static int removexattr_do(struct drfs_fs *fs, uint64_t ino, const char *name)
 	if (ret < 0)
 		return ret;
 	drfs_oid(oid, ino, 0);
-	op = rados_create_write_op();
-	rados_write_op_assert_exists(op);
+	op = drfs_wop_new();
+	drfs_op_assert_exists(op);
 	drfs_op_rm(op, key);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0)
 		return ret;
 	return attr_update(fs, ino, touch_ctime, NULL, NULL);
@@ -1216,21 +1203,15 @@ int drfs_inode_orphan_free(struct drfs_fs *fs, uint64_t ino)
 int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes, uint64_t *free_bytes,
 		uint64_t *objects)
 {
-	struct rados_cluster_stat_t cs;
-	struct rados_pool_stat_t ps;
-	int ret;
+	uint64_t kb, kb_avail;
+	int ret = drfs_pool_usage(fs, &kb, &kb_avail, objects);
 
-	ret = rados_cluster_stat(fs->cluster, &cs);
-	if (ret < 0)
-		return ret;
-	ret = rados_ioctx_pool_stat(fs->io, &ps);
 	if (ret < 0)
 		return ret;
 	/* Raw cluster capacity, divided by the replica count we cannot see
 	 * cheaply here; report the pool's own view: used + raw available
 	 * over 3 replicas. */
-	*total_bytes = cs.kb * 1024 / 3;
-	*free_bytes = cs.kb_avail * 1024 / 3;
-	*objects = ps.num_objects;
+	*total_bytes = kb * 1024 / 3;
+	*free_bytes = kb_avail * 1024 / 3;
 	return 0;
 }

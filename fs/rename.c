@@ -122,24 +122,24 @@ static int intent_put(struct drfs_fs *fs, const char *key,
 {
 	char buf[700];
 	size_t n = intent_encode(in, buf);
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
-	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_create(op, false);
 	drfs_op_set(op, key, buf, n);
 	ret = drfs_wop(fs, "intents", op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
 static void intent_del(struct drfs_fs *fs, const char *key)
 {
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	drfs_op_rm(op, key);
 	ret = drfs_wop(fs, "intents", op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0)
 		drfs_warn("cannot clear rename intent %s: %s (fsck will)", key,
 			  strerror(-ret));
@@ -168,16 +168,13 @@ static int is_descendant(struct drfs_fs *fs, uint64_t dir, uint64_t anc)
 
 static int lease_take(struct drfs_fs *fs, char *cookie, size_t sz)
 {
-	struct timeval tv = {30, 0};
 	uint64_t seq = __atomic_add_fetch(&fs->intent_seq, 1, __ATOMIC_RELAXED);
 
 	snprintf(cookie, sz, "%s.%" PRIu64, fs->node, seq);
 	for (int i = 0;; i++) {
-		int ret = rados_lock_exclusive(fs->io, "renamelock", "rename",
-					       cookie, "directory rename", &tv,
-					       0);
+		int ret = drfs_lock_take(fs, "renamelock", "rename", cookie,
+					 "directory rename", 30);
 
-		drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
 		if (ret == 0)
 			return 0;
 		if (ret != -EBUSY && ret != -EEXIST)
@@ -188,26 +185,25 @@ static int lease_take(struct drfs_fs *fs, char *cookie, size_t sz)
 
 static void lease_drop(struct drfs_fs *fs, const char *cookie)
 {
-	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-	rados_unlock(fs->io, "renamelock", "rename", cookie);
+	drfs_lock_drop(fs, "renamelock", "rename", cookie);
 }
 
 /* Apply the destination side (step 2). */
 static int apply_dst(struct drfs_fs *fs, const struct intent *in, int64_t now)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, p2 = 0, ret;
 
 	drfs_oid(oid, in->dp, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, "/dead", "", 0, &p1);
 	drfs_op_cmp(op, in->dname, in->dst.exists ? in->dst.v : "",
 		    in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
 	drfs_op_set(op, in->dname, in->src.v, DRFS_DENTRY_LEN);
 	drfs_op_times(op, now);
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -215,11 +211,11 @@ static int apply_dst(struct drfs_fs *fs, const struct intent *in, int64_t now)
 static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, ret;
 
 	drfs_oid(oid, in->sp, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, in->sname, in->src.v, DRFS_DENTRY_LEN, &p1);
 	if (in->flags & RENAME_EXCHANGE)
 		drfs_op_set(op, in->sname, in->dst.v, DRFS_DENTRY_LEN);
@@ -227,7 +223,7 @@ static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
 		drfs_op_rm(op, in->sname);
 	drfs_op_times(op, now);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -235,7 +231,7 @@ static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
 static void undo_dst(struct drfs_fs *fs, const struct intent *in)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, ret;
 
 	drfs_oid(oid, in->dp, 0);
@@ -245,7 +241,7 @@ static void undo_dst(struct drfs_fs *fs, const struct intent *in)
 	else
 		drfs_op_rm(op, in->dname);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0 && ret != -ECANCELED)
 		drfs_err("rename rollback in directory %" PRIx64 " failed: %s",
 			 in->dp, strerror(-ret));
@@ -255,11 +251,11 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 			   int64_t now)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, p2 = 0, ret;
 
 	drfs_oid(oid, in->sp, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, in->sname, in->src.v, DRFS_DENTRY_LEN, &p1);
 	drfs_op_cmp(op, in->dname, in->dst.exists ? in->dst.v : "",
 		    in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
@@ -271,7 +267,7 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 	drfs_op_set(op, in->dname, in->src.v, DRFS_DENTRY_LEN);
 	drfs_op_times(op, now);
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -521,17 +517,16 @@ static int intents_scan(struct drfs_fs *fs, int min_age_s, bool fix)
 	int n = 0, ret;
 
 	do {
-		rados_read_op_t op = rados_create_read_op();
+		rados_read_op_t op = drfs_rd_new();
 		rados_omap_iter_t it = NULL;
 		char *k, *v;
 		size_t kl, vl;
 		int prval = 0;
 
-		rados_read_op_omap_get_vals2(op, after, "", 128, &it, &more,
-					     &prval);
+		drfs_rd_omap(op, after, "", 128, &it, &more, &prval);
 		ret = drfs_rop(fs, "intents", op, NULL);
-		while (ret == 0 &&
-		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+		while (ret == 0 && drfs_omap_next(it, &k, &v, &kl, &vl) == 0 &&
+		       k) {
 			struct intent in;
 			char key[300];
 
@@ -554,8 +549,8 @@ static int intents_scan(struct drfs_fs *fs, int min_age_s, bool fix)
 			n++;
 		}
 		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
+			drfs_omap_end(it);
+		drfs_rd_free(op);
 	} while (ret == 0 && more);
 	if (ret == -ENOENT)
 		return 0;
