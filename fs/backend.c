@@ -512,13 +512,13 @@ struct drfs_aio {
 	char oid[DRFS_OID_MAX];
 };
 
+/* Touches @a only before the caller's callback: that may free it. */
 static void aio_done(rados_completion_t c, void *arg)
 {
 	struct drfs_aio *a = arg;
 
 	(void)c;
-	if (a->cb)
-		a->cb(a->arg);
+	a->cb(a->arg);
 }
 
 /* A completion for an op on @oid, counted as @kind; NULL when fenced. */
@@ -539,7 +539,9 @@ static int aio_new(struct drfs_fs *fs, const char *oid, enum aio_kind kind,
 	a->cb = cb;
 	a->arg = arg;
 	snprintf(a->oid, sizeof(a->oid), "%s", oid);
-	ret = rados_aio_create_completion2(a, aio_done, &a->c);
+	/* no callback unless asked for: librados runs it after waiters
+	 * wake, possibly after the caller released @a */
+	ret = rados_aio_create_completion2(a, cb ? aio_done : NULL, &a->c);
 	if (ret < 0) {
 		free(a);
 		return ret;
