@@ -182,7 +182,7 @@ void drfs_conn_unlock(struct drfs_fs *fs);
 void drfs_set_fenced(struct drfs_fs *fs, const char *why);
 bool drfs_is_fenced(struct drfs_fs *fs);
 /*
- * Map a RADOS result as drfs_wop() does: EDQUOT is ENOSPC; ESHUTDOWN (the
+ * Map a RADOS result as the backend does: EDQUOT is ENOSPC; ESHUTDOWN (the
  * OSDs refuse us as blocklisted) marks us fenced and is EIO.  The daemon
  * passes every error through it before replying, so a raw librados result
  * that slipped through fs/ never reaches an application as ESHUTDOWN.

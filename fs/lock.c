@@ -371,57 +371,79 @@ static void lkobj_put(struct drfs_lkcache *lc, struct lkobj *o)
 	pthread_mutex_unlock(&lc->lock);
 }
 
-/* Read every record and the token of @o's object.  o->m held. */
+struct lk_read_ctx {
+	struct lkobj *o;
+	const char *oid;
+	rados_xattrs_iter_t xi;
+	int xprval;
+	int n;
+};
+
+static void lk_read_add(void *arg, rados_read_op_t op)
+{
+	struct lk_read_ctx *c = arg;
+
+	drfs_rd_xattrs(op, &c->xi, &c->xprval);
+}
+
+/* The token, read in the same op as the records. */
+static int lk_read_got(void *arg, int ret)
+{
+	struct lk_read_ctx *c = arg;
+	const char *xn, *xv;
+	size_t xl;
+
+	c->o->toklen = 0;
+	while (ret == 0 && drfs_xattrs_next(c->xi, &xn, &xv, &xl) == 0 && xn)
+		if (!strcmp(xn, LK_TOKEN_XATTR) && xl <= sizeof(c->o->token)) {
+			memcpy(c->o->token, xv, xl);
+			c->o->toklen = xl;
+		}
+	drfs_xattrs_end(c->xi);
+	c->xi = NULL;
+	return 0;
+}
+
+static int lk_read_rec(void *arg, const char *k, size_t kl, const char *v,
+		       size_t vl)
+{
+	struct lk_read_ctx *c = arg;
+	struct lkobj *o = c->o;
+
+	if (c->n == MAX_LOCKS)
+		return -ENOLCK;
+	if (c->n == o->caprecs) {
+		int cap = o->caprecs ? 2 * o->caprecs : 8;
+		struct rec *nr = realloc(o->recs, (size_t)cap * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		o->recs = nr;
+		o->caprecs = cap;
+	}
+	if (rec_parse(k, kl, v, vl, &o->recs[c->n]) < 0) {
+		drfs_err("lock object %s: record %.*s is corrupt; ignored",
+			 c->oid, (int)kl, k);
+		return 0;
+	}
+	c->n++;
+	return 0;
+}
+
+/*
+ * Read every record and the token of @o's object, in one op (at most
+ * MAX_LOCKS records, as they were written).  o->m held.
+ */
 static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 {
-	rados_read_op_t op = drfs_rd_new();
-	rados_omap_iter_t it = NULL;
-	rados_xattrs_iter_t xi = NULL;
-	unsigned char more = 0;
-	const char *xn, *xv;
-	char *k, *v;
-	size_t kl, vl, xl;
-	int prval = 0, xprval = 0, ret, n = 0;
+	struct lk_read_ctx c = {o, oid, NULL, 0, 0};
+	const struct drfs_omap_list l = {.page = MAX_LOCKS,
+					 .pages = 1,
+					 .add = lk_read_add,
+					 .got = lk_read_got};
+	int ret = drfs_omap_list(fs, oid, &l, lk_read_rec, &c);
 
-	drfs_rd_xattrs(op, &xi, &xprval);
-	drfs_rd_omap(op, "", "", MAX_LOCKS, &it, &more, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	o->toklen = 0;
-	while (ret == 0 && drfs_xattrs_next(xi, &xn, &xv, &xl) == 0 && xn)
-		if (!strcmp(xn, LK_TOKEN_XATTR) && xl <= sizeof(o->token)) {
-			memcpy(o->token, xv, xl);
-			o->toklen = xl;
-		}
-	while (ret == 0 && drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
-		if (n == MAX_LOCKS) {
-			ret = -ENOLCK;
-			break;
-		}
-		if (n == o->caprecs) {
-			int cap = o->caprecs ? 2 * o->caprecs : 8;
-			struct rec *nr =
-				realloc(o->recs, (size_t)cap * sizeof(*nr));
-
-			if (!nr) {
-				ret = -ENOMEM;
-				break;
-			}
-			o->recs = nr;
-			o->caprecs = cap;
-		}
-		if (rec_parse(k, kl, v, vl, &o->recs[n]) < 0) {
-			drfs_err("lock object %s: record %.*s is corrupt; "
-				 "ignored",
-				 oid, (int)kl, k);
-			continue;
-		}
-		n++;
-	}
-	if (xi)
-		drfs_xattrs_end(xi);
-	if (it)
-		drfs_omap_end(it);
-	drfs_rd_free(op);
+	drfs_xattrs_end(c.xi); /* (ended by lk_read_got once the op ran) */
 	if (ret == -ENOENT) {
 		o->exists = false;
 		o->toklen = 0;
@@ -429,7 +451,7 @@ static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 	} else {
 		o->exists = true;
 	}
-	o->nrecs = ret < 0 ? 0 : n;
+	o->nrecs = ret < 0 ? 0 : c.n;
 	o->known = ret == 0;
 	return ret;
 }
@@ -1065,33 +1087,39 @@ int drfs_nodestats_get(struct drfs_fs *fs, const char *node, char *buf,
 	return ret;
 }
 
+struct sessions_ctx {
+	void (*cb)(void *ctx, const char *node, const char *addr,
+		   int64_t expire_ns, const char *info);
+	void *ctx;
+	int n;
+};
+
+static int session_one(void *arg, const char *k, size_t kl, const char *v,
+		       size_t vl)
+{
+	struct sessions_ctx *c = arg;
+	char node[64], buf[256], addr[128] = "", info[64] = "";
+	int64_t exp = 0;
+
+	snprintf(node, sizeof(node), "%.*s", (int)kl, k);
+	snprintf(buf, sizeof(buf), "%.*s", (int)vl, v);
+	sscanf(buf, "%" SCNd64 " %127s %63s", &exp, addr, info);
+	c->cb(c->ctx, node, addr, exp, info);
+	c->n++;
+	return 0;
+}
+
 int drfs_sessions_list(struct drfs_fs *fs,
 		       void (*cb)(void *ctx, const char *node, const char *addr,
 				  int64_t expire_ns, const char *info),
 		       void *ctx)
 {
-	rados_read_op_t op = drfs_rd_new();
-	rados_omap_iter_t it = NULL;
-	unsigned char more = 0;
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret, n = 0;
+	/* one page: the sessions of every node mounted */
+	const struct drfs_omap_list l = {.page = 1024, .pages = 1};
+	struct sessions_ctx c = {cb, ctx, 0};
+	int ret = drfs_omap_list(fs, "sessions", &l, session_one, &c);
+	int n = c.n;
 
-	drfs_rd_omap(op, "", "", 1024, &it, &more, &prval);
-	ret = drfs_rop(fs, "sessions", op, NULL);
-	while (ret == 0 && drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
-		char node[64], buf[256], addr[128] = "", info[64] = "";
-		int64_t exp = 0;
-
-		snprintf(node, sizeof(node), "%.*s", (int)kl, k);
-		snprintf(buf, sizeof(buf), "%.*s", (int)vl, v);
-		sscanf(buf, "%" SCNd64 " %127s %63s", &exp, addr, info);
-		cb(ctx, node, addr, exp, info);
-		n++;
-	}
-	if (it)
-		drfs_omap_end(it);
-	drfs_rd_free(op);
 	if (ret == -ENOENT)
 		return 0;
 	return ret < 0 ? ret : n;

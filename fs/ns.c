@@ -679,6 +679,18 @@ int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
 		fs, unlink_do(fs, parent, name, gone_ino, gone_nlink));
 }
 
+/* A listing key of a directory: 1 (stop) for a name. */
+static int dir_key_is_name(void *ctx, const char *key, size_t klen,
+			   const char *val, size_t vlen)
+{
+	(void)ctx;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	/* Special keys start with '/', which no name contains. */
+	return key[0] != '/';
+}
+
 /*
  * Mark directory @dir dead if it is empty: no entry can be added to it
  * afterwards.  -ENOTEMPTY if it has entries.
@@ -689,38 +701,16 @@ int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir)
 
 	drfs_oid(oid, dir, 0);
 	for (;;) {
-		rados_read_op_t rop;
-		rados_omap_iter_t it = NULL;
-		rados_write_op_t wop;
-		unsigned char more = 0;
-		bool empty = true;
-		char *k, *v;
-		size_t kl, vl;
 		uint64_t ver = 0;
-		int prval = 0, ret;
-		char after[300] = "";
+		const struct drfs_omap_list l = {.page = 256, .ver = &ver};
+		rados_write_op_t wop;
+		int ret = drfs_omap_list(fs, oid, &l, dir_key_is_name, NULL);
 
-		/* Special keys start with '/', which no name contains. */
-		do {
-			rop = drfs_rd_new();
-			it = NULL;
-			drfs_rd_omap(rop, after, "", 256, &it, &more, &prval);
-			ret = drfs_rop(fs, oid, rop, &ver);
-			while (ret == 0 &&
-			       drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
-				if (k[0] != '/')
-					empty = false;
-				snprintf(after, sizeof(after), "%.*s", (int)kl,
-					 k);
-			}
-			if (it)
-				drfs_omap_end(it);
-			drfs_rd_free(rop);
-			if (ret < 0)
-				return ret;
-		} while (empty && more);
-		if (!empty)
+		if (ret > 0)
 			return -ENOTEMPTY;
+		if (ret < 0)
+			return ret;
+		/* empty as of version @ver: mark it unless it changed */
 		wop = drfs_wop_new();
 		drfs_op_assert_version(wop, ver);
 		drfs_op_set(wop, DEAD_KEY, "1", 1);
@@ -850,58 +840,63 @@ int drfs_readlink(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 
 /* ---- readdir ---- */
 
+struct readdir_ctx {
+	struct drfs_fs *fs;
+	uint64_t dir;
+	drfs_dir_cb cb;
+	void *ctx;
+	int n; /* names delivered */
+	char cursor[300]; /* the last key seen */
+};
+
+/* One key of a readdir page: 1 when the caller's callback says stop. */
+static int readdir_key(void *arg, const char *key, size_t klen, const char *val,
+		       size_t vlen)
+{
+	struct readdir_ctx *c = arg;
+	struct drfs_dentry d;
+
+	snprintf(c->cursor, sizeof(c->cursor), "%s", key);
+	if (key[0] == '/' || klen > 255)
+		return 0;
+	if (drfs_dentry_decode(val, vlen, &d) < 0) {
+		drfs_stat_add(c->fs, DRFS_ST_CSUM_ERR, 1);
+		drfs_err("directory %" PRIx64 ": entry '%s' "
+			 "fails its checksum; not listed",
+			 c->dir, key);
+		return 0;
+	}
+	c->n++;
+	return c->cb(c->ctx, key, d.ino, d.type) ? 1 : 0;
+}
+
 int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 		 unsigned max, drfs_dir_cb cb, void *ctx, bool *more)
 {
-	char oid[DRFS_OID_MAX], cursor[300];
-	int ret = 0, n = 0;
+	char oid[DRFS_OID_MAX];
+	struct readdir_ctx c = {fs, dir, cb, ctx, 0, ""};
+	int ret = 0;
 
 	drfs_oid(oid, dir, 0);
-	snprintf(cursor, sizeof(cursor), "%s", after ? after : "");
-	/* Special keys ("/dead", "/x/...") are skipped; keep paging until a
-	 * name was delivered or the directory ends. */
+	snprintf(c.cursor, sizeof(c.cursor), "%s", after ? after : "");
+	/* Pages of @max keys by cookie, one read each.  Special keys
+	 * ("/dead", "/x/...") are skipped; keep paging until a name was
+	 * delivered or the directory ends. */
 	do {
-		rados_read_op_t op = drfs_rd_new();
-		rados_omap_iter_t it = NULL;
-		unsigned char pmore = 0;
-		bool stop = false;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0;
+		const struct drfs_omap_list l = {.after = c.cursor,
+						 .page = max,
+						 .pages = 1,
+						 .more = more};
 
-		drfs_rd_omap(op, cursor, "", max, &it, &pmore, &prval);
-		ret = drfs_rop(fs, oid, op, NULL);
-		*more = pmore;
-		while (ret == 0 && !stop &&
-		       drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
-			struct drfs_dentry d;
-			char name[256];
-
-			snprintf(cursor, sizeof(cursor), "%.*s", (int)kl, k);
-			if (k[0] == '/' || kl > 255)
-				continue;
-			memcpy(name, k, kl);
-			name[kl] = 0;
-			if (drfs_dentry_decode(v, vl, &d) < 0) {
-				drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
-				drfs_err("directory %" PRIx64 ": entry '%s' "
-					 "fails its checksum; not listed",
-					 dir, name);
-				continue;
-			}
-			n++;
-			if (cb(ctx, name, d.ino, d.type)) {
-				*more = true;
-				stop = true;
-			}
-		}
-		if (it)
-			drfs_omap_end(it);
-		drfs_rd_free(op);
-		if (stop)
+		*more = false;
+		ret = drfs_omap_list(fs, oid, &l, readdir_key, &c);
+		if (ret > 0) { /* the callback stopped */
+			*more = true;
+			ret = 0;
 			break;
-	} while (ret == 0 && n == 0 && *more);
-	return ret < 0 ? ret : n;
+		}
+	} while (ret == 0 && c.n == 0 && *more);
+	return ret < 0 ? ret : c.n;
 }
 
 /* ---- setattr ---- */
@@ -1085,44 +1080,39 @@ out:
 	return ret;
 }
 
+struct listxattr_ctx {
+	char *buf;
+	size_t size, total;
+};
+
+static int listxattr_key(void *arg, const char *key, size_t klen,
+			 const char *val, size_t vlen)
+{
+	struct listxattr_ctx *c = arg;
+	size_t n = klen - strlen(XATTR_PREFIX);
+
+	(void)val;
+	(void)vlen;
+	if (c->size) {
+		if (c->total + n + 1 > c->size)
+			return -ERANGE;
+		memcpy(c->buf + c->total, key + strlen(XATTR_PREFIX), n);
+		c->buf[c->total + n] = 0;
+	}
+	c->total += n + 1;
+	return 0;
+}
+
 int drfs_listxattr(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 {
-	char oid[DRFS_OID_MAX], after[300] = "";
-	unsigned char more = 0;
-	size_t total = 0;
-	int ret = 0;
+	char oid[DRFS_OID_MAX];
+	const struct drfs_omap_list l = {.prefix = XATTR_PREFIX, .page = 256};
+	struct listxattr_ctx c = {buf, size, 0};
+	int ret;
 
 	drfs_oid(oid, ino, 0);
-	do {
-		rados_read_op_t op = drfs_rd_new();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0;
-
-		drfs_rd_omap(op, after, XATTR_PREFIX, 256, &it, &more, &prval);
-		ret = drfs_rop(fs, oid, op, NULL);
-		while (ret == 0 && drfs_omap_next(it, &k, &v, &kl, &vl) == 0 &&
-		       k) {
-			size_t n = kl - strlen(XATTR_PREFIX);
-
-			if (size) {
-				if (total + n + 1 > size) {
-					ret = -ERANGE;
-					break;
-				}
-				memcpy(buf + total, k + strlen(XATTR_PREFIX),
-				       n);
-				buf[total + n] = 0;
-			}
-			total += n + 1;
-			snprintf(after, sizeof(after), "%.*s", (int)kl, k);
-		}
-		if (it)
-			drfs_omap_end(it);
-		drfs_rd_free(op);
-	} while (ret == 0 && more);
-	return ret < 0 ? ret : (int)total;
+	ret = drfs_omap_list(fs, oid, &l, listxattr_key, &c);
+	return ret < 0 ? ret : (int)c.total;
 }
 
 static int removexattr_do(struct drfs_fs *fs, uint64_t ino, const char *name)

@@ -508,53 +508,49 @@ static void recover_one(struct drfs_fs *fs, const char *key,
 	intent_del(fs, key);
 }
 
+struct scan_ctx {
+	struct drfs_fs *fs;
+	int64_t min_age_ns, now;
+	bool fix;
+	int n;
+};
+
+/* One intent record (a copy of its key: recovery removes it). */
+static int scan_one(void *arg, const char *k, size_t kl, const char *v,
+		    size_t vl)
+{
+	struct scan_ctx *c = arg;
+	struct intent in;
+	char key[300];
+
+	snprintf(key, sizeof(key), "%.*s", (int)kl, k);
+	if (intent_decode(v, vl, &in) < 0) {
+		c->n++;
+		if (c->fix) {
+			drfs_err("rename intent %s is corrupt; removed", key);
+			intent_del(c->fs, key);
+		}
+		return 0;
+	}
+	if (c->now - in.time_ns < c->min_age_ns)
+		return 0;
+	if (c->fix)
+		recover_one(c->fs, key, &in);
+	c->n++;
+	return 0;
+}
+
 /* Visit intents at least @min_age_s old; @fix: recover them. */
 static int intents_scan(struct drfs_fs *fs, int min_age_s, bool fix)
 {
-	char after[300] = "";
-	unsigned char more = 0;
-	int64_t now = drfs_now_ns();
-	int n = 0, ret;
+	const struct drfs_omap_list l = {.page = 128};
+	struct scan_ctx c = {fs, (int64_t)min_age_s * 1000000000, drfs_now_ns(),
+			     fix, 0};
+	int ret = drfs_omap_list(fs, "intents", &l, scan_one, &c);
 
-	do {
-		rados_read_op_t op = drfs_rd_new();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0;
-
-		drfs_rd_omap(op, after, "", 128, &it, &more, &prval);
-		ret = drfs_rop(fs, "intents", op, NULL);
-		while (ret == 0 && drfs_omap_next(it, &k, &v, &kl, &vl) == 0 &&
-		       k) {
-			struct intent in;
-			char key[300];
-
-			snprintf(key, sizeof(key), "%.*s", (int)kl, k);
-			snprintf(after, sizeof(after), "%s", key);
-			if (intent_decode(v, vl, &in) < 0) {
-				n++;
-				if (fix) {
-					drfs_err("rename intent %s is corrupt; "
-						 "removed",
-						 key);
-					intent_del(fs, key);
-				}
-				continue;
-			}
-			if (now - in.time_ns < (int64_t)min_age_s * 1000000000)
-				continue;
-			if (fix)
-				recover_one(fs, key, &in);
-			n++;
-		}
-		if (it)
-			drfs_omap_end(it);
-		drfs_rd_free(op);
-	} while (ret == 0 && more);
 	if (ret == -ENOENT)
 		return 0;
-	return ret < 0 ? ret : n;
+	return ret < 0 ? ret : c.n;
 }
 
 int drfs_intents_recover(struct drfs_fs *fs, int min_age_s)
