@@ -162,7 +162,7 @@ struct drfs_fs {
 	struct drfs_lkcache *lkcache; /* lock.c: lock objects known here */
 };
 
-/* ---- connection, superblock (store.c) ---- */
+/* ---- connection (backend.c), superblock (store.c) ---- */
 
 /* Connect and open the pool; @err gets one line for the user on failure. */
 int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
