@@ -134,8 +134,7 @@ struct drfsd {
 	pthread_rwlock_t lc_lock; /* protects lc_root_fd, lc_epoch */
 	int lc_root_fd; /* O_PATH of <lc_path>/<epoch> */
 	uint64_t lc_epoch;
-	uint64_t lc_watch;
-	rados_ioctx_t lc_watch_io; /* the ioctx lc_watch was made on */
+	struct drfs_watch lc_watch; /* the superblock (purge epochs) */
 	int64_t lc_last_log_ns; /* atomic */
 	uint64_t ops[DRFSD_OP__N]; /* atomic */
 	const char *area[DRFS_AREA__N]; /* directory name of each area */

@@ -151,16 +151,14 @@ static int lc_switch(struct drfsd *d, uint64_t epoch)
 	return 0;
 }
 
-static void sb_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
-			uint64_t notifier_id, void *data, size_t len)
+static void sb_watch_cb(void *arg, const struct drfs_notify_in *n)
 {
 	struct drfsd *d = arg;
 	char buf[64];
 	uint64_t epoch;
 
-	(void)notifier_id;
-	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 63 ? len : 63),
-		 (char *)data);
+	snprintf(buf, sizeof(buf), "%.*s", (int)(n->len < 63 ? n->len : 63),
+		 (const char *)n->data);
 	if (d->lc_name && sscanf(buf, "lc %" SCNu64, &epoch) == 1 &&
 	    epoch != d->lc_epoch) {
 		int ret = lc_switch(d, epoch);
@@ -178,13 +176,12 @@ static void sb_watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
 	}
 	if (sscanf(buf, "rc %" SCNu64, &epoch) == 1)
 		drfsd_rc_epoch(d, epoch);
-	rados_notify_ack(d->lc_watch_io, "sb", notify_id, handle, NULL, 0);
+	drfs_notify_ack(n);
 }
 
-static void sb_watch_err(void *arg, uint64_t cookie, int err)
+static void sb_watch_err(void *arg, int err)
 {
 	(void)arg;
-	(void)cookie;
 	drfs_warn("watch on the superblock lost (%s): a localcache purge may "
 		  "be seen late",
 		  strerror(-err));
@@ -264,9 +261,8 @@ int drfsd_local_start(struct drfsd *d)
 watch:
 	/* purges of the localcache and of the read cache are announced on
 	 * the superblock */
-	d->lc_watch_io = d->fs->io;
-	ret = rados_watch2(d->fs->io, "sb", &d->lc_watch, sb_watch_cb,
-			   sb_watch_err, d);
+	ret = drfs_watch(d->fs, &d->lc_watch, "sb", 0, sb_watch_cb,
+			 sb_watch_err, d);
 	if (ret < 0) {
 		fprintf(stderr,
 			"datarootfs: cannot watch the superblock: "
@@ -279,19 +275,15 @@ watch:
 
 void drfsd_local_stop(struct drfsd *d)
 {
-	if (d->lc_watch)
-		rados_unwatch2(d->lc_watch_io, d->lc_watch);
-	rados_watch_flush(d->fs->cluster);
+	drfs_unwatch(&d->lc_watch);
+	drfs_watch_flush(d->fs);
 	if (d->lc_name && d->lc_root_fd >= 0)
 		close(d->lc_root_fd);
 }
 
 void drfsd_local_detach(struct drfsd *d)
 {
-	if (!d->lc_watch)
-		return;
-	rados_unwatch2(d->lc_watch_io, d->lc_watch);
-	d->lc_watch = 0;
+	drfs_unwatch(&d->lc_watch);
 }
 
 /*
@@ -304,11 +296,9 @@ bool drfsd_local_attach(struct drfsd *d)
 {
 	int ret;
 
-	d->lc_watch_io = d->fs->io;
-	ret = rados_watch2(d->fs->io, "sb", &d->lc_watch, sb_watch_cb,
-			   sb_watch_err, d);
+	ret = drfs_watch(d->fs, &d->lc_watch, "sb", 0, sb_watch_cb,
+			 sb_watch_err, d);
 	if (ret < 0) {
-		d->lc_watch = 0;
 		drfs_warn("cannot watch the superblock again: %s; a "
 			  "localcache purge may be seen late",
 			  strerror(-ret));

@@ -59,11 +59,10 @@ struct waiter {
 
 struct watch {
 	uint64_t ino;
-	uint64_t cookie;
+	struct drfs_watch w; /* armed: the slot is in use */
 	int64_t last_used_ns; /* kept 30 s after its last waiter */
 	char oid[DRFS_OID_MAX];
 	struct lockwait *lw;
-	rados_ioctx_t io; /* the client instance the watch is on */
 	bool used;
 };
 
@@ -128,25 +127,20 @@ static void on_interrupt(fuse_req_t req, void *data)
 	free(w);
 }
 
-static void watch_cb(void *arg, uint64_t notify_id, uint64_t handle,
-		     uint64_t notifier_id, void *data, size_t len)
+static void watch_cb(void *arg, const struct drfs_notify_in *n)
 {
 	struct watch *wt = arg;
 	struct lockwait *lw = wt->lw;
 
-	(void)notifier_id;
-	(void)data;
-	(void)len;
-	rados_notify_ack(wt->io, wt->oid, notify_id, handle, NULL, 0);
+	drfs_notify_ack(n);
 	pthread_mutex_lock(&lw->lock);
 	lw->kick = true;
 	pthread_cond_signal(&lw->cond);
 	pthread_mutex_unlock(&lw->lock);
 }
 
-static void watch_err(void *arg, uint64_t cookie, int err)
+static void watch_err(void *arg, int err)
 {
-	(void)cookie;
 	drfs_warn("lock watch on %s lost: %s (polling until re-armed)",
 		  ((struct watch *)arg)->oid, strerror(-err));
 }
@@ -166,10 +160,11 @@ static void watches_sync(struct lockwait *lw)
 		size_t i, free_slot = SIZE_MAX;
 
 		for (i = 0; i < lw->nwatches; i++) {
-			if (lw->watches[i].cookie &&
-			    lw->watches[i].ino == w->ino)
+			bool armed = drfs_watch_armed(&lw->watches[i].w);
+
+			if (armed && lw->watches[i].ino == w->ino)
 				break;
-			if (!lw->watches[i].cookie && free_slot == SIZE_MAX)
+			if (!armed && free_slot == SIZE_MAX)
 				free_slot = i;
 		}
 		if (i < lw->nwatches) {
@@ -187,12 +182,9 @@ static void watches_sync(struct lockwait *lw)
 
 			wt->ino = w->ino;
 			wt->lw = lw;
-			wt->io = fs->io;
 			drfs_lock_oid(wt->oid, w->ino);
-			if (rados_watch2(fs->io, wt->oid, &wt->cookie, watch_cb,
-					 watch_err, wt) < 0) {
-				wt->cookie = 0;
-			} else {
+			if (drfs_watch(fs, &wt->w, wt->oid, 0, watch_cb,
+				       watch_err, wt) == 0) {
 				wt->used = true;
 				wt->last_used_ns = drfs_now_ns();
 				/* an unlock may have come before the watch
@@ -202,13 +194,11 @@ static void watches_sync(struct lockwait *lw)
 		}
 	}
 	for (size_t i = 0; i < lw->nwatches; i++)
-		if (lw->watches[i].cookie && !lw->watches[i].used &&
+		if (drfs_watch_armed(&lw->watches[i].w) &&
+		    !lw->watches[i].used &&
 		    drfs_now_ns() - lw->watches[i].last_used_ns >
-			    30 * 1000000000ll) {
-			rados_unwatch2(lw->watches[i].io,
-				       lw->watches[i].cookie);
-			lw->watches[i].cookie = 0;
-		}
+			    30 * 1000000000ll)
+			drfs_unwatch(&lw->watches[i].w);
 }
 
 /*
@@ -310,19 +300,19 @@ void drfsd_locks_detach(struct drfsd *d)
 {
 	struct lockwait *lw = d->lw;
 	struct waiter *list;
-	uint64_t *cookies;
+	struct drfs_watch *armed;
 	size_t n = 0;
 
 	if (!lw)
 		return;
-	cookies = calloc(lw->capwatches, sizeof(*cookies));
+	armed = calloc(lw->capwatches, sizeof(*armed));
 	pthread_mutex_lock(&lw->lock);
 	for (size_t i = 0; i < lw->nwatches; i++) {
 		struct watch *wt = &lw->watches[i];
 
-		if (wt->cookie && cookies)
-			cookies[n++] = wt->cookie;
-		wt->cookie = 0;
+		if (drfs_watch_armed(&wt->w) && armed)
+			armed[n++] = wt->w;
+		drfs_watch_forget(&wt->w);
 	}
 	/* no request is parking or busy: they hold conn_lock */
 	list = lw->list;
@@ -330,11 +320,11 @@ void drfsd_locks_detach(struct drfsd *d)
 	for (struct waiter *w = list; w; w = w->next)
 		w->claimed = true;
 	pthread_mutex_unlock(&lw->lock);
-	/* outside lw->lock: a callback may be waiting for it; the watches'
-	 * ioctx is the old client's, still fs->io until the reconnect */
+	/* outside lw->lock: a callback may be waiting for it; the watches
+	 * are on the old client, still open until the reconnect */
 	for (size_t i = 0; i < n; i++)
-		rados_unwatch2(d->fs->io, cookies[i]);
-	free(cookies);
+		drfs_unwatch(&armed[i]);
+	free(armed);
 	while (list) {
 		struct waiter *w = list;
 
@@ -376,10 +366,8 @@ void drfsd_locks_stop(struct drfsd *d)
 	pthread_mutex_unlock(&lw->lock);
 	pthread_join(lw->thread, NULL);
 	for (size_t i = 0; i < lw->nwatches; i++)
-		if (lw->watches[i].cookie)
-			rados_unwatch2(lw->watches[i].io,
-				       lw->watches[i].cookie);
-	rados_watch_flush(d->fs->cluster);
+		drfs_unwatch(&lw->watches[i].w);
+	drfs_watch_flush(d->fs);
 	while (lw->list) {
 		struct waiter *w = lw->list;
 

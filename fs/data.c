@@ -61,7 +61,7 @@ struct sio {
 	char oid[DRFS_OID_MAX];
 	/* read side */
 	rados_read_op_t rop;
-	rados_completion_t c;
+	struct drfs_aio *c;
 	char *buf; /* blocks b0..b1 as stored */
 	size_t got;
 	int rval, prval_read, prval_keys, prval_x;
@@ -99,18 +99,12 @@ static void sio_init(struct sio *s, uint64_t ino, uint64_t stripe, uint32_t o0,
 
 static void sio_release(struct sio *s)
 {
-	if (s->keys_it)
-		rados_omap_get_end(s->keys_it);
-	if (s->marks_it)
-		rados_omap_get_end(s->marks_it);
-	if (s->xattrs_it)
-		rados_getxattrs_end(s->xattrs_it);
-	if (s->rop)
-		rados_release_read_op(s->rop);
-	if (s->wop)
-		rados_release_write_op(s->wop);
-	if (s->c)
-		rados_aio_release(s->c);
+	drfs_aio_release(s->c); /* first: waits for an op in flight */
+	drfs_omap_end(s->keys_it);
+	drfs_omap_end(s->marks_it);
+	drfs_xattrs_end(s->xattrs_it);
+	drfs_rd_free(s->rop);
+	drfs_wop_free(s->wop);
 	free(s->buf);
 	free(s->wbuf);
 	s->keys_it = NULL;
@@ -135,20 +129,18 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 	const char *keys[DRFS_BLOCKS_PER_STRIPE];
 	size_t klens[DRFS_BLOCKS_PER_STRIPE];
 	unsigned n = 0;
-	int ret;
 
-	s->rop = rados_create_read_op();
+	s->rop = drfs_rd_new();
 	if (!xattrs && !want_data) /* only the version is wanted */
-		rados_read_op_stat(s->rop, &s->osize, NULL, &s->prval_x);
+		drfs_rd_stat(s->rop, &s->osize, &s->prval_x);
 	if (xattrs)
-		rados_read_op_getxattrs(s->rop, &s->xattrs_it, &s->prval_x);
+		drfs_rd_xattrs(s->rop, &s->xattrs_it, &s->prval_x);
 	if (s->mkn) {
 		char after[DRFS_STRIPE_KEY_MAX];
 
 		drfs_stripe_key(after, s->mk0 - 1);
-		rados_read_op_omap_get_vals2(
-			s->rop, after, DRFS_STRIPE_KEY_PREFIX, s->mkn,
-			&s->marks_it, &s->marks_more, &s->prval_marks);
+		drfs_rd_omap(s->rop, after, DRFS_STRIPE_KEY_PREFIX, s->mkn,
+			     &s->marks_it, &s->marks_more, &s->prval_marks);
 	}
 	if (want_data) {
 		size_t len = (size_t)(rb1 - rb0 + 1) * DRFS_BLOCK;
@@ -157,22 +149,18 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 			s->buf = calloc(1, len);
 		if (!s->buf)
 			return -ENOMEM;
-		rados_read_op_read(s->rop, (uint64_t)rb0 * DRFS_BLOCK, len,
-				   s->buf, &s->got, &s->prval_read);
+		drfs_rd_read(s->rop, (uint64_t)rb0 * DRFS_BLOCK, len, s->buf,
+			     &s->got, &s->prval_read);
 		for (uint32_t b = rb0; b <= rb1; b++) {
 			drfs_block_key(keybuf[n], b);
 			keys[n] = keybuf[n];
 			klens[n] = strlen(keybuf[n]);
 			n++;
 		}
-		rados_read_op_omap_get_vals_by_keys2(
-			s->rop, keys, n, klens, &s->keys_it, &s->prval_keys);
+		drfs_rd_omap_keys(s->rop, keys, n, klens, &s->keys_it,
+				  &s->prval_keys);
 	}
-	ret = rados_aio_create_completion2(NULL, NULL, &s->c);
-	if (ret < 0)
-		return ret;
-	drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
-	return rados_aio_read_op_operate(s->rop, fs->io, s->c, s->oid, 0);
+	return drfs_aio_read(fs, s->oid, s->rop, &s->c);
 }
 
 /* Wait for a queued read, parse records.  0, -ENOENT (no object), -errno */
@@ -181,14 +169,12 @@ static int sio_read_wait(struct sio *s)
 	char *k, *v;
 	size_t kl, vl;
 
-	rados_aio_wait_for_complete(s->c);
-	s->rval = rados_aio_get_return_value(s->c);
-	s->ver = rados_aio_get_version(s->c);
+	s->rval = drfs_aio_wait(s->c, &s->ver);
 	if (s->rval < 0)
 		return s->rval;
 	s->exists = true;
 	while (s->keys_it &&
-	       rados_omap_get_next2(s->keys_it, &k, &v, &kl, &vl) == 0 && k) {
+	       drfs_omap_next(s->keys_it, &k, &v, &kl, &vl) == 0 && k) {
 		struct drfs_block rec;
 		unsigned long b;
 
@@ -203,8 +189,7 @@ static int sio_read_wait(struct sio *s)
 	}
 	if (s->marks_it) {
 		memset(s->marks, 0, s->mkn * sizeof(*s->marks));
-		while (rados_omap_get_next2(s->marks_it, &k, &v, &kl, &vl) ==
-			       0 &&
+		while (drfs_omap_next(s->marks_it, &k, &v, &kl, &vl) == 0 &&
 		       k) {
 			uint64_t st;
 
@@ -230,7 +215,6 @@ int drfs_stripe_check(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
 	drfs_stripe_key(key, stripe);
 	for (int round = 0;; round++) {
 		uint64_t size;
-		time_t mtime;
 		size_t len;
 		int ret = drfs_omap_get(fs, ioid, key, val, sizeof(val), &len);
 
@@ -238,12 +222,11 @@ int drfs_stripe_check(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
 			return 0; /* record (or inode) gone: a truncate */
 		if (ret < 0)
 			return ret;
-		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
-		ret = rados_stat(fs->io, soid, &size, &mtime);
+		ret = drfs_obj_stat(fs, soid, &size);
 		if (ret == 0)
 			return 1; /* a writer made it meanwhile */
 		if (ret != -ENOENT)
-			return drfs_ret(fs, ret);
+			return ret;
 		/* A truncate drops the record before the object; a write
 		 * records the object after it made it.  A record and no
 		 * object for a while more is a loss, not a race. */
@@ -265,9 +248,7 @@ void drfs_op_drop_records(rados_write_op_t op, uint64_t from_size,
 	if (drfs_stripes_for(hi) <= k || hi <= DRFS_STRIPE)
 		return;
 	drfs_stripe_key(from, k > 1 ? k : 1);
-	rados_write_op_omap_rm_range2(op, from, strlen(from),
-				      DRFS_STRIPE_KEY_END,
-				      strlen(DRFS_STRIPE_KEY_END));
+	drfs_op_rm_range(op, from, DRFS_STRIPE_KEY_END);
 }
 
 /* Forget what a read of @s found, to read it again. */
@@ -327,8 +308,7 @@ static int attrs_from(struct sio *s, uint64_t ino, struct drfs_attr *a,
 	bool ok = false;
 
 	*have_t = false;
-	while (rados_getxattrs_next(s->xattrs_it, &name, &val, &len) == 0 &&
-	       name) {
+	while (drfs_xattrs_next(s->xattrs_it, &name, &val, &len) == 0 && name) {
 		if (!strcmp(name, "a")) {
 			if (drfs_attr_decode(val, len, a) < 0)
 				goto bad;
@@ -566,8 +546,8 @@ static int sio_merge(struct drfs_fs *fs, struct sio *s, const char *src,
 		vl[n] = DRFS_BLOCK_LEN;
 		n++;
 	}
-	rados_write_op_write(op, s->wbuf, wend - wstart, wstart);
-	rados_write_op_omap_set2(op, keys, vals, kl, vl, n);
+	drfs_op_write(op, s->wbuf, wend - wstart, wstart);
+	drfs_op_setn(op, keys, vals, kl, vl, n);
 	return 0;
 }
 
@@ -641,7 +621,7 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 			if (ret < 0)
 				goto fail;
 		}
-		s->wop = rados_create_write_op();
+		s->wop = drfs_wop_new();
 		if (is0) {
 			ret = attrs_from(s, wa->ino, &a, raw_a, &have_t);
 			if (ret < 0)
@@ -654,15 +634,15 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 				ret = -EPERM;
 				goto fail;
 			}
-			rados_write_op_assert_version(s->wop, s->ver);
+			drfs_op_assert_version(s->wop, s->ver);
 			if (wa->old_size)
 				*wa->old_size = a.size;
 			if (wa->end > a.size) {
 				drfs_op_drop_records(s->wop, a.size, wa->end);
 				a.size = wa->end;
 				drfs_attr_encode(&a, abuf);
-				rados_write_op_setxattr(s->wop, "a", abuf,
-							sizeof(abuf));
+				drfs_op_setxattr(s->wop, "a", abuf,
+						 sizeof(abuf));
 				a_now = abuf;
 			}
 			{
@@ -670,18 +650,17 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 
 				drfs_times_encode(wa->mtime_ns, wa->mtime_ns,
 						  tbuf);
-				rados_write_op_setxattr(s->wop, "t", tbuf,
-							sizeof(tbuf));
+				drfs_op_setxattr(s->wop, "t", tbuf,
+						 sizeof(tbuf));
 			}
 		} else if (s->exists) {
 			/* a recorded stripe must not be made anew from zeros */
 			if (s->marked)
-				rados_write_op_assert_exists(s->wop);
+				drfs_op_assert_exists(s->wop);
 			if (head || tail)
-				rados_write_op_assert_version(s->wop, s->ver);
+				drfs_op_assert_version(s->wop, s->ver);
 		} else {
-			rados_write_op_create(s->wop, LIBRADOS_CREATE_EXCLUSIVE,
-					      NULL);
+			drfs_op_create(s->wop, true);
 		}
 		if (src) {
 			ret = sio_merge(fs, s, src, head, tail, s->wop);
@@ -741,9 +720,8 @@ static int record_stripes(struct drfs_fs *fs, uint64_t ino, uint64_t first,
 
 		if (drfs_attr_decode(raw_a, sizeof(raw_a), &a) < 0)
 			return -EIO;
-		op = rados_create_write_op();
-		rados_write_op_cmpxattr(op, "a", LIBRADOS_CMPXATTR_OP_EQ, raw_a,
-					sizeof(raw_a));
+		op = drfs_wop_new();
+		drfs_op_cmpxattr(op, "a", raw_a, sizeof(raw_a));
 		for (uint64_t i = 0; i < n; i++) {
 			char key[DRFS_STRIPE_KEY_MAX], val[DRFS_STRIPE_REC_LEN];
 			uint64_t st = first + i;
@@ -756,12 +734,11 @@ static int record_stripes(struct drfs_fs *fs, uint64_t ino, uint64_t first,
 			k++;
 		}
 		ret = k ? drfs_wop(fs, oid, op, 0) : 0;
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret != -ECANCELED)
 			break;
 		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
-		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
-		ret = rados_getxattr(fs->io, oid, "a", raw_a, sizeof(raw_a));
+		ret = drfs_obj_getxattr(fs, oid, "a", raw_a, sizeof(raw_a));
 		if (ret < 0)
 			break;
 		if (ret != DRFS_ATTR_LEN) {
@@ -854,20 +831,14 @@ static int write_do(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 			if (s->o0 % DRFS_BLOCK || s->o1 % DRFS_BLOCK)
 				continue;
 			s->exists = true; /* blind full-block write */
-			s->wop = rados_create_write_op();
+			s->wop = drfs_wop_new();
 			if (s->marked) /* never made anew around lost data */
-				rados_write_op_assert_exists(s->wop);
+				drfs_op_assert_exists(s->wop);
 			ret = sio_merge(fs, s, buf + (r0 - off), false, false,
 					s->wop);
 			if (ret == 0)
-				ret = rados_aio_create_completion2(NULL, NULL,
-								   &s->c);
-			if (ret == 0) {
-				drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-				ret = rados_aio_write_op_operate(
-					s->wop, fs->io, s->c, s->oid, NULL,
-					LIBRADOS_OPERATION_FULL_TRY);
-			}
+				ret = drfs_aio_write(fs, s->oid, s->wop, 0,
+						     NULL, NULL, &s->c);
 			if (ret < 0)
 				break;
 		}
@@ -878,9 +849,7 @@ static int write_do(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 			if (s->c) {
 				int r;
 
-				rados_aio_wait_for_complete(s->c);
-				r = drfs_ret(fs,
-					     rados_aio_get_return_value(s->c));
+				r = drfs_aio_wait(s->c, NULL);
 				if (r == -ENOENT && s->marked && ret == 0) {
 					/* recorded but absent: lost, or
 					 * truncated meanwhile; sort it out */
@@ -924,16 +893,15 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 static int drop_records(struct drfs_fs *fs, uint64_t ino, uint64_t from)
 {
 	char oid[DRFS_OID_MAX], key[DRFS_STRIPE_KEY_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	drfs_oid(oid, ino, 0);
 	drfs_stripe_key(key, from);
-	rados_write_op_assert_exists(op);
-	rados_write_op_omap_rm_range2(op, key, strlen(key), DRFS_STRIPE_KEY_END,
-				      strlen(DRFS_STRIPE_KEY_END));
+	drfs_op_assert_exists(op);
+	drfs_op_rm_range(op, key, DRFS_STRIPE_KEY_END);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret == -ENOENT ? 0 : ret; /* stripes of a freed inode */
 }
 
@@ -945,9 +913,9 @@ static void op_new_attrs(rados_write_op_t op, const struct drfs_attr *na,
 	char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
 
 	drfs_attr_encode(na, abuf);
-	rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+	drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
 	drfs_times_encode(na->mtime_ns, na->ctime_ns, tbuf);
-	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+	drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 	drfs_op_drop_records(op, old_size, na->size);
 }
 
@@ -969,13 +937,13 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 
 	if (na && k > 0) {
 		char oid[DRFS_OID_MAX];
-		rados_write_op_t op = rados_create_write_op();
+		rados_write_op_t op = drfs_wop_new();
 
 		drfs_oid(oid, ino, 0);
-		rados_write_op_assert_version(op, want_ver);
+		drfs_op_assert_version(op, want_ver);
 		op_new_attrs(op, na, old_size);
 		ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret == -ERANGE || ret == -EOVERFLOW) {
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			return -EAGAIN;
@@ -1010,8 +978,8 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 				sio_release(&s);
 				return -EAGAIN;
 			}
-			s.wop = rados_create_write_op();
-			rados_write_op_assert_version(s.wop, s.ver);
+			s.wop = drfs_wop_new();
+			drfs_op_assert_version(s.wop, s.ver);
 			if (na && k == 0)
 				op_new_attrs(s.wop, na, old_size);
 			if (boff > 0 && s.have[b] && s.rec[b].len > boff) {
@@ -1030,10 +998,8 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 				drfs_op_set(s.wop, key, val, sizeof(val));
 			}
 			drfs_block_key(first, boff > 0 ? b + 1 : b);
-			rados_write_op_omap_rm_range2(s.wop, first,
-						      strlen(first), BLK_END,
-						      strlen(BLK_END));
-			rados_write_op_truncate(s.wop, off_in);
+			drfs_op_rm_range(s.wop, first, BLK_END);
+			drfs_op_truncate(s.wop, off_in);
 			ret = drfs_wop(fs, s.oid, s.wop,
 				       LIBRADOS_OPERATION_FULL_FORCE);
 			sio_release(&s);
@@ -1063,25 +1029,23 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	}
 	/* ...then the objects, many in flight. */
 	for (uint64_t base = k; base < last; base += 64) {
-		rados_completion_t c[64];
+		struct drfs_aio *c[64];
+		int sent[64];
 		unsigned n = 0;
 
 		for (uint64_t st = base; st < last && n < 64; st++, n++) {
 			char oid[DRFS_OID_MAX];
 
 			drfs_oid(oid, ino, st);
-			rados_aio_create_completion2(NULL, NULL, &c[n]);
-			drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-			rados_aio_remove(fs->io, oid, c[n]);
+			sent[n] = drfs_aio_remove(fs, oid, &c[n]);
 		}
 		for (unsigned i = 0; i < n; i++) {
-			int r;
+			int r = sent[i] < 0 ? sent[i]
+					    : drfs_aio_wait(c[i], NULL);
 
-			rados_aio_wait_for_complete(c[i]);
-			r = rados_aio_get_return_value(c[i]);
 			if (r < 0 && r != -ENOENT && ret == 0)
 				ret = r;
-			rados_aio_release(c[i]);
+			drfs_aio_release(c[i]);
 		}
 	}
 	return ret;
@@ -1153,7 +1117,7 @@ struct wsop {
 	char *buf; /* DRFS_STRIPE bytes, owned (a drfs_sbuf) */
 	size_t cap; /* of buf */
 	rados_write_op_t wop;
-	rados_completion_t c;
+	struct drfs_aio *c;
 	bool done; /* protected by ws->lock */
 	struct wsop *next; /* submitted, not reaped; ws->lock */
 };
@@ -1176,12 +1140,11 @@ struct drfs_wstream {
 	int err; /* first error, until drfs_ws_take_err() */
 };
 
-static void ws_complete(rados_completion_t c, void *arg)
+static void ws_complete(void *arg)
 {
 	struct wsop *o = arg;
 	struct drfs_wstream *ws = o->ws;
 
-	(void)c;
 	pthread_mutex_lock(&ws->lock);
 	o->done = true;
 	ws->inflight--;
@@ -1230,7 +1193,7 @@ static void ws_reap(struct drfs_wstream *ws, bool wait)
 	}
 	pthread_mutex_unlock(&ws->lock);
 	while ((o = done)) {
-		int ret = drfs_ret(ws->fs, rados_aio_get_return_value(o->c));
+		int ret = drfs_aio_wait(o->c, NULL); /* (completed) */
 
 		done = o->next;
 		if (ret < 0) {
@@ -1242,8 +1205,8 @@ static void ws_reap(struct drfs_wstream *ws, bool wait)
 		} else if (ws->nunrec < ws->capunrec) {
 			ws->unrec[ws->nunrec++] = o->stripe;
 		}
-		rados_aio_release(o->c);
-		rados_release_write_op(o->wop);
+		drfs_aio_release(o->c);
+		drfs_wop_free(o->wop);
 		drfs_sbuf_put(o->buf, o->cap);
 		free(o);
 	}
@@ -1287,9 +1250,8 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 	for (;;) {
 		char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
 		rados_write_op_t op;
-		rados_completion_t c;
 		struct drfs_attr a;
-		uint64_t old_size;
+		uint64_t old_size, ver;
 
 		if (!ws->have_a) {
 			ret = ws_load(ws);
@@ -1303,17 +1265,17 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 		if (a.flags & DRFS_IF_IMMUTABLE)
 			return -EPERM;
 		old_size = a.size;
-		op = rados_create_write_op();
-		rados_write_op_assert_version(op, ws->ver);
+		op = drfs_wop_new();
+		drfs_op_assert_version(op, ws->ver);
 		if (end > a.size) {
 			drfs_op_drop_records(op, a.size, end);
 			a.size = end;
 		}
 		drfs_attr_encode(&a, abuf);
 		if (a.size != old_size)
-			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+			drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
 		drfs_times_encode(mtime_ns, mtime_ns, tbuf);
-		rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+		drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 		/* records go after the drop above: they are below the size */
 		for (size_t i = 0; i < ws->nunrec; i++) {
 			char key[DRFS_STRIPE_KEY_MAX], val[DRFS_STRIPE_REC_LEN];
@@ -1325,33 +1287,17 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 			drfs_stripe_rec_encode(st, val);
 			drfs_op_set(op, key, val, sizeof(val));
 		}
-		ret = rados_aio_create_completion2(NULL, NULL, &c);
-		if (ret < 0) {
-			rados_release_write_op(op);
-			return ret;
-		}
-		drfs_stat_add(ws->fs, DRFS_ST_RADOS_WRITE, 1);
-		ret = drfs_is_fenced(ws->fs)
-			      ? -EIO
-			      : rados_aio_write_op_operate(
-					op, ws->fs->io, c, oid, NULL,
-					LIBRADOS_OPERATION_FULL_TRY);
-		if (ret == 0) {
-			rados_aio_wait_for_complete(c);
-			ret = rados_aio_get_return_value(c);
-		}
-		if (ret == 0) {
-			ws->ver = rados_aio_get_version(c);
+		/* size, times, records: other nodes drop their copy (this
+		 * is after every byte it records landed) */
+		ret = drfs_wop_ver(ws->fs, oid, op, 0, &ver);
+		if (ver) { /* landed (ret: of the announcement) */
+			ws->ver = ver;
 			memcpy(ws->raw_a, abuf, sizeof(abuf));
-			/* size, times, records: other nodes drop their copy
-			 * (this is after every byte it records landed) */
-			ret = drfs_inval_note(ws->fs, ws->ino);
 			ws->nunrec = 0;
 			if (a.size > ws->raised)
 				ws->raised = a.size;
 		}
-		rados_aio_release(c);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret == -ERANGE || ret == -EOVERFLOW) {
 			drfs_stat_add(ws->fs, DRFS_ST_RADOS_RETRY, 1);
 			ws->have_a = false;
@@ -1435,26 +1381,16 @@ int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
 		vals[b] = recbuf[b];
 		vl[b] = DRFS_BLOCK_LEN;
 	}
-	o->wop = rados_create_write_op();
-	rados_write_op_write(o->wop, o->buf, DRFS_STRIPE, 0);
-	rados_write_op_omap_set2(o->wop, keys, vals, kl, vl,
-				 DRFS_BLOCKS_PER_STRIPE);
-	ret = rados_aio_create_completion2(o, ws_complete, &o->c);
-	if (ret < 0)
-		goto fail;
-	if (drfs_is_fenced(ws->fs)) {
-		ret = -EIO;
-		goto fail;
-	}
+	o->wop = drfs_wop_new();
+	drfs_op_write(o->wop, o->buf, DRFS_STRIPE, 0);
+	drfs_op_setn(o->wop, keys, vals, kl, vl, DRFS_BLOCKS_PER_STRIPE);
 	drfs_oid(oid, ws->ino, stripe);
 	pthread_mutex_lock(&ws->lock);
 	ws->inflight++;
 	o->next = ws->ops;
 	ws->ops = o;
 	pthread_mutex_unlock(&ws->lock);
-	drfs_stat_add(ws->fs, DRFS_ST_RADOS_WRITE, 1);
-	ret = rados_aio_write_op_operate(o->wop, ws->fs->io, o->c, oid, NULL,
-					 LIBRADOS_OPERATION_FULL_TRY);
+	ret = drfs_aio_write(ws->fs, oid, o->wop, 0, ws_complete, o, &o->c);
 	if (ret < 0) {
 		/* not submitted: the callback never runs; undo by hand */
 		pthread_mutex_lock(&ws->lock);
@@ -1467,10 +1403,9 @@ int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
 	return 0;
 fail:
 	if (o) {
-		if (o->c)
-			rados_aio_release(o->c);
+		drfs_aio_release(o->c);
 		if (o->wop)
-			rados_release_write_op(o->wop);
+			drfs_wop_free(o->wop);
 		drfs_sbuf_put(o->buf, o->cap);
 		free(o);
 	}
@@ -1624,8 +1559,8 @@ void drfs_ra_free(struct drfs_rahead *ra)
 {
 	if (!ra)
 		return;
-	if (!ra->waited)
-		rados_aio_wait_for_complete(ra->s.c); /* teardown waits */
+	drfs_aio_release(ra->s.c); /* teardown waits for a read in flight */
+	ra->s.c = NULL;
 	drfs_sbuf_put(ra->s.buf, DRFS_SBUF_SIZE);
 	ra->s.buf = NULL;
 	sio_release(&ra->s);

@@ -166,15 +166,15 @@ static int filedir_seal_do(struct drfs_fs *fs, uint64_t ino, const char *sha,
 	struct seal_ctx c = {DRFS_IF_IMMUTABLE | (keep ? DRFS_IF_KEEP : 0),
 			     size};
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	/* the hash first: an immutable inode always says what it holds */
 	drfs_oid(oid, ino, 0);
-	rados_write_op_assert_exists(op);
-	rados_write_op_setxattr(op, "h", sha, 40);
+	drfs_op_assert_exists(op);
+	drfs_op_setxattr(op, "h", sha, 40);
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0)
 		return ret;
 	return drfs_attr_edit(fs, ino, seal_fn, &c);
@@ -233,13 +233,13 @@ static int cas_swap(struct drfs_fs *fs, const char *sha, uint64_t old,
 		    uint64_t ino)
 {
 	char oid[16], ov[DRFS_DENTRY_LEN], nv[DRFS_DENTRY_LEN];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int pr = 0, ret;
 
 	cas_oid(oid, sha);
 	if (old)
 		cas_val(ov, old);
-	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_create(op, false);
 	drfs_op_cmp(op, sha, ov, old ? DRFS_DENTRY_LEN : 0, &pr);
 	if (ino) {
 		cas_val(nv, ino);
@@ -249,7 +249,7 @@ static int cas_swap(struct drfs_fs *fs, const char *sha, uint64_t old,
 	}
 	/* forgetting content must work on a full pool */
 	ret = drfs_wop(fs, oid, op, ino ? 0 : LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -283,17 +283,17 @@ static int entry_swap(struct drfs_fs *fs, uint64_t dir, const char *name,
 		      uint64_t from, uint64_t to)
 {
 	char oid[DRFS_OID_MAX], ov[DRFS_DENTRY_LEN], nv[DRFS_DENTRY_LEN];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int pr = 0, ret;
 
 	drfs_oid(oid, dir, 0);
 	cas_val(ov, from);
 	cas_val(nv, to);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, name, ov, sizeof(ov), &pr);
 	drfs_op_set(op, name, nv, sizeof(nv));
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 

@@ -28,7 +28,6 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <sys/types.h>
-#include <rados/librados.h>
 
 #include "codec.h"
 #include "layout.h"
@@ -111,7 +110,7 @@ enum drfs_stat {
 };
 
 /*
- * The connection (cluster, io, node, addr) is replaced when this node was
+ * The connection (conn, node, addr) is replaced when this node was
  * fenced (drfs_rejoin_locked): a blocklisted client instance can never be
  * un-blocklisted, a new one gets a new address.  conn_lock guards it:
  * every thread that uses the connection (FUSE requests, lease thread, lock
@@ -121,9 +120,10 @@ enum drfs_stat {
  * a reader never waits for a writer that merely waits, so a request may
  * block on the kernel (cache invalidation) while holding it.
  */
+struct drfs_conn; /* backend.h: the client instance and its ioctx */
+
 struct drfs_fs {
-	rados_t cluster; /* protected by conn_lock */
-	rados_ioctx_t io; /* protected by conn_lock */
+	struct drfs_conn *conn; /* protected by conn_lock */
 	char *pool;
 	char *fsname;
 	char node[37]; /* this client's session UUID; conn_lock */
@@ -162,7 +162,7 @@ struct drfs_fs {
 	struct drfs_lkcache *lkcache; /* lock.c: lock objects known here */
 };
 
-/* ---- connection, superblock (store.c) ---- */
+/* ---- connection (backend.c), superblock (store.c) ---- */
 
 /* Connect and open the pool; @err gets one line for the user on failure. */
 int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
@@ -182,7 +182,7 @@ void drfs_conn_unlock(struct drfs_fs *fs);
 void drfs_set_fenced(struct drfs_fs *fs, const char *why);
 bool drfs_is_fenced(struct drfs_fs *fs);
 /*
- * Map a RADOS result as drfs_wop() does: EDQUOT is ENOSPC; ESHUTDOWN (the
+ * Map a RADOS result as the backend does: EDQUOT is ENOSPC; ESHUTDOWN (the
  * OSDs refuse us as blocklisted) marks us fenced and is EIO.  The daemon
  * passes every error through it before replying, so a raw librados result
  * that slipped through fs/ never reaches an application as ESHUTDOWN.
@@ -213,14 +213,64 @@ int drfs_rc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 int drfs_ino_alloc(struct drfs_fs *fs, uint64_t *ino);
 int64_t drfs_now_ns(void);
 
-/* Run ops, counting them.  @ver may be NULL.  flags: LIBRADOS_OPERATION_*. */
-int drfs_wop(struct drfs_fs *fs, const char *oid, rados_write_op_t op,
-	     int flags);
-int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
-	     uint64_t *ver);
 void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n);
 /* Name of counter @i ("rados_reads", "ops_filedir", ...) into @buf. */
 const char *drfs_stat_name(int i, char *buf, size_t size);
+
+/* ---- watches and cluster commands (backend.c) ---- */
+
+/*
+ * A watch on one object: its notifies call @cb in a librados thread,
+ * which must acknowledge each with drfs_notify_ack() (the notifier waits
+ * for that).  The caller owns the struct and keeps it (and @ctx) alive
+ * until drfs_watch_flush() after drfs_unwatch(): librados may still run a
+ * callback of an undone watch until then.  Its fields are backend.c's.
+ */
+struct drfs_watch;
+struct drfs_notify_in {
+	struct drfs_watch *w;
+	uint64_t id, handle; /* what drfs_notify_ack() answers */
+	uint64_t notifier; /* instance id of the sender */
+	const void *data;
+	size_t len;
+};
+typedef void (*drfs_watch_fn)(void *ctx, const struct drfs_notify_in *n);
+typedef void (*drfs_watch_err_fn)(void *ctx, int err);
+struct drfs_watch {
+	void *io; /* the ioctx it was made on (not fs's after a rejoin) */
+	uint64_t cookie; /* 0: not armed */
+	uint64_t gen; /* fs->conn_gen it was made with */
+	drfs_watch_fn cb;
+	drfs_watch_err_fn err;
+	void *ctx;
+	char oid[DRFS_OID_MAX];
+};
+
+/*
+ * Arm @w on @oid (@timeout_s: the OSDs drop the watch unheard that long;
+ * 0: their default).  -EIO when fenced; on failure @w is not armed.
+ */
+int drfs_watch(struct drfs_fs *fs, struct drfs_watch *w, const char *oid,
+	       unsigned timeout_s, drfs_watch_fn cb, drfs_watch_err_fn err,
+	       void *ctx);
+bool drfs_watch_armed(const struct drfs_watch *w);
+/* Was @w armed on the current connection (not undone by a rejoin)? */
+bool drfs_watch_current(struct drfs_fs *fs, const struct drfs_watch *w);
+/* ms since the OSDs last confirmed @w, or -errno (the watch is broken). */
+int drfs_watch_check(struct drfs_watch *w);
+/* Undo @w (if armed) on the client it was made on. */
+void drfs_unwatch(struct drfs_watch *w);
+/* Forget @w without undoing it: its client is gone (a rejoin). */
+void drfs_watch_forget(struct drfs_watch *w);
+void drfs_notify_ack(const struct drfs_notify_in *n);
+/* Wait for every callback of undone watches to finish. */
+void drfs_watch_flush(struct drfs_fs *fs);
+
+/*
+ * A monitor command (JSON, as `ceph` sends it): 0 and its output in *@out
+ * (malloc'd, NUL-terminated; free()), or -errno.
+ */
+int drfs_mon_command(struct drfs_fs *fs, const char *cmd, char **out);
 
 /* ---- coherence between nodes (inval.c, mdcache.c) ---- */
 

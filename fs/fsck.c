@@ -130,63 +130,57 @@ static void progress(struct ctx *c, const char *what, uint64_t n)
 
 /* ---- pass 1: objects ---- */
 
+/* One listed object: remember stripes, lock objects and inode objects. */
+static int list_one(void *arg, const char *oid)
+{
+	struct ctx *c = arg;
+	uint64_t ino;
+	unsigned long long stripe;
+	char tail;
+
+	c->r->objects++;
+	progress(c, "listed objects", c->r->objects);
+	if (sscanf(oid, "i.%16" SCNx64 ".%llx%c", &ino, &stripe, &tail) == 2) {
+		struct ient *e = imap_get(&c->map, ino);
+
+		if (!e)
+			return -ENOMEM;
+		if (stripe + 1 > e->stripes_max)
+			e->stripes_max = (uint32_t)(stripe + 1);
+		if (e->nstripes == e->capstripes) {
+			uint32_t cap = e->capstripes * 2 + 4;
+			uint64_t *v = realloc(e->stripes, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			e->stripes = v;
+			e->capstripes = cap;
+		}
+		e->stripes[e->nstripes++] = stripe;
+	} else if (sscanf(oid, "l.%16" SCNx64 "%c", &ino, &tail) == 1) {
+		if (c->nlockobjs == c->caplockobjs) {
+			size_t cap = c->caplockobjs * 2 + 64;
+			uint64_t *v = realloc(c->lockobjs, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			c->lockobjs = v;
+			c->caplockobjs = cap;
+		}
+		c->lockobjs[c->nlockobjs++] = ino;
+	} else if (sscanf(oid, "i.%16" SCNx64 "%c", &ino, &tail) == 1) {
+		struct ient *e = imap_get(&c->map, ino);
+
+		if (!e)
+			return -ENOMEM;
+		e->has_object = true;
+	}
+	return 0;
+}
+
 static int list_objects(struct ctx *c)
 {
-	rados_list_ctx_t lc;
-	const char *oid, *key, *ns;
-	int ret;
-
-	ret = rados_nobjects_list_open(c->fs->io, &lc);
-	if (ret < 0)
-		return ret;
-	while ((ret = rados_nobjects_list_next(lc, &oid, &key, &ns)) == 0) {
-		uint64_t ino;
-		unsigned long long stripe;
-		char tail;
-
-		c->r->objects++;
-		progress(c, "listed objects", c->r->objects);
-		if (sscanf(oid, "i.%16" SCNx64 ".%llx%c", &ino, &stripe,
-			   &tail) == 2) {
-			struct ient *e = imap_get(&c->map, ino);
-
-			if (!e)
-				return -ENOMEM;
-			if (stripe + 1 > e->stripes_max)
-				e->stripes_max = (uint32_t)(stripe + 1);
-			if (e->nstripes == e->capstripes) {
-				uint32_t cap = e->capstripes * 2 + 4;
-				uint64_t *v =
-					realloc(e->stripes, cap * sizeof(*v));
-
-				if (!v)
-					return -ENOMEM;
-				e->stripes = v;
-				e->capstripes = cap;
-			}
-			e->stripes[e->nstripes++] = stripe;
-		} else if (sscanf(oid, "l.%16" SCNx64 "%c", &ino, &tail) == 1) {
-			if (c->nlockobjs == c->caplockobjs) {
-				size_t cap = c->caplockobjs * 2 + 64;
-				uint64_t *v =
-					realloc(c->lockobjs, cap * sizeof(*v));
-
-				if (!v)
-					return -ENOMEM;
-				c->lockobjs = v;
-				c->caplockobjs = cap;
-			}
-			c->lockobjs[c->nlockobjs++] = ino;
-		} else if (sscanf(oid, "i.%16" SCNx64 "%c", &ino, &tail) == 1) {
-			struct ient *e = imap_get(&c->map, ino);
-
-			if (!e)
-				return -ENOMEM;
-			e->has_object = true;
-		}
-	}
-	rados_nobjects_list_close(lc);
-	return ret == -ENOENT ? 0 : ret;
+	return drfs_objects_list(c->fs, list_one, c);
 }
 
 /* ---- pass 2: tree walk ---- */
@@ -222,14 +216,14 @@ static void remove_entry(struct ctx *c, uint64_t dir, const char *name,
 			 const char *val, size_t vlen)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int pr = 0;
 
 	drfs_oid(oid, dir, 0);
 	drfs_op_cmp(op, name, val, vlen, &pr);
 	drfs_op_rm(op, name);
 	drfs_wop(c->fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 }
 
 /*
@@ -339,7 +333,7 @@ static void records_add(void *arg, rados_read_op_t op)
 	struct records *r = arg;
 
 	r->xit = NULL;
-	rados_read_op_getxattrs(op, &r->xit, &r->prval);
+	drfs_rd_xattrs(op, &r->xit, &r->prval);
 }
 
 /* The attributes as of this page: the records are judged by that size. */
@@ -350,12 +344,12 @@ static int records_got(void *arg, int ret)
 	size_t len;
 
 	memset(&r->a, 0, sizeof(r->a));
-	while (ret == 0 &&
-	       rados_getxattrs_next(r->xit, &name, &val, &len) == 0 && name)
+	while (ret == 0 && drfs_xattrs_next(r->xit, &name, &val, &len) == 0 &&
+	       name)
 		if (!strcmp(name, "a"))
 			ret = drfs_attr_decode(val, len, &r->a);
 	if (r->xit)
-		rados_getxattrs_end(r->xit);
+		drfs_xattrs_end(r->xit);
 	r->xit = NULL;
 	return ret;
 }
@@ -454,12 +448,11 @@ static unsigned check_stripes(struct ctx *c, const char *path, struct ient *e,
 	for (uint32_t i = 0; i < e->nstripes; i++) {
 		char oid[DRFS_OID_MAX];
 		uint64_t osize;
-		time_t mtime;
 
 		if (e->stripes[i] < want)
 			continue;
 		drfs_oid(oid, a->ino, e->stripes[i]);
-		if (rados_stat(c->fs->io, oid, &osize, &mtime) < 0)
+		if (drfs_obj_stat(c->fs, oid, &osize) < 0)
 			continue;
 		if (!extra++)
 			first = e->stripes[i];
@@ -697,12 +690,12 @@ static void check_index_entry(struct ctx *c, const char *oid, const char *sha,
 		return;
 	fix = false;
 	if (c->o->repair) {
-		rados_write_op_t w = rados_create_write_op();
+		rados_write_op_t w = drfs_wop_new();
 
 		drfs_op_rm(w, sha);
 		fix = drfs_wop(c->fs, oid, w, LIBRADOS_OPERATION_FULL_FORCE) ==
 		      0;
-		rados_release_write_op(w);
+		drfs_wop_free(w);
 	}
 	problem(c, fix, "content index entry %s (%s) names %s%s", sha, oid, why,
 		fix ? ": removed" : "");
@@ -805,14 +798,12 @@ static void check_counts(struct ctx *c)
 			/* stripes without an inode (still there?) */
 			char oid[DRFS_OID_MAX];
 			uint64_t osize;
-			time_t mtime;
 			unsigned left = 0;
 			bool fix;
 
 			for (uint32_t j = 0; j < e->nstripes; j++) {
 				drfs_oid(oid, e->ino, e->stripes[j]);
-				if (rados_stat(c->fs->io, oid, &osize,
-					       &mtime) == 0)
+				if (drfs_obj_stat(c->fs, oid, &osize) == 0)
 					left++;
 			}
 			if (!left)
@@ -899,19 +890,18 @@ static void session_cb(void *vctx, const char *node, const char *addr,
 		bool fix = false;
 
 		if (c->o->repair) {
-			rados_write_op_t op = rados_create_write_op();
+			rados_write_op_t op = drfs_wop_new();
 
 			/* fence it first: it must not come back writing */
 			fix = !addr[0] ||
-			      rados_blocklist_add(c->fs->cluster, (char *)addr,
-						  3600) == 0;
+			      drfs_blocklist(c->fs, addr, 3600) == 0;
 			if (fix) {
 				drfs_op_rm(op, node);
 				fix = drfs_wop(c->fs, "sessions", op,
 					       LIBRADOS_OPERATION_FULL_FORCE) ==
 				      0;
 			}
-			rados_release_write_op(op);
+			drfs_wop_free(op);
 		}
 		problem(c, fix, "node session %s (%s) expired %.0f s ago%s",
 			node, addr, (c->now - expire_ns) / 1e9,
@@ -949,12 +939,12 @@ static int lock_one(void *arg, const char *key, size_t klen, const char *val,
 	if (node_live(c, node))
 		return 0;
 	if (c->o->repair) {
-		rados_write_op_t w = rados_create_write_op();
+		rados_write_op_t w = drfs_wop_new();
 
 		drfs_op_rm(w, key);
 		fix = drfs_wop(c->fs, x->oid, w,
 			       LIBRADOS_OPERATION_FULL_FORCE) == 0;
-		rados_release_write_op(w);
+		drfs_wop_free(w);
 	}
 	problem(c, fix, "lock held by dead node %s on inode %" PRIx64 "%s",
 		node, x->ino, fix ? ": released" : "");

@@ -5,45 +5,10 @@
 #define DRFS_INTERNAL_H
 
 #include <string.h>
-#include "fs.h"
+#include "backend.h"
 
 #define DRFS_DEAD_KEY "/dead"
 #define DRFS_XATTR_PREFIX "/x/"
-
-/* Guard: omap value of @key equals @val ("" with vlen 0: key absent). */
-static inline void drfs_op_cmp(rados_write_op_t op, const char *key,
-			       const char *val, size_t vlen, int *prval)
-{
-	rados_write_op_omap_cmp2(op, key, LIBRADOS_CMPXATTR_OP_EQ, val,
-				 strlen(key), vlen, prval);
-}
-
-static inline void drfs_op_set(rados_write_op_t op, const char *key,
-			       const char *val, size_t vlen)
-{
-	const char *keys[1] = {key};
-	const char *vals[1] = {val};
-	size_t kl[1] = {strlen(key)}, vl[1] = {vlen};
-
-	rados_write_op_omap_set2(op, keys, vals, kl, vl, 1);
-}
-
-static inline void drfs_op_rm(rados_write_op_t op, const char *key)
-{
-	const char *keys[1] = {key};
-	size_t kl[1] = {strlen(key)};
-
-	rados_write_op_omap_rm_keys2(op, keys, kl, 1);
-}
-
-/* Set a directory's mtime and ctime to @now, blindly (see codec.h). */
-static inline void drfs_op_times(rados_write_op_t op, int64_t now)
-{
-	char tbuf[DRFS_TIMES_LEN];
-
-	drfs_times_encode(now, now, tbuf);
-	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
-}
 
 /*
  * End an invalidation batch opened by drfs_inval_begin() around an
@@ -73,51 +38,7 @@ void drfs_fault(const char *point);
 uint64_t drfs_own_begin(struct drfs_fs *fs);
 uint64_t drfs_own_ticket(struct drfs_fs *fs, uint64_t t0);
 
-/* omap.c */
-/*
- * Called for each key of an omap listing, in key order (@key is
- * NUL-terminated, @klen its length; @val is not).  Return 0 to go on, or
- * non-zero to stop: drfs_omap_list() then returns that value.  The
- * callback may change the object (remove or add keys): the listing goes
- * on after the last key it was given.
- */
-typedef int (*drfs_omap_fn)(void *ctx, const char *key, size_t klen,
-			    const char *val, size_t vlen);
-
-struct drfs_omap_list {
-	const char *after; /* list keys after this one (NULL or "": all) */
-	const char *prefix; /* only keys beginning with this (NULL: all) */
-	unsigned page; /* keys per read op (0: 256) */
-	/*
-	 * Optional, for reads that must see the same object version as
-	 * each page: @add puts them into the page's op, @got (may be NULL)
-	 * is called once the op ran, with its result, before the page's
-	 * keys; non-zero from @got stops the listing with that value.
-	 */
-	void (*add)(void *ctx, rados_read_op_t op);
-	int (*got)(void *ctx, int ret);
-};
-
-/*
- * The one paged omap listing: reads @oid's omap page by page (one counted
- * read op each, drfs_rop) and calls @fn for every key.  Returns 0 when
- * every key was seen, what @fn or @got returned to stop, -ENOENT if the
- * object does not exist, -EIO for a key it cannot page after (a NUL in
- * the key), or -errno.  Holds no lock; the caller holds conn_lock as for
- * any RADOS call.
- */
-int drfs_omap_list(struct drfs_fs *fs, const char *oid,
-		   const struct drfs_omap_list *l, drfs_omap_fn fn, void *ctx);
-
 /* store.c */
-/* Remove object @oid (counted, fenced check, announced like drfs_wop). */
-int drfs_remove(struct drfs_fs *fs, const char *oid);
-/*
- * Read one omap value of object @oid: 0 (at most @size bytes copied to
- * @val, full length in *len) or -ENOENT if the key or the object is absent.
- */
-int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,
-		  char *val, size_t size, size_t *len);
 /*
  * Replace the client instance (conn_lock held for writing; the caller has
  * undone every watch of the old one): new cluster handle and ioctx, new

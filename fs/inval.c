@@ -16,9 +16,10 @@
  *
  * The unit of invalidation is an inode number: one RADOS object i.<ino>
  * holds an inode's attributes, its stripe-0 data and, for a directory,
- * all its entries, and drfs_wop() calls drfs_inval_note() after every
- * successful write to such an object.  Receivers drop all they cache of
- * that inode (mdcache.h, rule 1) and tell the kernel (hooks).
+ * all its entries, and the backend (backend.c) calls drfs_inval_note()
+ * after every successful write to or removal of such an object.
+ * Receivers drop all they cache of that inode (mdcache.h, rule 1) and
+ * tell the kernel (hooks).
  *
  * Guarantee: when drfs_inval_end() (or a note outside a batch) returns 0,
  * every node that watched the shard has dropped what it cached about the
@@ -29,7 +30,7 @@
  *
  * A node trusts its cache only while it knows it hears every notify: all
  * shard watches armed and confirmed by the OSDs within INV_TRUST_MS (the
- * objecter pings them every second, see store.c).  The health thread
+ * objecter pings them every second, see backend.c).  The health thread
  * checks that every INV_TICK_MS; when it fails (watch error, OSD restart,
  * partition, the node was frozen) the cache is switched off and emptied
  * and the "lost" hook drops the kernel's caches, before anything is
@@ -48,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <rados/rados_types.h>
 
 #include "fs.h"
 #include "internal.h"
@@ -67,8 +67,7 @@
 struct inv_watch {
 	struct drfs_inval *inv;
 	char oid[16];
-	uint64_t cookie; /* health thread (conn_lock held) */
-	bool armed;
+	struct drfs_watch w; /* health thread (conn_lock held) */
 };
 
 struct drfs_inval {
@@ -76,7 +75,6 @@ struct drfs_inval {
 	const struct drfs_inval_hooks *hooks;
 	void *ctx;
 	int timeout_ms;
-	rados_ioctx_t io; /* watches were made on it; conn_lock */
 	uint64_t gid; /* our instance id as registered in "watchers" */
 	struct inv_watch w[DRFS_INV_SHARDS];
 	bool trusted; /* atomic */
@@ -180,7 +178,7 @@ static int fence_watcher(struct drfs_fs *fs, uint64_t gid)
 
 		if (sscanf(val, "%199s %39s", addr, node) < 1)
 			return -EIO;
-		ret = rados_blocklist_add(fs->cluster, addr, 3600);
+		ret = drfs_blocklist(fs, addr, 3600);
 		if (ret < 0) {
 			drfs_err("cannot fence node %s (%s), which did not "
 				 "acknowledge a cache invalidation: %s",
@@ -194,35 +192,28 @@ static int fence_watcher(struct drfs_fs *fs, uint64_t gid)
 	}
 	/* the OSDs drop the watches of a blocklisted client once they have
 	 * the new map; ours must be at least as new for the next notify */
-	rados_wait_for_latest_osdmap(fs->cluster);
+	drfs_osdmap_wait(fs);
 	return 0;
 }
 
 /* Acks missing from a notify reply: fence each watcher that gave none. */
-static int check_reply(struct drfs_fs *fs, char *reply, size_t len)
+static int check_reply(struct drfs_fs *fs, const struct drfs_notify_out *r)
 {
-	struct notify_ack_t *acks = NULL;
-	struct notify_timeout_t *tmo = NULL;
-	size_t nacks = 0, ntmo = 0;
-	uint64_t self = rados_get_instance_id(fs->cluster);
+	uint64_t self = drfs_instance_id(fs);
 	int ret = 0;
 
-	if (!reply)
-		return 0;
-	if (rados_decode_notify_response(reply, len, &acks, &nacks, &tmo,
-					 &ntmo) < 0)
+	if (r->bad_reply)
 		return -EIO;
-	for (size_t i = 0; i < ntmo && ret == 0; i++) {
-		if (tmo[i].notifier_id == self) {
+	for (size_t i = 0; i < r->ntimedout && ret == 0; i++) {
+		if (r->timedout[i] == self) {
 			/* our own watch: never blocked (see above), but a
 			 * stuck librados thread would be: stop trusting */
 			drfs_warn("this node's own invalidation watch did not "
 				  "acknowledge in time");
 			continue;
 		}
-		ret = fence_watcher(fs, tmo[i].notifier_id);
+		ret = fence_watcher(fs, r->timedout[i]);
 	}
-	rados_free_notify_response(acks, nacks, tmo);
 	return ret;
 }
 
@@ -250,25 +241,20 @@ static int send_batch(struct drfs_fs *fs, const uint64_t *inos, size_t n)
 		 (unsigned)(mix(inos[0]) % DRFS_INV_SHARDS));
 	t0 = mono_us();
 	for (int attempt = 0; attempt < 3; attempt++) {
-		char *reply = NULL;
-		size_t rlen = 0;
+		struct drfs_notify_out r;
 
 		if (drfs_is_fenced(fs))
 			return -EIO;
 		drfs_stat_add(fs, DRFS_ST_INV_SENT, 1);
-		ret = rados_notify2(fs->io, oid, buf, (int)len,
-				    (uint64_t)timeout_ms, &reply, &rlen);
+		/* (a refusal as blocklisted marks us fenced: -EIO) */
+		ret = drfs_notify(fs, oid, buf, len, (uint64_t)timeout_ms, &r);
 		if (ret == 0 || ret == -ETIMEDOUT)
-			ret = check_reply(fs, reply, rlen);
+			ret = check_reply(fs, &r);
 		else if (ret == -ENOENT)
 			ret = 0; /* no shard object: nobody watches */
-		if (reply)
-			rados_buffer_free(reply);
-		if (ret == -ESHUTDOWN) {
-			drfs_set_fenced(fs, "blocklisted: the OSDs refuse "
-					    "this client");
+		free(r.timedout);
+		if (ret < 0 && drfs_is_fenced(fs))
 			return -EIO;
-		}
 		if (ret == 0)
 			break;
 	}
@@ -377,13 +363,14 @@ int drfs_inval_note_oid(struct drfs_fs *fs, const char *oid)
 
 /* ---- receiving ---- */
 
-static void watch_cb(void *arg, uint64_t notify_id, uint64_t cookie,
-		     uint64_t notifier, void *data, size_t len)
+static void watch_cb(void *arg, const struct drfs_notify_in *in)
 {
 	struct inv_watch *w = arg;
 	struct drfs_inval *inv = w->inv;
 	struct drfs_fs *fs = inv->fs;
-	const char *p = data;
+	const char *p = in->data;
+	size_t len = in->len;
+	uint64_t notifier = in->notifier;
 	uint32_t n = 0;
 
 	if (len >= 53 && !memcmp(p, INV_MAGIC, 4)) {
@@ -403,7 +390,7 @@ static void watch_cb(void *arg, uint64_t notify_id, uint64_t cookie,
 		if (inv->hooks && inv->hooks->changed)
 			inv->hooks->changed(inv->ctx, inos, n);
 	}
-	rados_notify_ack(inv->io, w->oid, notify_id, cookie, NULL, 0);
+	drfs_notify_ack(in);
 }
 
 /*
@@ -429,13 +416,12 @@ static void untrust(struct drfs_inval *inv, const char *why, bool loud)
 		inv->hooks->lost(inv->ctx);
 }
 
-static void watch_err(void *arg, uint64_t cookie, int err)
+static void watch_err(void *arg, int err)
 {
 	struct inv_watch *w = arg;
 	struct drfs_inval *inv = w->inv;
 	char why[96];
 
-	(void)cookie;
 	snprintf(why, sizeof(why), "watch on %s lost (%s)", w->oid,
 		 strerror(-err));
 	untrust(inv, why, true);
@@ -449,7 +435,7 @@ static void watch_err(void *arg, uint64_t cookie, int err)
 static int register_gid(struct drfs_inval *inv)
 {
 	struct drfs_fs *fs = inv->fs;
-	uint64_t gid = rados_get_instance_id(fs->cluster);
+	uint64_t gid = drfs_instance_id(fs);
 	char key[32], val[256];
 	rados_write_op_t op;
 	int ret;
@@ -458,15 +444,15 @@ static int register_gid(struct drfs_inval *inv)
 		return 0;
 	snprintf(key, sizeof(key), "%" PRIu64, gid);
 	snprintf(val, sizeof(val), "%s %s", fs->addr, fs->node);
-	op = rados_create_write_op();
-	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	op = drfs_wop_new();
+	drfs_op_create(op, false);
 	drfs_op_set(op, key, val, strlen(val));
 	if (inv->gid) {
 		snprintf(key, sizeof(key), "%" PRIu64, inv->gid);
 		drfs_op_rm(op, key);
 	}
 	ret = drfs_wop(fs, "watchers", op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret == 0)
 		__atomic_store_n(&inv->gid, gid, __ATOMIC_RELAXED);
 	return ret;
@@ -475,10 +461,7 @@ static int register_gid(struct drfs_inval *inv)
 static void unwatch_all(struct drfs_inval *inv)
 {
 	for (int i = 0; i < DRFS_INV_SHARDS; i++)
-		if (inv->w[i].armed) {
-			rados_unwatch2(inv->io, inv->w[i].cookie);
-			inv->w[i].armed = false;
-		}
+		drfs_unwatch(&inv->w[i].w);
 }
 
 /*
@@ -494,37 +477,32 @@ static bool check_watches(struct drfs_inval *inv, int *max_age_ms)
 
 	if (drfs_is_fenced(fs))
 		return false;
-	if (inv->io != fs->io) {
+	for (int i = 0; i < DRFS_INV_SHARDS; i++)
 		/* a rejoin replaced the client: the old watches are gone */
-		for (int i = 0; i < DRFS_INV_SHARDS; i++)
-			inv->w[i].armed = false;
-		inv->io = fs->io;
-	}
+		if (!drfs_watch_current(fs, &inv->w[i].w))
+			drfs_watch_forget(&inv->w[i].w);
 	if (register_gid(inv) < 0)
 		return false;
 	for (int i = 0; i < DRFS_INV_SHARDS; i++) {
 		struct inv_watch *w = &inv->w[i];
 		int r;
 
-		if (!w->armed) {
-			rados_write_op_t op = rados_create_write_op();
+		if (!drfs_watch_armed(&w->w)) {
+			rados_write_op_t op = drfs_wop_new();
 
-			rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT,
-					      NULL);
+			drfs_op_create(op, false);
 			drfs_wop(fs, w->oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-			rados_release_write_op(op);
-			r = rados_watch3(inv->io, w->oid, &w->cookie, watch_cb,
-					 watch_err, INV_WATCH_S, w);
+			drfs_wop_free(op);
+			r = drfs_watch(fs, &w->w, w->oid, INV_WATCH_S, watch_cb,
+				       watch_err, w);
 			if (r < 0) {
 				ok = false;
 				continue;
 			}
-			w->armed = true;
 		}
-		r = rados_watch_check(inv->io, w->cookie);
+		r = drfs_watch_check(&w->w);
 		if (r < 0) {
-			rados_unwatch2(inv->io, w->cookie);
-			w->armed = false;
+			drfs_unwatch(&w->w);
 			ok = false;
 		} else if (r > INV_TRUST_MS) {
 			ok = false;
@@ -631,7 +609,6 @@ int drfs_inval_start(struct drfs_fs *fs, const struct drfs_inval_hooks *hooks,
 	}
 	pthread_mutex_init(&inv->lock, NULL);
 	pthread_cond_init(&inv->cond, NULL);
-	inv->io = fs->io;
 	fs->inv = inv;
 	health_tick(inv);
 	if (!drfs_inval_trusted(fs))
@@ -668,15 +645,15 @@ void drfs_inval_stop(struct drfs_fs *fs)
 		pthread_join(inv->thread, NULL);
 	__atomic_store_n(&inv->trusted, false, __ATOMIC_SEQ_CST);
 	unwatch_all(inv);
-	rados_watch_flush(fs->cluster);
+	drfs_watch_flush(fs);
 	if (inv->gid) {
 		char key[32];
-		rados_write_op_t op = rados_create_write_op();
+		rados_write_op_t op = drfs_wop_new();
 
 		snprintf(key, sizeof(key), "%" PRIu64, inv->gid);
 		drfs_op_rm(op, key);
 		drfs_wop(fs, "watchers", op, LIBRADOS_OPERATION_FULL_FORCE);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 	}
 	fs->inv = NULL;
 	pthread_mutex_destroy(&inv->lock);

@@ -263,7 +263,7 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 	if (ret == 0 && !lease_judge_ok(fs))
 		return 0; /* (a missing session was fenced or unmounted) */
 	if (ret == 0 && s.addr[0]) {
-		ret = rados_blocklist_add(fs->cluster, s.addr, 3600);
+		ret = drfs_blocklist(fs, s.addr, 3600);
 		if (ret < 0) {
 			drfs_err("cannot fence node %s (%s): %s; its locks "
 				 "stay",
@@ -274,12 +274,12 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 			  "locks are released",
 			  node, s.addr);
 		{
-			rados_write_op_t op = rados_create_write_op();
+			rados_write_op_t op = drfs_wop_new();
 
 			drfs_op_rm(op, node);
 			drfs_wop(fs, "sessions", op,
 				 LIBRADOS_OPERATION_FULL_FORCE);
-			rados_release_write_op(op);
+			drfs_wop_free(op);
 		}
 	}
 	return 1;
@@ -371,58 +371,79 @@ static void lkobj_put(struct drfs_lkcache *lc, struct lkobj *o)
 	pthread_mutex_unlock(&lc->lock);
 }
 
-/* Read every record and the token of @o's object.  o->m held. */
+struct lk_read_ctx {
+	struct lkobj *o;
+	const char *oid;
+	rados_xattrs_iter_t xi;
+	int xprval;
+	int n;
+};
+
+static void lk_read_add(void *arg, rados_read_op_t op)
+{
+	struct lk_read_ctx *c = arg;
+
+	drfs_rd_xattrs(op, &c->xi, &c->xprval);
+}
+
+/* The token, read in the same op as the records. */
+static int lk_read_got(void *arg, int ret)
+{
+	struct lk_read_ctx *c = arg;
+	const char *xn, *xv;
+	size_t xl;
+
+	c->o->toklen = 0;
+	while (ret == 0 && drfs_xattrs_next(c->xi, &xn, &xv, &xl) == 0 && xn)
+		if (!strcmp(xn, LK_TOKEN_XATTR) && xl <= sizeof(c->o->token)) {
+			memcpy(c->o->token, xv, xl);
+			c->o->toklen = xl;
+		}
+	drfs_xattrs_end(c->xi);
+	c->xi = NULL;
+	return 0;
+}
+
+static int lk_read_rec(void *arg, const char *k, size_t kl, const char *v,
+		       size_t vl)
+{
+	struct lk_read_ctx *c = arg;
+	struct lkobj *o = c->o;
+
+	if (c->n == MAX_LOCKS)
+		return -ENOLCK;
+	if (c->n == o->caprecs) {
+		int cap = o->caprecs ? 2 * o->caprecs : 8;
+		struct rec *nr = realloc(o->recs, (size_t)cap * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		o->recs = nr;
+		o->caprecs = cap;
+	}
+	if (rec_parse(k, kl, v, vl, &o->recs[c->n]) < 0) {
+		drfs_err("lock object %s: record %.*s is corrupt; ignored",
+			 c->oid, (int)kl, k);
+		return 0;
+	}
+	c->n++;
+	return 0;
+}
+
+/*
+ * Read every record and the token of @o's object, in one op (at most
+ * MAX_LOCKS records, as they were written).  o->m held.
+ */
 static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 {
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	rados_xattrs_iter_t xi = NULL;
-	unsigned char more = 0;
-	const char *xn, *xv;
-	char *k, *v;
-	size_t kl, vl, xl;
-	int prval = 0, xprval = 0, ret, n = 0;
+	struct lk_read_ctx c = {o, oid, NULL, 0, 0};
+	const struct drfs_omap_list l = {.page = MAX_LOCKS,
+					 .pages = 1,
+					 .add = lk_read_add,
+					 .got = lk_read_got};
+	int ret = drfs_omap_list(fs, oid, &l, lk_read_rec, &c);
 
-	rados_read_op_getxattrs(op, &xi, &xprval);
-	rados_read_op_omap_get_vals2(op, "", "", MAX_LOCKS, &it, &more, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	o->toklen = 0;
-	while (ret == 0 && rados_getxattrs_next(xi, &xn, &xv, &xl) == 0 && xn)
-		if (!strcmp(xn, LK_TOKEN_XATTR) && xl <= sizeof(o->token)) {
-			memcpy(o->token, xv, xl);
-			o->toklen = xl;
-		}
-	while (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 &&
-	       k) {
-		if (n == MAX_LOCKS) {
-			ret = -ENOLCK;
-			break;
-		}
-		if (n == o->caprecs) {
-			int cap = o->caprecs ? 2 * o->caprecs : 8;
-			struct rec *nr =
-				realloc(o->recs, (size_t)cap * sizeof(*nr));
-
-			if (!nr) {
-				ret = -ENOMEM;
-				break;
-			}
-			o->recs = nr;
-			o->caprecs = cap;
-		}
-		if (rec_parse(k, kl, v, vl, &o->recs[n]) < 0) {
-			drfs_err("lock object %s: record %.*s is corrupt; "
-				 "ignored",
-				 oid, (int)kl, k);
-			continue;
-		}
-		n++;
-	}
-	if (xi)
-		rados_getxattrs_end(xi);
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
+	drfs_xattrs_end(c.xi); /* (ended by lk_read_got once the op ran) */
 	if (ret == -ENOENT) {
 		o->exists = false;
 		o->toklen = 0;
@@ -430,7 +451,7 @@ static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 	} else {
 		o->exists = true;
 	}
-	o->nrecs = ret < 0 ? 0 : n;
+	o->nrecs = ret < 0 ? 0 : c.n;
 	o->known = ret == 0;
 	return ret;
 }
@@ -460,13 +481,8 @@ static int lk_remember(struct lkobj *o, const struct rec *recs, int n,
 
 static void lk_notify(struct drfs_fs *fs, const char *oid)
 {
-	rados_completion_t c;
-
 	/* wake waiters on other nodes (no need to wait) */
-	if (rados_aio_create_completion2(NULL, NULL, &c) == 0) {
-		rados_aio_notify(fs->io, oid, c, "u", 1, 2000, NULL, NULL);
-		rados_aio_release(c);
-	}
+	drfs_notify_async(fs, oid, "u", 1, 2000);
 }
 
 /* ---- locks ---- */
@@ -601,16 +617,14 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			tok, sizeof(tok), "%s.%" PRIx64, fs->node,
 			__atomic_add_fetch(&fs->lkcache->seq, 1,
 					   __ATOMIC_RELAXED));
-		op = rados_create_write_op();
+		op = drfs_wop_new();
 		if (o->exists)
-			rados_write_op_cmpxattr(op, LK_TOKEN_XATTR,
-						LIBRADOS_CMPXATTR_OP_EQ,
-						o->token, o->toklen);
+			drfs_op_cmpxattr(op, LK_TOKEN_XATTR, o->token,
+					 o->toklen);
 		else
-			rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE,
-					      NULL);
+			drfs_op_create(op, true);
 		if (nrm)
-			rados_write_op_omap_rm_keys2(op, keys, kl, (size_t)nrm);
+			drfs_op_rmn(op, keys, kl, (size_t)nrm);
 		for (int i = 0; i < nout; i++) {
 			struct rec *r = &nrecs[nn + i];
 
@@ -626,12 +640,11 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			vl[i] = LK_VAL_LEN;
 		}
 		if (nout)
-			rados_write_op_omap_set2(op, keys, vptr, kl, vl,
-						 (size_t)nout);
-		rados_write_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
+			drfs_op_setn(op, keys, vptr, kl, vl, (size_t)nout);
+		drfs_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
 		wake = lk->type == F_UNLCK || nrm > 0;
 		ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret == -ECANCELED || ret == -EEXIST || ret == -ENOENT) {
 			/* another node changed it since we looked (or
 			 * created or removed it): look again */
@@ -770,18 +783,18 @@ static int session_put(struct drfs_fs *fs, bool first)
 {
 	char val[256];
 	int n, pr = 0, ret;
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 
 	n = snprintf(val, sizeof(val), "%" PRId64 " %s datarootfs-%s",
 		     drfs_now_ns() + (int64_t)DRFS_LEASE * 1000000000, fs->addr,
 		     DRFS_VERSION);
-	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_create(op, false);
 	if (!first) /* still ours? (absent or changed: we were fenced) */
 		drfs_op_cmp(op, fs->node, fs->session_val, fs->session_vlen,
 			    &pr);
 	drfs_op_set(op, fs->node, val, (size_t)n);
 	ret = drfs_wop(fs, "sessions", op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret == 0) {
 		memcpy(fs->session_val, val, (size_t)n);
 		fs->session_vlen = (size_t)n;
@@ -806,11 +819,11 @@ static void stats_publish(struct drfs_fs *fs)
 			__atomic_load_n(&fs->stats[i], __ATOMIC_RELAXED));
 	if (n > sizeof(val))
 		n = sizeof(val);
-	op = rados_create_write_op();
-	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	op = drfs_wop_new();
+	drfs_op_create(op, false);
 	drfs_op_set(op, fs->node, val, n);
 	drfs_wop(fs, "nodestats", op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 }
 
 /* A successful renewal at @now: extend (or, after a gap, restart) the
@@ -954,20 +967,10 @@ static void *reaper_main(void *arg)
 /* Learn our client address and write our session record. */
 static int session_register(struct drfs_fs *fs)
 {
-	char *addrs = NULL;
-	int ret;
+	int ret = drfs_client_addr(fs, fs->addr, sizeof(fs->addr));
 
-	ret = rados_getaddrs(fs->cluster, &addrs);
 	if (ret < 0)
 		return ret;
-	/* "[v2:127.0.0.1:0/123,v1:...]": keep the first address. */
-	{
-		const char *p = addrs + (addrs[0] == '[');
-		size_t n = strcspn(p, ",]");
-
-		snprintf(fs->addr, sizeof(fs->addr), "%.*s", (int)n, p);
-	}
-	rados_buffer_free(addrs);
 	return session_put(fs, true);
 }
 
@@ -1018,11 +1021,11 @@ void drfs_session_on_fenced(struct drfs_fs *fs, void (*cb)(void *ctx),
 
 static void omap_rm_key(struct drfs_fs *fs, const char *oid, const char *key)
 {
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 
 	drfs_op_rm(op, key);
 	drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 }
 
 int drfs_rejoin_locked(struct drfs_fs *fs, char *err, size_t errlen)
@@ -1064,14 +1067,14 @@ void drfs_session_stop(struct drfs_fs *fs)
 	pthread_join(fs->reaper_thread, NULL);
 	fs->session_up = false;
 	lkcache_stop(fs);
-	op = rados_create_write_op();
+	op = drfs_wop_new();
 	drfs_op_rm(op, fs->node);
 	drfs_wop(fs, "sessions", op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
-	op = rados_create_write_op();
+	drfs_wop_free(op);
+	op = drfs_wop_new();
 	drfs_op_rm(op, fs->node);
 	drfs_wop(fs, "nodestats", op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 }
 
 int drfs_nodestats_get(struct drfs_fs *fs, const char *node, char *buf,
@@ -1084,34 +1087,39 @@ int drfs_nodestats_get(struct drfs_fs *fs, const char *node, char *buf,
 	return ret;
 }
 
+struct sessions_ctx {
+	void (*cb)(void *ctx, const char *node, const char *addr,
+		   int64_t expire_ns, const char *info);
+	void *ctx;
+	int n;
+};
+
+static int session_one(void *arg, const char *k, size_t kl, const char *v,
+		       size_t vl)
+{
+	struct sessions_ctx *c = arg;
+	char node[64], buf[256], addr[128] = "", info[64] = "";
+	int64_t exp = 0;
+
+	snprintf(node, sizeof(node), "%.*s", (int)kl, k);
+	snprintf(buf, sizeof(buf), "%.*s", (int)vl, v);
+	sscanf(buf, "%" SCNd64 " %127s %63s", &exp, addr, info);
+	c->cb(c->ctx, node, addr, exp, info);
+	c->n++;
+	return 0;
+}
+
 int drfs_sessions_list(struct drfs_fs *fs,
 		       void (*cb)(void *ctx, const char *node, const char *addr,
 				  int64_t expire_ns, const char *info),
 		       void *ctx)
 {
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	unsigned char more = 0;
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret, n = 0;
+	/* one page: the sessions of every node mounted */
+	const struct drfs_omap_list l = {.page = 1024, .pages = 1};
+	struct sessions_ctx c = {cb, ctx, 0};
+	int ret = drfs_omap_list(fs, "sessions", &l, session_one, &c);
+	int n = c.n;
 
-	rados_read_op_omap_get_vals2(op, "", "", 1024, &it, &more, &prval);
-	ret = drfs_rop(fs, "sessions", op, NULL);
-	while (ret == 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 &&
-	       k) {
-		char node[64], buf[256], addr[128] = "", info[64] = "";
-		int64_t exp = 0;
-
-		snprintf(node, sizeof(node), "%.*s", (int)kl, k);
-		snprintf(buf, sizeof(buf), "%.*s", (int)vl, v);
-		sscanf(buf, "%" SCNd64 " %127s %63s", &exp, addr, info);
-		cb(ctx, node, addr, exp, info);
-		n++;
-	}
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
 	if (ret == -ENOENT)
 		return 0;
 	return ret < 0 ? ret : n;

@@ -69,7 +69,7 @@ static int parse_xattrs(uint64_t ino, rados_xattrs_iter_t it,
 	bool have_a = false, have_t = false;
 	int ret;
 
-	while (rados_getxattrs_next(it, &name, &val, &len) == 0 && name) {
+	while (drfs_xattrs_next(it, &name, &val, &len) == 0 && name) {
 		if (!strcmp(name, "a")) {
 			ret = drfs_attr_decode(val, len, a);
 			if (ret < 0) {
@@ -124,18 +124,18 @@ static int inode_read_ver(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,
 			  uint64_t *ver)
 {
 	char oid[DRFS_OID_MAX];
-	rados_read_op_t op = rados_create_read_op();
+	rados_read_op_t op = drfs_rd_new();
 	rados_xattrs_iter_t it = NULL;
 	int prval = 0, ret;
 
 	drfs_oid(oid, ino, 0);
-	rados_read_op_getxattrs(op, &it, &prval);
+	drfs_rd_xattrs(op, &it, &prval);
 	ret = drfs_rop(fs, oid, op, ver);
 	if (ret == 0)
 		ret = parse_xattrs(ino, it, a, raw, link, linksz);
 	if (it)
-		rados_getxattrs_end(it);
-	rados_release_read_op(op);
+		drfs_xattrs_end(it);
+	drfs_rd_free(op);
 	return ret;
 }
 
@@ -234,17 +234,15 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 			return 0;
 		}
 		drfs_attr_encode(&a, abuf);
-		op = rados_create_write_op();
-		rados_write_op_assert_exists(op);
+		op = drfs_wop_new();
+		drfs_op_assert_exists(op);
 		if (memcmp(abuf, raw.a, sizeof(abuf))) {
-			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ, raw.a,
-						raw.alen);
-			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+			drfs_op_cmpxattr(op, "a", raw.a, raw.alen);
+			drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
 		}
 		if (a.mtime_ns != old.mtime_ns || a.ctime_ns != old.ctime_ns) {
 			drfs_times_encode(a.mtime_ns, a.ctime_ns, tbuf);
-			rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+			drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 		}
 		if (S_ISREG(a.mode))
 			drfs_op_drop_records(op, old.size, a.size);
@@ -252,13 +250,11 @@ static int attr_update(struct drfs_fs *fs, uint64_t ino, attr_fn fn, void *ctx,
 		 * with the record we think it has (guarded above only when
 		 * "a" changes). */
 		if (round == 0 && !memcmp(abuf, raw.a, sizeof(abuf)))
-			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ, raw.a,
-						raw.alen);
+			drfs_op_cmpxattr(op, "a", raw.a, raw.alen);
 		t0 = drfs_own_begin(fs);
 		/* Deleting attrs never needs space: allow it on a full pool. */
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret == -ECANCELED) {
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			continue;
@@ -403,11 +399,9 @@ int drfs_dir_is_alive(struct drfs_fs *fs, uint64_t dir)
 		/* key absent: alive, if the object itself exists */
 		char oid[DRFS_OID_MAX];
 		uint64_t size;
-		time_t mt;
 
 		drfs_oid(oid, dir, 0);
-		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
-		return rados_stat(fs->io, oid, &size, &mt);
+		return drfs_obj_stat(fs, oid, &size);
 	}
 	return ret;
 }
@@ -484,19 +478,19 @@ static int inode_object_create(struct drfs_fs *fs, const struct drfs_attr *a,
 			       const char *target)
 {
 	char oid[DRFS_OID_MAX], abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	drfs_oid(oid, a->ino, 0);
 	drfs_attr_encode(a, abuf);
 	drfs_times_encode(a->mtime_ns, a->ctime_ns, tbuf);
-	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
-	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+	drfs_op_create(op, true);
+	drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
+	drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 	if (target)
-		rados_write_op_setxattr(op, "l", target, strlen(target));
+		drfs_op_setxattr(op, "l", target, strlen(target));
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -572,11 +566,11 @@ again:
 	/* Link it: one guarded op on the parent. */
 	{
 		struct drfs_dentry d = {a.ino, mode_to_dt(mode)};
-		rados_write_op_t op = rados_create_write_op();
+		rados_write_op_t op = drfs_wop_new();
 		int pr1 = 0, pr2 = 0;
 
 		drfs_dentry_encode(&d, dval);
-		rados_write_op_assert_exists(op);
+		drfs_op_assert_exists(op);
 		drfs_op_cmp(op, DEAD_KEY, "", 0, &pr1);
 		drfs_op_cmp(op, name, "", 0, &pr2);
 		drfs_op_set(op, name, dval, sizeof(dval));
@@ -587,13 +581,11 @@ again:
 
 			pa.nlink++;
 			drfs_attr_encode(&pa, abuf);
-			rados_write_op_cmpxattr(op, "a",
-						LIBRADOS_CMPXATTR_OP_EQ, praw.a,
-						praw.alen);
-			rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
+			drfs_op_cmpxattr(op, "a", praw.a, praw.alen);
+			drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
 		}
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 	}
 	if (ret == -ECANCELED) {
 		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
@@ -642,17 +634,17 @@ static int entry_remove(struct drfs_fs *fs, uint64_t dir, const char *name,
 			const struct raw_dentry *rd)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int pr = 0, ret;
 
 	drfs_oid(oid, dir, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, name, rd->v, DRFS_DENTRY_LEN, &pr);
 	drfs_op_rm(op, name);
 	drfs_op_times(op, drfs_now_ns());
 	/* Removing names must work on a full pool. */
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -693,6 +685,18 @@ int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
 		fs, unlink_do(fs, parent, name, gone_ino, gone_nlink));
 }
 
+/* A listing key of a directory: 1 (stop) for a name. */
+static int dir_key_is_name(void *ctx, const char *key, size_t klen,
+			   const char *val, size_t vlen)
+{
+	(void)ctx;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	/* Special keys start with '/', which no name contains. */
+	return key[0] != '/';
+}
+
 /*
  * Mark directory @dir dead if it is empty: no entry can be added to it
  * afterwards.  -ENOTEMPTY if it has entries.
@@ -703,46 +707,21 @@ int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir)
 
 	drfs_oid(oid, dir, 0);
 	for (;;) {
-		rados_read_op_t rop;
-		rados_omap_iter_t it = NULL;
-		rados_write_op_t wop;
-		unsigned char more = 0;
-		bool empty = true;
-		char *k, *v;
-		size_t kl, vl;
 		uint64_t ver = 0;
-		int prval = 0, ret;
-		char after[300] = "";
+		const struct drfs_omap_list l = {.page = 256, .ver = &ver};
+		rados_write_op_t wop;
+		int ret = drfs_omap_list(fs, oid, &l, dir_key_is_name, NULL);
 
-		/* Special keys start with '/', which no name contains. */
-		do {
-			rop = rados_create_read_op();
-			it = NULL;
-			rados_read_op_omap_get_vals2(rop, after, "", 256, &it,
-						     &more, &prval);
-			ret = drfs_rop(fs, oid, rop, &ver);
-			while (ret == 0 &&
-			       rados_omap_get_next2(it, &k, &v, &kl, &vl) ==
-				       0 &&
-			       k) {
-				if (k[0] != '/')
-					empty = false;
-				snprintf(after, sizeof(after), "%.*s", (int)kl,
-					 k);
-			}
-			if (it)
-				rados_omap_get_end(it);
-			rados_release_read_op(rop);
-			if (ret < 0)
-				return ret;
-		} while (empty && more);
-		if (!empty)
+		if (ret > 0)
 			return -ENOTEMPTY;
-		wop = rados_create_write_op();
-		rados_write_op_assert_version(wop, ver);
+		if (ret < 0)
+			return ret;
+		/* empty as of version @ver: mark it unless it changed */
+		wop = drfs_wop_new();
+		drfs_op_assert_version(wop, ver);
 		drfs_op_set(wop, DEAD_KEY, "1", 1);
 		ret = drfs_wop(fs, oid, wop, LIBRADOS_OPERATION_FULL_FORCE);
-		rados_release_write_op(wop);
+		drfs_wop_free(wop);
 		if (ret == -ERANGE || ret == -EOVERFLOW) {
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			continue;
@@ -754,13 +733,13 @@ int drfs_dir_kill(struct drfs_fs *fs, uint64_t dir)
 void drfs_dir_revive(struct drfs_fs *fs, uint64_t dir)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 
 	drfs_oid(oid, dir, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_rm(op, DEAD_KEY);
 	drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 }
 
 static int rmdir_do(struct drfs_fs *fs, uint64_t parent, const char *name)
@@ -819,17 +798,17 @@ static int link_do(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 	drfs_oid(oid, parent, 0);
 	for (;;) {
 		struct drfs_dentry d = {ino, mode_to_dt(a.mode)};
-		rados_write_op_t op = rados_create_write_op();
+		rados_write_op_t op = drfs_wop_new();
 		int pr1 = 0, pr2 = 0;
 
 		drfs_dentry_encode(&d, dval);
-		rados_write_op_assert_exists(op);
+		drfs_op_assert_exists(op);
 		drfs_op_cmp(op, DEAD_KEY, "", 0, &pr1);
 		drfs_op_cmp(op, name, "", 0, &pr2);
 		drfs_op_set(op, name, dval, sizeof(dval));
 		drfs_op_times(op, a.ctime_ns);
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret != -ECANCELED)
 			break;
 		ret = insert_failed(fs, parent, name);
@@ -867,59 +846,63 @@ int drfs_readlink(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 
 /* ---- readdir ---- */
 
+struct readdir_ctx {
+	struct drfs_fs *fs;
+	uint64_t dir;
+	drfs_dir_cb cb;
+	void *ctx;
+	int n; /* names delivered */
+	char cursor[300]; /* the last key seen */
+};
+
+/* One key of a readdir page: 1 when the caller's callback says stop. */
+static int readdir_key(void *arg, const char *key, size_t klen, const char *val,
+		       size_t vlen)
+{
+	struct readdir_ctx *c = arg;
+	struct drfs_dentry d;
+
+	snprintf(c->cursor, sizeof(c->cursor), "%s", key);
+	if (key[0] == '/' || klen > 255)
+		return 0;
+	if (drfs_dentry_decode(val, vlen, &d) < 0) {
+		drfs_stat_add(c->fs, DRFS_ST_CSUM_ERR, 1);
+		drfs_err("directory %" PRIx64 ": entry '%s' "
+			 "fails its checksum; not listed",
+			 c->dir, key);
+		return 0;
+	}
+	c->n++;
+	return c->cb(c->ctx, key, d.ino, d.type) ? 1 : 0;
+}
+
 int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 		 unsigned max, drfs_dir_cb cb, void *ctx, bool *more)
 {
-	char oid[DRFS_OID_MAX], cursor[300];
-	int ret = 0, n = 0;
+	char oid[DRFS_OID_MAX];
+	struct readdir_ctx c = {fs, dir, cb, ctx, 0, ""};
+	int ret = 0;
 
 	drfs_oid(oid, dir, 0);
-	snprintf(cursor, sizeof(cursor), "%s", after ? after : "");
-	/* Special keys ("/dead", "/x/...") are skipped; keep paging until a
-	 * name was delivered or the directory ends. */
+	snprintf(c.cursor, sizeof(c.cursor), "%s", after ? after : "");
+	/* Pages of @max keys by cookie, one read each.  Special keys
+	 * ("/dead", "/x/...") are skipped; keep paging until a name was
+	 * delivered or the directory ends. */
 	do {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		unsigned char pmore = 0;
-		bool stop = false;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0;
+		const struct drfs_omap_list l = {.after = c.cursor,
+						 .page = max,
+						 .pages = 1,
+						 .more = more};
 
-		rados_read_op_omap_get_vals2(op, cursor, "", max, &it, &pmore,
-					     &prval);
-		ret = drfs_rop(fs, oid, op, NULL);
-		*more = pmore;
-		while (ret == 0 && !stop &&
-		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-			struct drfs_dentry d;
-			char name[256];
-
-			snprintf(cursor, sizeof(cursor), "%.*s", (int)kl, k);
-			if (k[0] == '/' || kl > 255)
-				continue;
-			memcpy(name, k, kl);
-			name[kl] = 0;
-			if (drfs_dentry_decode(v, vl, &d) < 0) {
-				drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
-				drfs_err("directory %" PRIx64 ": entry '%s' "
-					 "fails its checksum; not listed",
-					 dir, name);
-				continue;
-			}
-			n++;
-			if (cb(ctx, name, d.ino, d.type)) {
-				*more = true;
-				stop = true;
-			}
-		}
-		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
-		if (stop)
+		*more = false;
+		ret = drfs_omap_list(fs, oid, &l, readdir_key, &c);
+		if (ret > 0) { /* the callback stopped */
+			*more = true;
+			ret = 0;
 			break;
-	} while (ret == 0 && n == 0 && *more);
-	return ret < 0 ? ret : n;
+		}
+	} while (ret == 0 && c.n == 0 && *more);
+	return ret < 0 ? ret : c.n;
 }
 
 /* ---- setattr ---- */
@@ -1048,13 +1031,13 @@ static int setxattr_do(struct drfs_fs *fs, uint64_t ino, const char *name,
 			return -EEXIST;
 		if ((flags & XATTR_REPLACE) && exists < 0)
 			return -ENODATA;
-		op = rados_create_write_op();
-		rados_write_op_assert_exists(op);
+		op = drfs_wop_new();
+		drfs_op_assert_exists(op);
 		if (exists < 0)
 			drfs_op_cmp(op, key, "", 0, &pr);
 		drfs_op_set(op, key, val, len);
 		ret = drfs_wop(fs, oid, op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret != -ECANCELED)
 			break;
 	}
@@ -1088,13 +1071,13 @@ int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,
 		return ret == -ERANGE ? -ENODATA : ret;
 	klens[0] = strlen(key);
 	drfs_oid(oid, ino, 0);
-	op = rados_create_read_op();
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
+	op = drfs_rd_new();
+	drfs_rd_omap_keys(op, keys, 1, klens, &it, &prval);
 	ret = drfs_rop(fs, oid, op, NULL);
 	if (ret < 0)
 		goto out;
 	ret = -ENODATA;
-	if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
+	if (drfs_omap_next(it, &k, &v, &kl, &vl) == 0 && k) {
 		ret = (int)vl;
 		if (size && vl > size)
 			ret = -ERANGE;
@@ -1103,50 +1086,44 @@ int drfs_getxattr(struct drfs_fs *fs, uint64_t ino, const char *name, void *buf,
 	}
 out:
 	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
+		drfs_omap_end(it);
+	drfs_rd_free(op);
 	return ret;
+}
+
+struct listxattr_ctx {
+	char *buf;
+	size_t size, total;
+};
+
+static int listxattr_key(void *arg, const char *key, size_t klen,
+			 const char *val, size_t vlen)
+{
+	struct listxattr_ctx *c = arg;
+	size_t n = klen - strlen(XATTR_PREFIX);
+
+	(void)val;
+	(void)vlen;
+	if (c->size) {
+		if (c->total + n + 1 > c->size)
+			return -ERANGE;
+		memcpy(c->buf + c->total, key + strlen(XATTR_PREFIX), n);
+		c->buf[c->total + n] = 0;
+	}
+	c->total += n + 1;
+	return 0;
 }
 
 int drfs_listxattr(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size)
 {
-	char oid[DRFS_OID_MAX], after[300] = "";
-	unsigned char more = 0;
-	size_t total = 0;
-	int ret = 0;
+	char oid[DRFS_OID_MAX];
+	const struct drfs_omap_list l = {.prefix = XATTR_PREFIX, .page = 256};
+	struct listxattr_ctx c = {buf, size, 0};
+	int ret;
 
 	drfs_oid(oid, ino, 0);
-	do {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0;
-
-		rados_read_op_omap_get_vals2(op, after, XATTR_PREFIX, 256, &it,
-					     &more, &prval);
-		ret = drfs_rop(fs, oid, op, NULL);
-		while (ret == 0 &&
-		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-			size_t n = kl - strlen(XATTR_PREFIX);
-
-			if (size) {
-				if (total + n + 1 > size) {
-					ret = -ERANGE;
-					break;
-				}
-				memcpy(buf + total, k + strlen(XATTR_PREFIX),
-				       n);
-				buf[total + n] = 0;
-			}
-			total += n + 1;
-			snprintf(after, sizeof(after), "%.*s", (int)kl, k);
-		}
-		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
-	} while (ret == 0 && more);
-	return ret < 0 ? ret : (int)total;
+	ret = drfs_omap_list(fs, oid, &l, listxattr_key, &c);
+	return ret < 0 ? ret : (int)c.total;
 }
 
 static int removexattr_do(struct drfs_fs *fs, uint64_t ino, const char *name)
@@ -1162,11 +1139,11 @@ static int removexattr_do(struct drfs_fs *fs, uint64_t ino, const char *name)
 	if (ret < 0)
 		return ret;
 	drfs_oid(oid, ino, 0);
-	op = rados_create_write_op();
-	rados_write_op_assert_exists(op);
+	op = drfs_wop_new();
+	drfs_op_assert_exists(op);
 	drfs_op_rm(op, key);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0)
 		return ret;
 	return attr_update(fs, ino, touch_ctime, NULL, NULL);
@@ -1227,21 +1204,15 @@ int drfs_inode_orphan_free(struct drfs_fs *fs, uint64_t ino)
 int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes, uint64_t *free_bytes,
 		uint64_t *objects)
 {
-	struct rados_cluster_stat_t cs;
-	struct rados_pool_stat_t ps;
-	int ret;
+	uint64_t kb, kb_avail;
+	int ret = drfs_pool_usage(fs, &kb, &kb_avail, objects);
 
-	ret = rados_cluster_stat(fs->cluster, &cs);
-	if (ret < 0)
-		return ret;
-	ret = rados_ioctx_pool_stat(fs->io, &ps);
 	if (ret < 0)
 		return ret;
 	/* Raw cluster capacity, divided by the replica count we cannot see
 	 * cheaply here; report the pool's own view: used + raw available
 	 * over 3 replicas. */
-	*total_bytes = cs.kb * 1024 / 3;
-	*free_bytes = cs.kb_avail * 1024 / 3;
-	*objects = ps.num_objects;
+	*total_bytes = kb * 1024 / 3;
+	*free_bytes = kb_avail * 1024 / 3;
 	return 0;
 }

@@ -29,26 +29,26 @@ static void shard_oid(char out[32], uint64_t ino)
 int drfs_orphan_add(struct drfs_fs *fs, uint64_t ino)
 {
 	char oid[32], key[24], val[24];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	shard_oid(oid, ino);
 	snprintf(key, sizeof(key), "%016" PRIx64, ino);
 	snprintf(val, sizeof(val), "%" PRId64, drfs_now_ns());
-	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_create(op, false);
 	drfs_op_set(op, key, val, strlen(val));
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
 static void orphan_del(struct drfs_fs *fs, const char *oid, const char *key)
 {
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 
 	drfs_op_rm(op, key);
 	drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 }
 
 struct scan {

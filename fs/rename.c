@@ -122,24 +122,24 @@ static int intent_put(struct drfs_fs *fs, const char *key,
 {
 	char buf[700];
 	size_t n = intent_encode(in, buf);
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
-	rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	drfs_op_create(op, false);
 	drfs_op_set(op, key, buf, n);
 	ret = drfs_wop(fs, "intents", op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
 static void intent_del(struct drfs_fs *fs, const char *key)
 {
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	drfs_op_rm(op, key);
 	ret = drfs_wop(fs, "intents", op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0)
 		drfs_warn("cannot clear rename intent %s: %s (fsck will)", key,
 			  strerror(-ret));
@@ -168,16 +168,13 @@ static int is_descendant(struct drfs_fs *fs, uint64_t dir, uint64_t anc)
 
 static int lease_take(struct drfs_fs *fs, char *cookie, size_t sz)
 {
-	struct timeval tv = {30, 0};
 	uint64_t seq = __atomic_add_fetch(&fs->intent_seq, 1, __ATOMIC_RELAXED);
 
 	snprintf(cookie, sz, "%s.%" PRIu64, fs->node, seq);
 	for (int i = 0;; i++) {
-		int ret = rados_lock_exclusive(fs->io, "renamelock", "rename",
-					       cookie, "directory rename", &tv,
-					       0);
+		int ret = drfs_lock_take(fs, "renamelock", "rename", cookie,
+					 "directory rename", 30);
 
-		drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
 		if (ret == 0)
 			return 0;
 		if (ret != -EBUSY && ret != -EEXIST)
@@ -188,26 +185,25 @@ static int lease_take(struct drfs_fs *fs, char *cookie, size_t sz)
 
 static void lease_drop(struct drfs_fs *fs, const char *cookie)
 {
-	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-	rados_unlock(fs->io, "renamelock", "rename", cookie);
+	drfs_lock_drop(fs, "renamelock", "rename", cookie);
 }
 
 /* Apply the destination side (step 2). */
 static int apply_dst(struct drfs_fs *fs, const struct intent *in, int64_t now)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, p2 = 0, ret;
 
 	drfs_oid(oid, in->dp, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, "/dead", "", 0, &p1);
 	drfs_op_cmp(op, in->dname, in->dst.exists ? in->dst.v : "",
 		    in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
 	drfs_op_set(op, in->dname, in->src.v, DRFS_DENTRY_LEN);
 	drfs_op_times(op, now);
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -215,11 +211,11 @@ static int apply_dst(struct drfs_fs *fs, const struct intent *in, int64_t now)
 static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, ret;
 
 	drfs_oid(oid, in->sp, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, in->sname, in->src.v, DRFS_DENTRY_LEN, &p1);
 	if (in->flags & RENAME_EXCHANGE)
 		drfs_op_set(op, in->sname, in->dst.v, DRFS_DENTRY_LEN);
@@ -227,7 +223,7 @@ static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
 		drfs_op_rm(op, in->sname);
 	drfs_op_times(op, now);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -235,7 +231,7 @@ static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
 static void undo_dst(struct drfs_fs *fs, const struct intent *in)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, ret;
 
 	drfs_oid(oid, in->dp, 0);
@@ -245,7 +241,7 @@ static void undo_dst(struct drfs_fs *fs, const struct intent *in)
 	else
 		drfs_op_rm(op, in->dname);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0 && ret != -ECANCELED)
 		drfs_err("rename rollback in directory %" PRIx64 " failed: %s",
 			 in->dp, strerror(-ret));
@@ -255,11 +251,11 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 			   int64_t now)
 {
 	char oid[DRFS_OID_MAX];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int p1 = 0, p2 = 0, ret;
 
 	drfs_oid(oid, in->sp, 0);
-	rados_write_op_assert_exists(op);
+	drfs_op_assert_exists(op);
 	drfs_op_cmp(op, in->sname, in->src.v, DRFS_DENTRY_LEN, &p1);
 	drfs_op_cmp(op, in->dname, in->dst.exists ? in->dst.v : "",
 		    in->dst.exists ? DRFS_DENTRY_LEN : 0, &p2);
@@ -271,7 +267,7 @@ static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
 	drfs_op_set(op, in->dname, in->src.v, DRFS_DENTRY_LEN);
 	drfs_op_times(op, now);
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -512,54 +508,49 @@ static void recover_one(struct drfs_fs *fs, const char *key,
 	intent_del(fs, key);
 }
 
+struct scan_ctx {
+	struct drfs_fs *fs;
+	int64_t min_age_ns, now;
+	bool fix;
+	int n;
+};
+
+/* One intent record (a copy of its key: recovery removes it). */
+static int scan_one(void *arg, const char *k, size_t kl, const char *v,
+		    size_t vl)
+{
+	struct scan_ctx *c = arg;
+	struct intent in;
+	char key[300];
+
+	snprintf(key, sizeof(key), "%.*s", (int)kl, k);
+	if (intent_decode(v, vl, &in) < 0) {
+		c->n++;
+		if (c->fix) {
+			drfs_err("rename intent %s is corrupt; removed", key);
+			intent_del(c->fs, key);
+		}
+		return 0;
+	}
+	if (c->now - in.time_ns < c->min_age_ns)
+		return 0;
+	if (c->fix)
+		recover_one(c->fs, key, &in);
+	c->n++;
+	return 0;
+}
+
 /* Visit intents at least @min_age_s old; @fix: recover them. */
 static int intents_scan(struct drfs_fs *fs, int min_age_s, bool fix)
 {
-	char after[300] = "";
-	unsigned char more = 0;
-	int64_t now = drfs_now_ns();
-	int n = 0, ret;
+	const struct drfs_omap_list l = {.page = 128};
+	struct scan_ctx c = {fs, (int64_t)min_age_s * 1000000000, drfs_now_ns(),
+			     fix, 0};
+	int ret = drfs_omap_list(fs, "intents", &l, scan_one, &c);
 
-	do {
-		rados_read_op_t op = rados_create_read_op();
-		rados_omap_iter_t it = NULL;
-		char *k, *v;
-		size_t kl, vl;
-		int prval = 0;
-
-		rados_read_op_omap_get_vals2(op, after, "", 128, &it, &more,
-					     &prval);
-		ret = drfs_rop(fs, "intents", op, NULL);
-		while (ret == 0 &&
-		       rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-			struct intent in;
-			char key[300];
-
-			snprintf(key, sizeof(key), "%.*s", (int)kl, k);
-			snprintf(after, sizeof(after), "%s", key);
-			if (intent_decode(v, vl, &in) < 0) {
-				n++;
-				if (fix) {
-					drfs_err("rename intent %s is corrupt; "
-						 "removed",
-						 key);
-					intent_del(fs, key);
-				}
-				continue;
-			}
-			if (now - in.time_ns < (int64_t)min_age_s * 1000000000)
-				continue;
-			if (fix)
-				recover_one(fs, key, &in);
-			n++;
-		}
-		if (it)
-			rados_omap_get_end(it);
-		rados_release_read_op(op);
-	} while (ret == 0 && more);
 	if (ret == -ENOENT)
 		return 0;
-	return ret < 0 ? ret : n;
+	return ret < 0 ? ret : c.n;
 }
 
 int drfs_intents_recover(struct drfs_fs *fs, int min_age_s)

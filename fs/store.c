@@ -1,11 +1,10 @@
 /*
- * store.c - connection to the cluster, op accounting, superblock, mkfs and
- * inode number allocation.
+ * store.c - the filesystem handle (connect, reconnect after fencing),
+ * counters, fencing state, superblock, mkfs, purge epochs and inode
+ * number allocation.
  *
- * Every RADOS operation goes through drfs_wop()/drfs_rop() so the number
- * of round trips behind each filesystem operation is counted.  Reads use
- * aio so the object version comes back with the completion (the ioctx's
- * "last version" is shared by all threads and would race).
+ * Every RADOS call is made by the backend (backend.c): it counts, checks
+ * fencing and maps errors; this file only decides what to send.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -121,206 +120,9 @@ void drfs_set_fenced(struct drfs_fs *fs, const char *why)
 	}
 }
 
-/*
- * The OSDs refuse a blocklisted client with ESHUTDOWN: another node fenced
- * us after our lease expired.  From then on nothing is written with this
- * connection (it never works again: the lease thread replaces it).
- */
-static int fenced_check(struct drfs_fs *fs, int ret)
-{
-	if (ret == -ESHUTDOWN) {
-		drfs_set_fenced(fs, "blocklisted: the OSDs refuse this client");
-		return -EIO;
-	}
-	return ret;
-}
-
-int drfs_wop(struct drfs_fs *fs, const char *oid, rados_write_op_t op,
-	     int flags)
-{
-	int ret;
-
-	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
-		return -EIO;
-	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-	ret = rados_write_op_operate2(op, fs->io, oid, NULL,
-				      flags | LIBRADOS_OPERATION_FULL_TRY);
-	if (ret == -EDQUOT)
-		ret = -ENOSPC;
-	ret = fenced_check(fs, ret);
-	/* every node caching this inode drops it before we go on */
-	if (ret == 0)
-		ret = drfs_inval_note_oid(fs, oid);
-	return ret;
-}
-
-int drfs_remove(struct drfs_fs *fs, const char *oid)
-{
-	int ret;
-
-	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
-		return -EIO;
-	drfs_stat_add(fs, DRFS_ST_RADOS_WRITE, 1);
-	ret = fenced_check(fs, rados_remove(fs->io, oid));
-	if (ret == 0)
-		ret = drfs_inval_note_oid(fs, oid);
-	return ret;
-}
-
-int drfs_rop(struct drfs_fs *fs, const char *oid, rados_read_op_t op,
-	     uint64_t *ver)
-{
-	rados_completion_t c;
-	int ret;
-
-	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
-		return -EIO;
-	drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
-	ret = rados_aio_create_completion2(NULL, NULL, &c);
-	if (ret < 0)
-		return ret;
-	ret = rados_aio_read_op_operate(op, fs->io, c, oid, 0);
-	if (ret == 0) {
-		rados_aio_wait_for_complete(c);
-		ret = rados_aio_get_return_value(c);
-		if (ver)
-			*ver = rados_aio_get_version(c);
-	}
-	rados_aio_release(c);
-	return fenced_check(fs, ret);
-}
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static char *dup_opt(const char *s)
 {
 	return s ? strdup(s) : NULL;
-}
-
-/*
- * Open a client instance and the pool's ioctx in our namespace with
- * fs->copts.  On failure @err holds one line for the user.
- */
-static int conn_open(struct drfs_fs *fs, rados_t *clp, rados_ioctx_t *iop,
-		     char *err, size_t errlen)
-{
-	const struct drfs_conn_opts *o = &fs->copts;
-	char name[128], tmo[16], mon[512] = "";
-	bool have_mon;
-	rados_t cl;
-	rados_ioctx_t io;
-	int ret;
-
-	snprintf(name, sizeof(name), "client.%s", o->id ? o->id : "admin");
-	ret = rados_create2(&cl, "ceph", name, 0);
-	if (ret < 0) {
-		seterr(err, errlen, "cannot create cluster handle: %s",
-		       strerror(-ret));
-		return ret;
-	}
-	/* Keep librados quiet on our stderr; its own errors are turned into
-	 * our one-line messages. */
-	rados_conf_set(cl, "log_to_stderr", "false");
-	rados_conf_set(cl, "err_to_stderr", "false");
-	rados_conf_set(cl, "log_file", "");
-	if (o->conf) {
-		ret = rados_conf_read_file(cl, o->conf);
-		if (ret < 0) {
-			seterr(err, errlen, "cannot read ceph config %s: %s",
-			       o->conf, strerror(-ret));
-			goto out_shutdown;
-		}
-	} else {
-		rados_conf_read_file(cl, NULL);
-	}
-	rados_conf_set(cl, "log_to_stderr", "false");
-	rados_conf_set(cl, "err_to_stderr", "false");
-	if (o->keyring)
-		rados_conf_set(cl, "keyring", o->keyring);
-	if (o->mon_host)
-		rados_conf_set(cl, "mon_host", o->mon_host);
-	snprintf(tmo, sizeof(tmo), "%d", o->timeout > 0 ? o->timeout : 10);
-	rados_conf_set(cl, "client_mount_timeout", tmo);
-	/* watches are pinged every tick: inval.c trusts its cache only
-	 * while they were confirmed within a few ticks */
-	rados_conf_set(cl, "objecter_tick_interval", "1");
-	have_mon = rados_conf_get(cl, "mon_host", mon, sizeof(mon)) >= 0;
-	if (!have_mon || !mon[0]) {
-		have_mon = false;
-		snprintf(mon, sizeof(mon), "(none configured)");
-	}
-	ret = rados_connect(cl);
-	if (ret < 0) {
-		if (ret == -ETIMEDOUT || ret == -EINVAL ||
-		    (ret == -ENOENT && !have_mon))
-			seterr(err, errlen,
-			       "cannot reach the Ceph monitors at %s within "
-			       "%s s: %s",
-			       mon, tmo, strerror(-ret));
-		else if (ret == -EACCES || ret == -EPERM)
-			seterr(err, errlen,
-			       "authentication as %s refused by the monitors "
-			       "at %s: %s (check the client id and keyring)",
-			       name, mon, strerror(-ret));
-		else if (ret == -ENOENT) /* librados found no key */
-			seterr(err, errlen, "no key for %s in keyring %s: %s",
-			       name,
-			       o->keyring ? o->keyring : "(from ceph.conf)",
-			       strerror(-ret));
-		else if (o->keyring) /* EIO: cannot parse it, EISDIR... */
-			seterr(err, errlen,
-			       "cannot authenticate as %s with keyring %s: %s",
-			       name, o->keyring, strerror(-ret));
-		else
-			seterr(err, errlen,
-			       "cannot connect to the Ceph monitors at %s as "
-			       "%s: %s",
-			       mon, name, strerror(-ret));
-		goto out_shutdown;
-	}
-	ret = rados_ioctx_create(cl, fs->pool, &io);
-	if (ret < 0) {
-		if (ret == -ENOENT)
-			seterr(err, errlen, "pool '%s' does not exist",
-			       fs->pool);
-		else
-			seterr(err, errlen, "cannot open pool '%s': %s",
-			       fs->pool, strerror(-ret));
-		goto out_shutdown;
-	}
-	rados_ioctx_set_namespace(io, fs->fsname);
-	/* On a full pool (quota) fail writes with EDQUOT instead of
-	 * blocking forever; deletes still go through. */
-	rados_set_pool_full_try(io);
-	*clp = cl;
-	*iop = io;
-	return 0;
-
-out_shutdown:
-	rados_shutdown(cl);
-	return ret;
-}
-
-/* Close a client instance whose watches the caller has undone. */
-static void conn_close(rados_t cl, rados_ioctx_t io)
-{
-	if (io) {
-		rados_watch_flush(cl);
-		rados_aio_flush(io);
-		rados_ioctx_destroy(io);
-	}
-	rados_shutdown(cl);
 }
 
 static void new_node_id(struct drfs_fs *fs)
@@ -362,7 +164,7 @@ int drfs_connect(const struct drfs_conn_opts *o, struct drfs_fs **out,
 	fs->copts.keyring = dup_opt(o->keyring);
 	fs->copts.mon_host = dup_opt(o->mon_host);
 	fs->copts.timeout = o->timeout;
-	ret = conn_open(fs, &fs->cluster, &fs->io, err, errlen);
+	ret = drfs_conn_open(fs, &fs->conn, err, errlen);
 	if (ret < 0) {
 		fs_free(fs);
 		return ret;
@@ -375,7 +177,7 @@ void drfs_disconnect(struct drfs_fs *fs)
 {
 	if (!fs)
 		return;
-	conn_close(fs->cluster, fs->io);
+	drfs_conn_close(fs->conn);
 	fs_free(fs);
 }
 
@@ -396,15 +198,13 @@ void drfs_conn_unlock(struct drfs_fs *fs)
 
 int drfs_reconnect_locked(struct drfs_fs *fs, char *err, size_t errlen)
 {
-	rados_t cl;
-	rados_ioctx_t io;
-	int ret = conn_open(fs, &cl, &io, err, errlen);
+	struct drfs_conn *c;
+	int ret = drfs_conn_open(fs, &c, err, errlen);
 
 	if (ret < 0)
 		return ret;
-	conn_close(fs->cluster, fs->io);
-	fs->cluster = cl;
-	fs->io = io;
+	drfs_conn_close(fs->conn);
+	fs->conn = c;
 	fs->conn_gen++;
 	new_node_id(fs);
 	return 0;
@@ -421,7 +221,7 @@ static int sb_write(struct drfs_fs *fs, bool exclusive)
 				   "created", "lc_epoch", "rc_epoch"};
 	const char *vals[NKEYS];
 	size_t klen[NKEYS], vlen[NKEYS];
-	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
 	snprintf(format, sizeof(format), "%u", fs->sb.format);
@@ -445,10 +245,10 @@ static int sb_write(struct drfs_fs *fs, bool exclusive)
 		vlen[i] = strlen(vals[i]);
 	}
 	if (exclusive)
-		rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	rados_write_op_omap_set2(op, keys, vals, klen, vlen, NKEYS);
+		drfs_op_create(op, true);
+	drfs_op_setn(op, keys, vals, klen, vlen, NKEYS);
 	ret = drfs_wop(fs, "sb", op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	return ret;
 }
 
@@ -495,27 +295,27 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 	memset(&r, 0, sizeof(r));
 	ret = drfs_omap_list(fs, "sb", &l, sb_key, &r);
 	if (ret == -ENOENT) {
-		seterr(err, errlen,
-		       "no datarootfs filesystem '%s' in pool '%s' (run "
-		       "datarootctl mkfs first)",
-		       fs->fsname, fs->pool);
+		drfs_seterr(err, errlen,
+			    "no datarootfs filesystem '%s' in pool '%s' (run "
+			    "datarootctl mkfs first)",
+			    fs->fsname, fs->pool);
 		return ret;
 	}
 	if (ret == -EPERM || ret == -EACCES) {
-		seterr(err, errlen,
-		       "client.%s may not read filesystem '%s' (namespace "
-		       "'%s' of pool '%s'): %s (its osd caps do not cover "
-		       "it: see 'ceph auth get client.%s')",
-		       fs->copts.id ? fs->copts.id : "admin", fs->fsname,
-		       fs->fsname, fs->pool, strerror(-ret),
-		       fs->copts.id ? fs->copts.id : "admin");
+		drfs_seterr(err, errlen,
+			    "client.%s may not read filesystem '%s' (namespace "
+			    "'%s' of pool '%s'): %s (its osd caps do not cover "
+			    "it: see 'ceph auth get client.%s')",
+			    fs->copts.id ? fs->copts.id : "admin", fs->fsname,
+			    fs->fsname, fs->pool, strerror(-ret),
+			    fs->copts.id ? fs->copts.id : "admin");
 		return ret;
 	}
 	if (ret < 0) {
-		seterr(err, errlen,
-		       "cannot read superblock of '%s' in pool "
-		       "'%s': %s",
-		       fs->fsname, fs->pool, strerror(-ret));
+		drfs_seterr(err, errlen,
+			    "cannot read superblock of '%s' in pool "
+			    "'%s': %s",
+			    fs->fsname, fs->pool, strerror(-ret));
 		return ret;
 	}
 	/* filesystems made before area names were recorded */
@@ -527,41 +327,19 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 	 * it was (the daemon's area names point into it) */
 	fs->sb = r.sb;
 	if (!r.magic) {
-		seterr(err, errlen,
-		       "object 'sb' in namespace '%s' of pool "
-		       "'%s' is not a datarootfs superblock",
-		       fs->fsname, fs->pool);
+		drfs_seterr(err, errlen,
+			    "object 'sb' in namespace '%s' of pool "
+			    "'%s' is not a datarootfs superblock",
+			    fs->fsname, fs->pool);
 		ret = -EINVAL;
 	} else if (fs->sb.format > DRFS_FORMAT || fs->sb.format == 0) {
-		seterr(err, errlen,
-		       "filesystem '%s' has format version %u; "
-		       "this datarootfs supports up to %u (upgrade it)",
-		       fs->fsname, fs->sb.format, DRFS_FORMAT);
+		drfs_seterr(err, errlen,
+			    "filesystem '%s' has format version %u; "
+			    "this datarootfs supports up to %u (upgrade it)",
+			    fs->fsname, fs->sb.format, DRFS_FORMAT);
 		ret = -EPROTO;
 	}
 	return ret;
-}
-
-/* Remove every object of this filesystem's namespace. */
-static int wipe_namespace(struct drfs_fs *fs)
-{
-	rados_list_ctx_t ctx;
-	const char *entry, *key, *nspace;
-	int ret, n = 0;
-
-	ret = rados_nobjects_list_open(fs->io, &ctx);
-	if (ret < 0)
-		return ret;
-	while (rados_nobjects_list_next(ctx, &entry, &key, &nspace) == 0) {
-		ret = rados_remove(fs->io, entry);
-		if (ret < 0 && ret != -ENOENT) {
-			rados_nobjects_list_close(ctx);
-			return ret;
-		}
-		n++;
-	}
-	rados_nobjects_list_close(ctx);
-	return n;
 }
 
 int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
@@ -572,29 +350,30 @@ int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 	char next[32];
 	rados_write_op_t op;
 	uint64_t size;
-	time_t mtime;
 	uuid_t u;
 	int64_t now = drfs_now_ns();
 	int ret;
 
-	ret = rados_stat(fs->io, "sb", &size, &mtime);
+	ret = drfs_obj_stat(fs, "sb", &size);
 	if (ret == 0 && !o->force) {
-		seterr(err, errlen,
-		       "a filesystem '%s' already exists in pool "
-		       "'%s' (use --force to destroy it and make a new one)",
-		       fs->fsname, fs->pool);
+		drfs_seterr(
+			err, errlen,
+			"a filesystem '%s' already exists in pool "
+			"'%s' (use --force to destroy it and make a new one)",
+			fs->fsname, fs->pool);
 		return -EEXIST;
 	}
 	if (ret < 0 && ret != -ENOENT) {
-		seterr(err, errlen, "cannot check pool '%s': %s", fs->pool,
-		       strerror(-ret));
+		drfs_seterr(err, errlen, "cannot check pool '%s': %s", fs->pool,
+			    strerror(-ret));
 		return ret;
 	}
 	if (o->force) {
-		ret = wipe_namespace(fs);
+		ret = drfs_wipe_namespace(fs);
 		if (ret < 0) {
-			seterr(err, errlen, "cannot remove old filesystem: %s",
-			       strerror(-ret));
+			drfs_seterr(err, errlen,
+				    "cannot remove old filesystem: %s",
+				    strerror(-ret));
 			return ret;
 		}
 	}
@@ -607,21 +386,21 @@ int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 	drfs_attr_encode(&root, abuf);
 	drfs_times_encode(now, now, tbuf);
 	drfs_oid(oid, DRFS_ROOT_INO, 0);
-	op = rados_create_write_op();
-	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	rados_write_op_setxattr(op, "a", abuf, sizeof(abuf));
-	rados_write_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+	op = drfs_wop_new();
+	drfs_op_create(op, true);
+	drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
+	drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
 	ret = drfs_wop(fs, oid, op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0)
 		goto fail;
 
 	snprintf(next, sizeof(next), "%u", INO_FIRST);
-	op = rados_create_write_op();
-	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	rados_write_op_setxattr(op, "next", next, strlen(next));
+	op = drfs_wop_new();
+	drfs_op_create(op, true);
+	drfs_op_setxattr(op, "next", next, strlen(next));
 	ret = drfs_wop(fs, "inoctr", op, 0);
-	rados_release_write_op(op);
+	drfs_wop_free(op);
 	if (ret < 0)
 		goto fail;
 
@@ -640,8 +419,8 @@ int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 		goto fail;
 	return 0;
 fail:
-	seterr(err, errlen, "mkfs of '%s' in pool '%s' failed: %s", fs->fsname,
-	       fs->pool, strerror(-ret));
+	drfs_seterr(err, errlen, "mkfs of '%s' in pool '%s' failed: %s",
+		    fs->fsname, fs->pool, strerror(-ret));
 	return ret;
 }
 
@@ -656,9 +435,8 @@ static int ino_reserve(struct drfs_fs *fs, uint64_t *first)
 		uint64_t v;
 		int ret;
 
-		ret = rados_getxattr(fs->io, "inoctr", "next", cur,
-				     sizeof(cur) - 1);
-		drfs_stat_add(fs, DRFS_ST_RADOS_READ, 1);
+		ret = drfs_obj_getxattr(fs, "inoctr", "next", cur,
+					sizeof(cur) - 1);
 		if (ret < 0)
 			return ret;
 		cur[ret] = 0;
@@ -666,12 +444,11 @@ static int ino_reserve(struct drfs_fs *fs, uint64_t *first)
 		if (v < INO_FIRST)
 			return -EIO;
 		snprintf(next, sizeof(next), "%" PRIu64, v + INO_BATCH);
-		op = rados_create_write_op();
-		rados_write_op_cmpxattr(op, "next", LIBRADOS_CMPXATTR_OP_EQ,
-					cur, strlen(cur));
-		rados_write_op_setxattr(op, "next", next, strlen(next));
+		op = drfs_wop_new();
+		drfs_op_cmpxattr(op, "next", cur, strlen(cur));
+		drfs_op_setxattr(op, "next", next, strlen(next));
 		ret = drfs_wop(fs, "inoctr", op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret == -ECANCELED) {
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			continue;
@@ -711,8 +488,7 @@ out:
 static int epoch_purge(struct drfs_fs *fs, const char *key, uint64_t *epoch,
 		       size_t *acked, size_t *timedout)
 {
-	char *reply = NULL;
-	size_t rlen = 0;
+	struct drfs_notify_out r;
 	int ret;
 
 	for (;;) {
@@ -727,33 +503,25 @@ static int epoch_purge(struct drfs_fs *fs, const char *key, uint64_t *epoch,
 		cur = key[0] == 'l' ? fs->sb.lc_epoch : fs->sb.rc_epoch;
 		snprintf(old, sizeof(old), "%" PRIu64, cur);
 		snprintf(new, sizeof(new), "%" PRIu64, cur + 1);
-		op = rados_create_write_op();
+		op = drfs_wop_new();
 		/* an old superblock has no rc_epoch: absent compares "" */
 		drfs_op_cmp(op, key, cur ? old : "", cur ? strlen(old) : 0,
 			    &pr);
 		drfs_op_set(op, key, new, strlen(new));
 		ret = drfs_wop(fs, "sb", op, 0);
-		rados_release_write_op(op);
+		drfs_wop_free(op);
 		if (ret == -ECANCELED)
 			continue; /* a concurrent purge: bump again */
 		if (ret < 0)
 			return ret;
 		*epoch = cur + 1;
 		snprintf(msg, sizeof(msg), "%.2s %" PRIu64, key, *epoch);
-		ret = rados_notify2(fs->io, "sb", msg, (int)strlen(msg), 15000,
-				    &reply, &rlen);
+		ret = drfs_notify(fs, "sb", msg, strlen(msg), 15000, &r);
 		break;
 	}
-	*acked = *timedout = 0;
-	if (reply) {
-		struct notify_ack_t *acks = NULL;
-		struct notify_timeout_t *tmo = NULL;
-
-		if (rados_decode_notify_response(reply, rlen, &acks, acked,
-						 &tmo, timedout) == 0)
-			rados_free_notify_response(acks, *acked, tmo);
-		rados_buffer_free(reply);
-	}
+	*acked = r.acked;
+	*timedout = r.ntimedout;
+	free(r.timedout);
 	return ret == -ETIMEDOUT ? 0 : ret;
 }
 
@@ -767,38 +535,4 @@ int drfs_rc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 		  size_t *timedout)
 {
 	return epoch_purge(fs, "rc_epoch", epoch, acked, timedout);
-}
-
-int drfs_omap_get(struct drfs_fs *fs, const char *oid, const char *key,
-		  char *val, size_t size, size_t *len)
-{
-	rados_read_op_t op = rados_create_read_op();
-	rados_omap_iter_t it = NULL;
-	const char *keys[1] = {key};
-	size_t klens[1] = {strlen(key)};
-	char *k, *v;
-	size_t kl, vl;
-	int prval = 0, ret;
-
-	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klens, &it, &prval);
-	ret = drfs_rop(fs, oid, op, NULL);
-	if (ret == 0) {
-		ret = -ENOENT;
-		if (rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
-			*len = vl;
-			memcpy(val, v, vl < size ? vl : size);
-			ret = 0;
-		}
-	}
-	if (it)
-		rados_omap_get_end(it);
-	rados_release_read_op(op);
-	return ret;
-}
-
-int drfs_ret(struct drfs_fs *fs, int ret)
-{
-	if (ret == -EDQUOT)
-		ret = -ENOSPC;
-	return fenced_check(fs, ret);
 }

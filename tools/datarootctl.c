@@ -327,20 +327,17 @@ static void print_node(void *vctx, const char *node, const char *addr,
 /* "HEALTH_OK" etc. from the monitors, or "unknown". */
 static void cluster_health(struct drfs_fs *fs, char *out, size_t size)
 {
-	const char *cmd[] = {"{\"prefix\": \"health\", \"format\": "
-			     "\"json\"}"};
-	char *buf = NULL, *st = NULL, *p;
-	size_t blen = 0, slen = 0;
+	char *buf = NULL, *p;
 
 	snprintf(out, size, "unknown");
-	if (rados_mon_command(fs->cluster, cmd, 1, "", 0, &buf, &blen, &st,
-			      &slen) == 0 &&
-	    buf && (p = strstr(buf, "\"status\":\""))) {
+	if (drfs_mon_command(fs,
+			     "{\"prefix\": \"health\", \"format\": \"json\"}",
+			     &buf) == 0 &&
+	    (p = strstr(buf, "\"status\":\""))) {
 		p += strlen("\"status\":\"");
 		snprintf(out, size, "%.*s", (int)strcspn(p, "\""), p);
 	}
-	rados_buffer_free(buf);
-	rados_buffer_free(st);
+	free(buf);
 }
 
 static int cmd_status(struct global *g, int argc, char **argv)
