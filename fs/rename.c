@@ -31,17 +31,12 @@
 #include <linux/fs.h>
 
 #include "fs.h"
+#include "intent.h"
 #include "internal.h"
 #include "log.h"
 
-struct entry {
-	bool exists;
-	char v[DRFS_DENTRY_LEN];
-	struct drfs_dentry d;
-};
-
 static int entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,
-		     struct entry *e)
+		     struct drfs_rentry *e)
 {
 	int ret = drfs_entry_get(fs, dir, name, e->v, &e->d);
 
@@ -49,79 +44,13 @@ static int entry_get(struct drfs_fs *fs, uint64_t dir, const char *name,
 	return ret == -ENOENT ? 0 : ret;
 }
 
-/* ---- intents ---- */
-
-struct intent {
-	int64_t time_ns;
-	uint64_t sp, dp;
-	uint32_t flags;
-	struct entry src, dst;
-	char sname[256], dname[256];
-};
-
-static size_t intent_encode(const struct intent *in, char *buf)
-{
-	size_t sl = strlen(in->sname), dl = strlen(in->dname), n = 0;
-
-	memcpy(buf + n, &in->time_ns, 8), n += 8;
-	memcpy(buf + n, &in->sp, 8), n += 8;
-	memcpy(buf + n, &in->dp, 8), n += 8;
-	memcpy(buf + n, &in->flags, 4), n += 4;
-	memcpy(buf + n, in->src.v, DRFS_DENTRY_LEN), n += DRFS_DENTRY_LEN;
-	buf[n++] = in->dst.exists;
-	memcpy(buf + n, in->dst.v, DRFS_DENTRY_LEN), n += DRFS_DENTRY_LEN;
-	buf[n++] = (char)sl;
-	memcpy(buf + n, in->sname, sl), n += sl;
-	buf[n++] = (char)dl;
-	memcpy(buf + n, in->dname, dl), n += dl;
-	{
-		uint64_t h = drfs_hash(buf, n);
-
-		memcpy(buf + n, &h, 8), n += 8;
-	}
-	return n;
-}
-
-static int intent_decode(const char *buf, size_t len, struct intent *in)
-{
-	size_t n = 0, sl, dl;
-	uint64_t h;
-
-	if (len < 8 + 8 + 8 + 4 + 2 * DRFS_DENTRY_LEN + 3 + 8)
-		return -EIO;
-	memcpy(&h, buf + len - 8, 8);
-	if (h != drfs_hash(buf, len - 8))
-		return -EIO;
-	memset(in, 0, sizeof(*in));
-	memcpy(&in->time_ns, buf + n, 8), n += 8;
-	memcpy(&in->sp, buf + n, 8), n += 8;
-	memcpy(&in->dp, buf + n, 8), n += 8;
-	memcpy(&in->flags, buf + n, 4), n += 4;
-	memcpy(in->src.v, buf + n, DRFS_DENTRY_LEN), n += DRFS_DENTRY_LEN;
-	in->src.exists = true;
-	in->dst.exists = buf[n++];
-	memcpy(in->dst.v, buf + n, DRFS_DENTRY_LEN), n += DRFS_DENTRY_LEN;
-	sl = (unsigned char)buf[n++];
-	if (n + sl + 1 > len - 8)
-		return -EIO;
-	memcpy(in->sname, buf + n, sl), n += sl;
-	dl = (unsigned char)buf[n++];
-	if (n + dl > len - 8)
-		return -EIO;
-	memcpy(in->dname, buf + n, dl);
-	if (drfs_dentry_decode(in->src.v, DRFS_DENTRY_LEN, &in->src.d) < 0)
-		return -EIO;
-	if (in->dst.exists &&
-	    drfs_dentry_decode(in->dst.v, DRFS_DENTRY_LEN, &in->dst.d) < 0)
-		return -EIO;
-	return 0;
-}
+/* ---- intents (record and verdict: intent.c) ---- */
 
 static int intent_put(struct drfs_fs *fs, const char *key,
-		      const struct intent *in)
+		      const struct drfs_intent *in)
 {
-	char buf[700];
-	size_t n = intent_encode(in, buf);
+	char buf[DRFS_INTENT_MAX];
+	size_t n = drfs_intent_encode(in, buf);
 	rados_write_op_t op = drfs_wop_new();
 	int ret;
 
@@ -189,7 +118,7 @@ static void lease_drop(struct drfs_fs *fs, const char *cookie)
 }
 
 /* Apply the destination side (step 2). */
-static int apply_dst(struct drfs_fs *fs, const struct intent *in, int64_t now)
+static int apply_dst(struct drfs_fs *fs, const struct drfs_intent *in, int64_t now)
 {
 	char oid[DRFS_OID_MAX];
 	rados_write_op_t op = drfs_wop_new();
@@ -208,7 +137,7 @@ static int apply_dst(struct drfs_fs *fs, const struct intent *in, int64_t now)
 }
 
 /* Apply the source side (step 3). */
-static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
+static int apply_src(struct drfs_fs *fs, const struct drfs_intent *in, int64_t now)
 {
 	char oid[DRFS_OID_MAX];
 	rados_write_op_t op = drfs_wop_new();
@@ -228,7 +157,7 @@ static int apply_src(struct drfs_fs *fs, const struct intent *in, int64_t now)
 }
 
 /* Undo step 2 if the new entry is still ours. */
-static void undo_dst(struct drfs_fs *fs, const struct intent *in)
+static void undo_dst(struct drfs_fs *fs, const struct drfs_intent *in)
 {
 	char oid[DRFS_OID_MAX];
 	rados_write_op_t op = drfs_wop_new();
@@ -247,7 +176,7 @@ static void undo_dst(struct drfs_fs *fs, const struct intent *in)
 			 in->dp, strerror(-ret));
 }
 
-static int rename_same_dir(struct drfs_fs *fs, const struct intent *in,
+static int rename_same_dir(struct drfs_fs *fs, const struct drfs_intent *in,
 			   int64_t now)
 {
 	char oid[DRFS_OID_MAX];
@@ -275,7 +204,7 @@ static int rename_do(struct drfs_fs *fs, uint64_t sp, const char *sname,
 		     uint64_t dp, const char *dname, unsigned flags,
 		     uint64_t *gone_ino, uint32_t *gone_nlink)
 {
-	struct intent in;
+	struct drfs_intent in;
 	char cookie[80], ikey[80];
 	int ret;
 
@@ -481,29 +410,32 @@ int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
 /* ---- recovery ---- */
 
 static void recover_one(struct drfs_fs *fs, const char *key,
-			const struct intent *in)
+			const struct drfs_intent *in)
 {
-	struct entry s, d;
+	struct drfs_rentry s, d;
 	int64_t now = drfs_now_ns();
 
 	if (entry_get(fs, in->dp, in->dname, &d) < 0 ||
 	    entry_get(fs, in->sp, in->sname, &s) < 0)
 		return;
-	if (d.exists && !memcmp(d.v, in->src.v, DRFS_DENTRY_LEN)) {
-		/* The new name is in place: roll forward. */
-		if (s.exists && !memcmp(s.v, in->src.v, DRFS_DENTRY_LEN))
-			apply_src(fs, in, now);
+	switch (drfs_intent_judge(in, &d, &s)) {
+	case DRFS_INTENT_FORWARD_UNLINK_SRC:
+		apply_src(fs, in, now);
+		/* fall through */
+	case DRFS_INTENT_FORWARD:
 		if (in->src.d.type == DT_DIR)
 			drfs_set_parent(fs, in->src.d.ino, in->dp);
 		drfs_info("rename intent %s rolled forward: %" PRIx64 "/%s -> "
 			  "%" PRIx64 "/%s",
 			  key, in->sp, in->sname, in->dp, in->dname);
-	} else {
-		if (in->dst.exists && in->dst.d.type == DT_DIR && d.exists &&
-		    !memcmp(d.v, in->dst.v, DRFS_DENTRY_LEN))
-			drfs_dir_revive(fs, in->dst.d.ino);
+		break;
+	case DRFS_INTENT_BACK_REVIVE_DST:
+		drfs_dir_revive(fs, in->dst.d.ino);
+		/* fall through */
+	case DRFS_INTENT_BACK:
 		drfs_info("rename intent %s rolled back: %" PRIx64 "/%s stays",
 			  key, in->sp, in->sname);
+		break;
 	}
 	intent_del(fs, key);
 }
@@ -520,11 +452,11 @@ static int scan_one(void *arg, const char *k, size_t kl, const char *v,
 		    size_t vl)
 {
 	struct scan_ctx *c = arg;
-	struct intent in;
+	struct drfs_intent in;
 	char key[300];
 
 	snprintf(key, sizeof(key), "%.*s", (int)kl, k);
-	if (intent_decode(v, vl, &in) < 0) {
+	if (drfs_intent_decode(v, vl, &in) < 0) {
 		c->n++;
 		if (c->fix) {
 			drfs_err("rename intent %s is corrupt; removed", key);
