@@ -494,6 +494,48 @@ static bool same_owner(const struct drfs_fs *fs, const struct rec *r, int kind,
 	       !strcmp(r->node, fs->node);
 }
 
+/* The arrays one attempt of lk_change_locked() builds its op in, sized
+ * for @n records in the object (and up to 3 new ones). */
+struct lk_scratch {
+	struct rec *nrecs;
+	struct drfs_lk *ranges, *out;
+	char (*vals)[LK_VAL_LEN];
+	const char **keys, **vptr;
+	size_t *kl, *vl;
+};
+
+static void lk_scratch_free(struct lk_scratch *sc)
+{
+	free(sc->nrecs);
+	free(sc->ranges);
+	free(sc->out);
+	free(sc->keys);
+	free(sc->kl);
+	free(sc->vptr);
+	free(sc->vl);
+	free(sc->vals);
+	memset(sc, 0, sizeof(*sc));
+}
+
+static int lk_scratch_alloc(struct lk_scratch *sc, int n)
+{
+	size_t m = (size_t)n + 3;
+
+	lk_scratch_free(sc);
+	sc->ranges = malloc(((size_t)n + 1) * sizeof(*sc->ranges));
+	sc->out = malloc(m * sizeof(*sc->out));
+	sc->nrecs = malloc(m * sizeof(*sc->nrecs));
+	sc->keys = malloc((2 * (size_t)n + 3) * sizeof(*sc->keys));
+	sc->kl = malloc((2 * (size_t)n + 3) * sizeof(*sc->kl));
+	sc->vptr = malloc(m * sizeof(*sc->vptr));
+	sc->vl = malloc(m * sizeof(*sc->vl));
+	sc->vals = malloc(m * LK_VAL_LEN);
+	if (!sc->ranges || !sc->out || !sc->nrecs || !sc->keys || !sc->kl ||
+	    !sc->vptr || !sc->vl || !sc->vals)
+		return -ENOMEM;
+	return 0;
+}
+
 /*
  * Apply @lk for (kind, owner) to the lock object of @o, o->m held: the
  * work of drfs_lock_set().  One guarded write when the state of the object
@@ -504,11 +546,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			    struct drfs_lk *conflict)
 {
 	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX];
-	struct rec *nrecs = NULL;
-	struct drfs_lk *ranges = NULL, *out = NULL;
-	char(*vals)[LK_VAL_LEN] = NULL;
-	const char **keys = NULL, **vptr = NULL;
-	size_t *kl = NULL, *vl = NULL;
+	struct lk_scratch sc = {0};
 	int ret = 0;
 
 	drfs_lock_oid(oid, o->ino);
@@ -529,27 +567,15 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			fresh = true;
 		}
 		n = o->nrecs;
-		free(nrecs);
-		free(ranges);
-		free(out);
-		free(keys);
-		free(kl);
-		free(vptr);
-		free(vl);
-		free(vals);
-		ranges = malloc((size_t)(n + 1) * sizeof(*ranges));
-		out = malloc((size_t)(n + 3) * sizeof(*out));
-		nrecs = malloc((size_t)(n + 3) * sizeof(*nrecs));
-		keys = malloc((size_t)(2 * n + 3) * sizeof(*keys));
-		kl = malloc((size_t)(2 * n + 3) * sizeof(*kl));
-		vptr = malloc((size_t)(n + 3) * sizeof(*vptr));
-		vl = malloc((size_t)(n + 3) * sizeof(*vl));
-		vals = malloc((size_t)(n + 3) * LK_VAL_LEN);
-		if (!ranges || !out || !nrecs || !keys || !kl || !vptr || !vl ||
-		    !vals) {
-			ret = -ENOMEM;
+		ret = lk_scratch_alloc(&sc, n);
+		if (ret < 0)
 			break;
-		}
+		struct rec *nrecs = sc.nrecs;
+		struct drfs_lk *ranges = sc.ranges, *out = sc.out;
+		char(*vals)[LK_VAL_LEN] = sc.vals;
+		const char **keys = sc.keys, **vptr = sc.vptr;
+		size_t *kl = sc.kl, *vl = sc.vl;
+
 		ret = 0;
 		for (int i = 0; i < n; i++) {
 			const struct rec *r = &o->recs[i];
@@ -661,14 +687,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			lk_notify(fs, oid);
 		break;
 	}
-	free(nrecs);
-	free(ranges);
-	free(out);
-	free(keys);
-	free(kl);
-	free(vptr);
-	free(vl);
-	free(vals);
+	lk_scratch_free(&sc);
 	return ret;
 }
 

@@ -504,6 +504,25 @@ static int inode_object_remove(struct drfs_fs *fs, uint64_t ino)
 	return ret == -ENOENT ? 0 : ret;
 }
 
+/*
+ * Into @op on a directory object: entry @name -> (@ino, @dt), only if the
+ * directory is alive and the name free; its mtime and ctime to @now.
+ * @dval and @pr (the guards' results) must live until the op has run.
+ */
+static void op_entry_insert(rados_write_op_t op, const char *name,
+			    uint64_t ino, uint8_t dt, int64_t now,
+			    char dval[DRFS_DENTRY_LEN], int pr[2])
+{
+	struct drfs_dentry d = {ino, dt};
+
+	drfs_dentry_encode(&d, dval);
+	drfs_op_assert_exists(op);
+	drfs_op_cmp(op, DEAD_KEY, "", 0, &pr[0]);
+	drfs_op_cmp(op, name, "", 0, &pr[1]);
+	drfs_op_set(op, name, dval, DRFS_DENTRY_LEN);
+	drfs_op_times(op, now);
+}
+
 static int create_do(struct drfs_fs *fs, uint64_t parent, const char *name,
 		     uint32_t mode, uint64_t rdev, uint32_t uid, uint32_t gid,
 		     const char *target, bool excl, struct drfs_attr *out,
@@ -565,16 +584,11 @@ again:
 	drfs_fault("create-before-link");
 	/* Link it: one guarded op on the parent. */
 	{
-		struct drfs_dentry d = {a.ino, mode_to_dt(mode)};
 		rados_write_op_t op = drfs_wop_new();
-		int pr1 = 0, pr2 = 0;
+		int pr[2] = {0, 0};
 
-		drfs_dentry_encode(&d, dval);
-		drfs_op_assert_exists(op);
-		drfs_op_cmp(op, DEAD_KEY, "", 0, &pr1);
-		drfs_op_cmp(op, name, "", 0, &pr2);
-		drfs_op_set(op, name, dval, sizeof(dval));
-		drfs_op_times(op, a.ctime_ns);
+		op_entry_insert(op, name, a.ino, mode_to_dt(mode), a.ctime_ns,
+				dval, pr);
 		if (isdir) {
 			/* The new subdirectory's ".." counts in the parent. */
 			char abuf[DRFS_ATTR_LEN];
@@ -797,16 +811,11 @@ static int link_do(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 		return ret;
 	drfs_oid(oid, parent, 0);
 	for (;;) {
-		struct drfs_dentry d = {ino, mode_to_dt(a.mode)};
 		rados_write_op_t op = drfs_wop_new();
-		int pr1 = 0, pr2 = 0;
+		int pr[2] = {0, 0};
 
-		drfs_dentry_encode(&d, dval);
-		drfs_op_assert_exists(op);
-		drfs_op_cmp(op, DEAD_KEY, "", 0, &pr1);
-		drfs_op_cmp(op, name, "", 0, &pr2);
-		drfs_op_set(op, name, dval, sizeof(dval));
-		drfs_op_times(op, a.ctime_ns);
+		op_entry_insert(op, name, ino, mode_to_dt(a.mode), a.ctime_ns,
+				dval, pr);
 		ret = drfs_wop(fs, oid, op, 0);
 		drfs_wop_free(op);
 		if (ret != -ECANCELED)
