@@ -527,8 +527,10 @@ int main(int argc, char *argv[])
 		d.filedir_name = d.area[DRFS_AREA_FILEDIR];
 	d.filedir_reject = !o.fd_verify || !strcmp(o.fd_verify, "reject");
 	d.filedir_keep = o.fd_nodelete != 0;
-	if (!d.table)
+	if (!d.table) {
+		ret = -ENOMEM;
 		goto out_disconnect;
+	}
 
 	ret = drfs_session_start(d.fs);
 	if (ret < 0) {
