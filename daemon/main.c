@@ -22,9 +22,15 @@
 
 #include "appendonly.h"
 #include "area.h"
-#include "daemon.h"
+#include "coherence.h"
+#include "local.h"
 #include "lock.h"
+#include "locks.h"
 #include "log.h"
+#include "nodes.h"
+#include "ops.h"
+#include "rcache.h"
+#include "rejoin.h"
 
 struct options {
 	char *conf;

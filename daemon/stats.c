@@ -19,9 +19,11 @@
 #include <sys/stat.h>
 
 #include "area.h"
-#include "daemon.h"
-#include "mdcache.h"
 #include "lock.h"
+#include "mdcache.h"
+#include "nodes.h"
+#include "rcache.h"
+#include "stats.h"
 
 static const char *const op_names[] = {
 	"lookup",  "getattr", "setattr", "create", "mkdir", "unlink",
