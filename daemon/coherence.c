@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "coherence.h"
 #include "log.h"
 
 #define FUSE_NOTIFY_INC_EPOCH_CODE 8 /* <linux/fuse.h> 7.44 */

@@ -1,6 +1,24 @@
 /*
- * daemon.h - the FUSE side of datarootfs: state shared by main.c and the
- * request handlers in ops.c.
+ * daemon.h - the FUSE side of datarootfs: the state its files share
+ * (struct drfsd, the inode table's struct dnode, open handles), types and
+ * constants only.
+ *
+ * The functions of each daemon file are declared in its own header
+ * (nodes.h for nodes.c, ...), and the files call each other in layers,
+ * never in a cycle (tests/check-daemon-layers.sh), from the bottom:
+ *
+ *   coherence.c, rcache.c, cas.c   kernel cache coherence, read cache,
+ *                                  filedir renames
+ *   wb.c                           write-back buffer, read-ahead (one node)
+ *   nodes.c                        inode table, open counts
+ *   stats.c, reply.c               counters and statistics files; replies
+ *   locks.c, local.c               lock requests; the localcache area
+ *   ops.c                          request handlers, the lowlevel ops table
+ *   rejoin.c                       rejoin after fencing
+ *   main.c                         options, connection, mount, loop
+ *
+ * A file calls only into files below it; where a lower layer must reach
+ * up, the upper one hands it a function (drfsd_nodes_each's callback).
  */
 #ifndef DRFSD_DAEMON_H
 #define DRFSD_DAEMON_H
@@ -16,7 +34,7 @@
  * >= 1 it fills goes to the stream ws (aio, a few in flight) and buf
  * starts over with the rest, so a sequential writer never waits for
  * RADOS unless the stream is full.  Partial stripes and stripe 0 (the
- * inode object) are written synchronously at flush (ops.c wb_stream).
+ * inode object) are written synchronously at flush (wb.c wb_stream).
  */
 struct wbuf {
 	char *buf;
@@ -31,7 +49,7 @@ struct wbuf {
 };
 
 /*
- * Read-ahead of one inode (ops.c ra_read).  While one handle reads
+ * Read-ahead of one inode (wb.c drfsd_ra_read).  While one handle reads
  * sequentially, the next RA_DEPTH stripes are in flight with aio, and
  * reads inside them are answered from memory.  Valid for the handle that
  * started it and the data generation (wb.gen) it saw: a new open
@@ -41,7 +59,7 @@ struct wbuf {
  * cache).  The file size used to clip is the one the run's last
  * synchronous read saw (stripe 0 and every fallback read refresh it).
  */
-#define RA_SLOTS 8 /* RA_DEPTH ahead, a few behind (ops.c) */
+#define RA_SLOTS 8 /* RA_DEPTH ahead, a few behind (wb.c) */
 struct rdahead {
 	pthread_mutex_t lock; /* protects all below; taken without node->lock */
 	const void *fh; /* struct dfile it reads for */
@@ -110,6 +128,9 @@ enum drfsd_op {
 	DRFSD_OP__N
 };
 
+/* Blocked lock requests waiting for a release (locks.c). */
+struct lockwait;
+
 /*
  * Lock order: fs->conn_lock (held for reading by every request, see
  * fs.h), then lw->lock or table_lock, then node->lock.
@@ -154,46 +175,12 @@ struct drfsd {
 	uint64_t dir_seen[DRFSD_DIRSEEN_WORDS]; /* atomic: bitmap */
 };
 
-/*
- * The kernel side of the coherent metadata cache (coherence.c).  Start
- * after the session (drfs_session_start), stop before it.  probe: once,
- * from the first request (the kernel takes notifications only then).
- * ticket/timeout: take a ticket when a request starts; the entry or
- * attribute timeout to give its reply is md_timeout if this node trusts
- * its cache and heard of no change from another node since the ticket,
- * else 0.  dir_seen: the kernel was given directory @ino.  dgen: the data
- * generation of @ino (open keeps pages only if unchanged since the last
- * open); data_changed: bump it.
- */
-int drfsd_coh_start(struct drfsd *d, int timeout_ms);
-void drfsd_coh_stop(struct drfsd *d);
-void drfsd_coh_probe(struct drfsd *d);
-uint64_t drfsd_coh_ticket(struct drfsd *d);
-double drfsd_coh_timeout(struct drfsd *d, uint64_t ticket, bool entry);
-void drfsd_coh_dir_seen(struct drfsd *d, uint64_t ino);
-uint64_t drfsd_coh_dgen(struct drfsd *d, uint64_t ino);
-void drfsd_coh_data_changed(struct drfsd *d, uint64_t ino);
-void drfsd_coh_rejoined(struct drfsd *d);
-
-/* Statistics (stats.c). */
+/* Inode numbers of the statistics files (stats.c): this bit | 1 or 2. */
 #define DRFSD_STATS_BIT (1ull << 61)
-#define DRFSD_STATS_PROM ".datarootfs-stats.prom"
-#define DRFSD_STATS_TXT ".datarootfs-stats.txt"
 static inline bool drfsd_is_stats(uint64_t ino)
 {
 	return (ino & DRFSD_STATS_BIT) && !(ino & (1ull << 62));
 }
-/* Count a request of @op in area @area. */
-void drfsd_count(struct drfsd *d, enum drfsd_op op, int area);
-/* Area of a known inode, and of the entry @name of @parent. */
-int drfsd_area_of(struct drfsd *d, uint64_t ino);
-int drfsd_area_at(struct drfsd *d, uint64_t parent, const char *name);
-int drfsd_stats_ino(const char *name); /* 0 if not a stats file */
-void drfsd_stats_entry(struct drfsd *d, int which, struct fuse_entry_param *e);
-void drfsd_stats_open(fuse_req_t req, uint64_t ino, struct fuse_file_info *fi);
-void drfsd_stats_read(fuse_req_t req, size_t size, off_t off,
-		      struct fuse_file_info *fi);
-void drfsd_stats_release(fuse_req_t req, struct fuse_file_info *fi);
 
 /* Inode numbers of localcache inodes: this bit | the local st_ino. */
 #define DRFSD_LOCAL_BIT (1ull << 62)
@@ -201,63 +188,5 @@ static inline bool drfsd_is_local(uint64_t ino)
 {
 	return (ino & DRFSD_LOCAL_BIT) != 0;
 }
-
-extern const struct fuse_lowlevel_ops drfsd_local_ops;
-int drfsd_local_start(struct drfsd *d);
-void drfsd_local_stop(struct drfsd *d);
-/* lookup of the area root itself (parent is the mount root) */
-void drfsd_local_root_lookup(fuse_req_t req);
-bool drfsd_local_is_area(struct drfsd *d, uint64_t parent, const char *name);
-struct dnode *drfsd_node_get(struct drfsd *d, uint64_t ino, uint64_t lookups);
-void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup);
-void drfsd_nodes_free(struct drfsd *d);
-
-/* The filedir read cache (rcache.c). */
-int drfsd_rc_start(struct drfsd *d, const char *dir, uint64_t limit);
-void drfsd_rc_stop(struct drfsd *d);
-/* An fd of cached content @sha of @size bytes, or -1 (a miss). */
-int drfsd_rc_open(struct drfsd *d, const char *sha, uint64_t size);
-/* Cache content @sha of inode @ino in the background. */
-void drfsd_rc_want(struct drfsd *d, const char *sha, uint64_t ino,
-		   uint64_t size);
-/* A purge epoch announced (or found at start): empty the cache if new. */
-void drfsd_rc_epoch(struct drfsd *d, uint64_t epoch);
-void drfsd_rc_usage(struct drfsd *d, uint64_t *used, uint64_t *limit,
-		    size_t *files);
-
-/* Blocked lock requests waiting for a release (locks.c). */
-struct lockwait;
-
-extern const struct fuse_lowlevel_ops drfsd_ops;
-
-int drfsd_locks_start(struct drfsd *d);
-void drfsd_locks_stop(struct drfsd *d);
-void drfs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-		   struct flock *lock);
-void drfs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-		   struct flock *lock, int sleep);
-void drfs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-		   int op);
-/* Called from ops.c: a file is being closed by @owner. */
-void drfsd_locks_on_flush(struct drfsd *d, struct dnode *n, uint64_t owner);
-void drfsd_locks_on_release(struct drfsd *d, struct dnode *n, uint64_t owner);
-/* ops.c helpers shared with locks.c */
-struct dnode *drfsd_node(struct drfsd *d, uint64_t ino);
-int drfsd_wb_sync(struct drfsd *d, struct dnode *n);
-/* The node of an open shared file, NULL if the handle is stale. */
-struct dnode *drfsd_fh(struct drfsd *d, const struct fuse_file_info *fi);
-
-/*
- * Rejoin after fencing (rejoin.c; called by the lease thread).  With
- * fs->conn_lock held for writing: drfsd_wb_drop_all() forgets every
- * buffered write and every lock flag, returns how many files had unsaved
- * data; drfsd_locks_detach() undoes the lock watches and answers parked
- * waiters EIO; drfsd_local_detach()/_attach() move the superblock watch.
- */
-void drfsd_rejoin(void *ctx);
-size_t drfsd_wb_drop_all(struct drfsd *d);
-void drfsd_locks_detach(struct drfsd *d);
-void drfsd_local_detach(struct drfsd *d);
-bool drfsd_local_attach(struct drfsd *d);
 
 #endif

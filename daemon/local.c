@@ -40,8 +40,10 @@
 #include <linux/magic.h>
 
 #include "appendonly.h"
-#include "daemon.h"
+#include "local.h"
 #include "log.h"
+#include "nodes.h"
+#include "rcache.h"
 
 #define LC_TIMEOUT 3600.0
 

@@ -36,9 +36,12 @@
 #include <sys/file.h>
 #include <time.h>
 
-#include "daemon.h"
 #include "lock.h"
+#include "locks.h"
 #include "log.h"
+#include "nodes.h"
+#include "stats.h"
+#include "wb.h"
 
 /*
  * Waiters are woken by the unlock's notify (another node) or directly by

@@ -22,9 +22,15 @@
 
 #include "appendonly.h"
 #include "area.h"
-#include "daemon.h"
+#include "coherence.h"
+#include "local.h"
 #include "lock.h"
+#include "locks.h"
 #include "log.h"
+#include "nodes.h"
+#include "ops.h"
+#include "rcache.h"
+#include "rejoin.h"
 
 struct options {
 	char *conf;
@@ -49,6 +55,10 @@ struct options {
 	char *area_name[DRFS_AREA__N]; /* trashdir_name=, cache_name=, ... */
 	char *source;
 	int nonopt;
+	/* parsed from the strings above (check_*_opts) */
+	bool lc_strict;
+	double md_timeout_s;
+	uint64_t cache_bytes;
 };
 
 #define OPT(t, p)                                 \
@@ -321,21 +331,9 @@ static int connect_retry(const struct drfs_conn_opts *conn, struct drfs_fs **fs,
 	}
 }
 
-int main(int argc, char *argv[])
+/* How glibc's malloc should treat our large buffers (see inside). */
+static void tune_malloc(void)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts co = {0};
-	struct options o = {0};
-	struct drfsd d = {0};
-	struct drfs_conn_opts conn = {0};
-	struct fuse_loop_config *lcfg = NULL;
-	struct stat st;
-	char err[512];
-	int report_fd = -1, ret = 1;
-	uint64_t cache_size = 1ull << 30;
-	double md_timeout = 1.0;
-	bool lc_strict = false;
-
 	/*
 	 * Write-back buffers (up to 8 MiB) and read buffers (up to 4 MiB,
 	 * the readahead) are large, short-lived and allocated by many
@@ -360,131 +358,370 @@ int main(int argc, char *argv[])
 	 * (glibc makes up to 8 per core, each keeping its trim threshold:
 	 * RSS grew by 50 MiB after the warm-up of t1030 with them) */
 	mallopt(M_ARENA_MAX, 2);
-	fuse_set_log_func(fuse_log_sink);
-	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) < 0)
-		return 1;
-	if (fuse_parse_cmdline(&args, &co) != 0)
-		return 1;
-	if (co.show_help) {
-		usage(argv[0]);
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
-		return 0;
-	}
-	if (co.show_version) {
-		printf("datarootfs %s (FUSE %s)\n", DRFS_VERSION,
-		       fuse_pkgversion());
-		return 0;
-	}
-	if (!o.source || !co.mountpoint) {
-		fprintf(stderr, "datarootfs: usage: datarootfs [options] "
-				"SOURCE MOUNTPOINT (see --help)\n");
-		return 1;
-	}
-	if (stat(co.mountpoint, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "datarootfs: mount point %s: %s\n",
-			co.mountpoint,
-			errno ? strerror(errno) : "not a directory");
-		return 1;
-	}
-	if (o.retry < 0 || o.retry > 86400) {
+}
+
+/* retry= and timeout=: 0, or -1 (reported). */
+static int check_connection_opts(const struct options *o)
+{
+	if (o->retry < 0 || o->retry > 86400) {
 		fprintf(stderr, "datarootfs: retry=%d: must be 0..86400\n",
-			o.retry);
-		return 1;
+			o->retry);
+		return -1;
 	}
-	if (o.timeout < 0 || o.timeout > 3600) {
+	if (o->timeout < 0 || o->timeout > 3600) {
 		fprintf(stderr, "datarootfs: timeout=%d: must be 0..3600\n",
-			o.timeout);
-		return 1;
+			o->timeout);
+		return -1;
 	}
-	if (drfs_ao_parse_mode(o.lc_mode, &lc_strict) < 0) {
+	return 0;
+}
+
+/* localcache=, the area names and the local paths: 0, or -1 (reported). */
+static int check_area_opts(struct options *o)
+{
+	if (drfs_ao_parse_mode(o->lc_mode, &o->lc_strict) < 0) {
 		fprintf(stderr,
 			"datarootfs: localcache=%s: must be compat or "
 			"strict\n",
-			o.lc_mode);
-		return 1;
+			o->lc_mode);
+		return -1;
 	}
-	o.area_name[DRFS_AREA_FILEDIR] = o.fd_name;
-	o.area_name[DRFS_AREA_LOCALCACHE] = o.lc_name;
+	o->area_name[DRFS_AREA_FILEDIR] = o->fd_name;
+	o->area_name[DRFS_AREA_LOCALCACHE] = o->lc_name;
 	for (int a = 1; a < DRFS_AREA__N; a++) {
-		const char *n = o.area_name[a];
+		const char *n = o->area_name[a];
 
 		if (n && !drfs_area_name_ok(n)) {
 			fprintf(stderr,
 				"datarootfs: %s_name=%s: must be one "
 				"directory name\n",
 				drfs_area_kinds[a], n);
-			return 1;
+			return -1;
 		}
 	}
-	if (o.lc_path && o.lc_path[0] != '/') {
+	if (o->lc_path && o->lc_path[0] != '/') {
 		fprintf(stderr,
 			"datarootfs: localcache_path=%s: must be an "
 			"absolute path\n",
-			o.lc_path);
-		return 1;
+			o->lc_path);
+		return -1;
 	}
-	if (o.cache_path && o.cache_path[0] != '/') {
+	if (o->cache_path && o->cache_path[0] != '/') {
 		fprintf(stderr,
 			"datarootfs: cache_path=%s: must be an absolute "
 			"path\n",
-			o.cache_path);
-		return 1;
+			o->cache_path);
+		return -1;
 	}
-	if (o.md_timeout) {
+	return 0;
+}
+
+/* md_timeout=, inval_timeout=, cache_size=, filedir_verify=: 0, or -1. */
+static int check_cache_opts(struct options *o)
+{
+	o->md_timeout_s = 1.0;
+	o->cache_bytes = 1ull << 30;
+	if (o->md_timeout) {
 		char *end;
 
-		md_timeout = strtod(o.md_timeout, &end);
-		if (*end || end == o.md_timeout || !(md_timeout >= 0) ||
-		    md_timeout > 2.0) {
+		o->md_timeout_s = strtod(o->md_timeout, &end);
+		if (*end || end == o->md_timeout || !(o->md_timeout_s >= 0) ||
+		    o->md_timeout_s > 2.0) {
 			fprintf(stderr,
 				"datarootfs: md_timeout=%s: must be seconds "
 				"from 0 to 2 (it must stay below the time a "
 				"frozen node needs to stop trusting its "
 				"cache)\n",
-				o.md_timeout);
-			return 1;
+				o->md_timeout);
+			return -1;
 		}
 	}
-	if (o.inval_timeout_ms < 0 ||
-	    (o.inval_timeout_ms &&
-	     (o.inval_timeout_ms < 5000 || o.inval_timeout_ms > 120000))) {
+	if (o->inval_timeout_ms < 0 ||
+	    (o->inval_timeout_ms &&
+	     (o->inval_timeout_ms < 5000 || o->inval_timeout_ms > 120000))) {
 		fprintf(stderr,
 			"datarootfs: inval_timeout=%d: must be milliseconds "
 			"from 5000 to 120000 (above the 4 s a node\n"
 			"trusts its cache without hearing from the cluster)\n",
-			o.inval_timeout_ms);
-		return 1;
+			o->inval_timeout_ms);
+		return -1;
 	}
-	if (o.cache_size && parse_size(o.cache_size, &cache_size) < 0) {
+	if (o->cache_size && parse_size(o->cache_size, &o->cache_bytes) < 0) {
 		fprintf(stderr,
 			"datarootfs: cache_size=%s: must be a size such as "
 			"512M or 20G (at least 1M)\n",
-			o.cache_size);
-		return 1;
+			o->cache_size);
+		return -1;
 	}
-	if (o.fd_verify && strcmp(o.fd_verify, "reject") &&
-	    strcmp(o.fd_verify, "log")) {
+	if (o->fd_verify && strcmp(o->fd_verify, "reject") &&
+	    strcmp(o->fd_verify, "log")) {
 		fprintf(stderr,
 			"datarootfs: filedir_verify=%s: must be reject "
 			"or log\n",
-			o.fd_verify);
+			o->fd_verify);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parse and check the command line: 0 to go on, 1 to exit 0 (--help,
+ * --version), -1 to exit 1 (reported).
+ */
+static int parse_cmdline(struct fuse_args *args, struct options *o,
+			 struct fuse_cmdline_opts *co, const char *prog)
+{
+	struct stat st;
+
+	if (fuse_opt_parse(args, o, opt_spec, opt_proc) < 0)
+		return -1;
+	if (fuse_parse_cmdline(args, co) != 0)
+		return -1;
+	if (co->show_help) {
+		usage(prog);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
 		return 1;
 	}
-	if (o.debug || co.debug) {
+	if (co->show_version) {
+		printf("datarootfs %s (FUSE %s)\n", DRFS_VERSION,
+		       fuse_pkgversion());
+		return 1;
+	}
+	if (!o->source || !co->mountpoint) {
+		fprintf(stderr, "datarootfs: usage: datarootfs [options] "
+				"SOURCE MOUNTPOINT (see --help)\n");
+		return -1;
+	}
+	if (stat(co->mountpoint, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "datarootfs: mount point %s: %s\n",
+			co->mountpoint,
+			errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	if (check_connection_opts(o) < 0 || check_area_opts(o) < 0 ||
+	    check_cache_opts(o) < 0)
+		return -1;
+	if (o->debug || co->debug) {
 		drfs_log_level = LOG_DEBUG;
-		co.foreground = 1;
+		co->foreground = 1;
 	}
-	/* Options are checked (by libfuse) before the cluster is contacted. */
-	fuse_opt_add_arg(&args, "-odefault_permissions");
-	fuse_opt_add_arg(&args, "-osubtype=datarootfs");
-	{
-		char fsn[300];
+	return 0;
+}
 
-		snprintf(fsn, sizeof(fsn), "-ofsname=%s", o.source);
-		fuse_opt_add_arg(&args, fsn);
+/* The FUSE session, with our mount options added; NULL: refused. */
+static struct fuse_session *
+new_session(struct fuse_args *args, const struct options *o, struct drfsd *d)
+{
+	char fsn[300];
+
+	/* Options are checked (by libfuse) before the cluster is contacted. */
+	fuse_opt_add_arg(args, "-odefault_permissions");
+	fuse_opt_add_arg(args, "-osubtype=datarootfs");
+	snprintf(fsn, sizeof(fsn), "-ofsname=%s", o->source);
+	fuse_opt_add_arg(args, fsn);
+	return fuse_session_new(args, &drfsd_ops, sizeof(drfsd_ops), d);
+}
+
+/*
+ * Connect to the cluster and load the superblock (d->fs); on failure
+ * nothing stays connected.
+ */
+static int connect_fs(const struct options *o, struct drfsd *d)
+{
+	struct drfs_conn_opts conn = {0};
+	char err[512];
+	int ret;
+
+	conn.conf = o->conf;
+	conn.id = o->id;
+	conn.keyring = o->keyring;
+	conn.mon_host = o->mon_host;
+	conn.pool = o->pool;
+	conn.fsname = o->fs ? o->fs : o->source;
+	conn.timeout = o->timeout ? o->timeout : 10;
+	ret = connect_retry(&conn, &d->fs, o->retry);
+	if (ret < 0)
+		return ret;
+	ret = drfs_sb_load(d->fs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "datarootfs: %s\n", err);
+		drfs_disconnect(d->fs);
+		d->fs = NULL;
+		return ret;
 	}
-	d.se = fuse_session_new(&args, &drfsd_ops, sizeof(drfsd_ops), &d);
+	/* Intents older than a minute belong to a dead rename. */
+	ret = drfs_intents_recover(d->fs, 60);
+	if (ret < 0)
+		drfs_warn("cannot check rename intents: %s", strerror(-ret));
+	return 0;
+}
+
+/* The inode table and the settings the handlers read. */
+static int init_daemon(struct drfsd *d, const struct options *o)
+{
+	pthread_mutex_init(&d->table_lock, NULL);
+	d->nbuckets = 65536;
+	d->table = calloc(d->nbuckets, sizeof(*d->table));
+	d->md_timeout = o->md_timeout_s;
+	drfsd_coh_dir_seen(d, FUSE_ROOT_ID);
+	d->wb_max = 8u << 20;
+	/* area names: mount options, else as recorded by mkfs */
+	drfs_area_names(d->area, &d->fs->sb, o->area_name);
+	if (drfs_area_enabled(d->area, DRFS_AREA_FILEDIR))
+		d->filedir_name = d->area[DRFS_AREA_FILEDIR];
+	d->filedir_reject = !o->fd_verify || !strcmp(o->fd_verify, "reject");
+	d->filedir_keep = o->fd_nodelete != 0;
+	return d->table ? 0 : -ENOMEM;
+}
+
+/*
+ * After the session: the metadata cache, locks, the localcache area and
+ * the read cache.  On failure the caller stops them all (stopping one not
+ * started is harmless).
+ */
+static int start_services(struct drfsd *d, const struct options *o,
+			  const struct fuse_cmdline_opts *co)
+{
+	int ret = drfsd_coh_start(d, o->inval_timeout_ms);
+
+	if (ret < 0) {
+		fprintf(stderr,
+			"datarootfs: cannot start the metadata cache: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	ret = drfsd_locks_start(d);
+	if (ret < 0)
+		return ret;
+	if (drfs_area_enabled(d->area, DRFS_AREA_LOCALCACHE)) {
+		char path[4096];
+
+		d->lc_name = (char *)d->area[DRFS_AREA_LOCALCACHE];
+		/* one directory per mount: two mounts on one host are two
+		 * nodes */
+		snprintf(path, sizeof(path), "/dev/shm/datarootfs-%s%s",
+			 d->fs->fsname, co->mountpoint);
+		for (char *p = path + strlen("/dev/shm/"); *p; p++)
+			if (*p == '/')
+				*p = '_';
+		d->lc_path = o->lc_path ? o->lc_path : strdup(path);
+		d->lc_strict = o->lc_strict;
+	}
+	/* also without the area: it watches the superblock, which
+	 * announces read cache purges too */
+	ret = drfsd_local_start(d);
+	if (ret < 0)
+		return ret;
+	if (o->cache_path && d->filedir_name) {
+		ret = drfsd_rc_start(d, o->cache_path, o->cache_bytes);
+		if (ret < 0) {
+			fprintf(stderr,
+				"datarootfs: cache_path=%s: cannot use it "
+				"(%s; see the log)\n",
+				o->cache_path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void stop_services(struct drfsd *d)
+{
+	drfsd_rc_stop(d);
+	drfsd_local_stop(d);
+	drfsd_locks_stop(d);
+	drfsd_coh_stop(d);
+	drfs_session_stop(d->fs);
+}
+
+/*
+ * Mount; in the background, tell the waiting parent it worked and leave
+ * the terminal.  -EIO: the mount failed.
+ */
+static int mount_fs(struct drfsd *d, const struct fuse_cmdline_opts *co,
+		    int *report_fd)
+{
+	if (fuse_session_mount(d->se, co->mountpoint) != 0)
+		return -EIO;
+	set_readahead(co->mountpoint, 4096);
+	drfs_info("mounted '%s' (uuid %s, pool %s) on %s as node %s",
+		  d->fs->fsname, d->fs->sb.uuid, d->fs->pool, co->mountpoint,
+		  d->fs->node);
+	if (!co->foreground) {
+		drfs_log_to_syslog("datarootfs");
+		report(report_fd, 0);
+		detach_stdio();
+	}
+	return 0;
+}
+
+/* Answer requests until the unmount or a signal, then unmount. */
+static int serve(struct drfsd *d, const struct fuse_cmdline_opts *co)
+{
+	struct fuse_loop_config *lcfg;
+	int ret;
+
+	/* fenced later on: rejoin with a new session (rejoin.c) */
+	drfs_session_on_fenced(d->fs, drfsd_rejoin, d);
+	lcfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lcfg, 1);
+	/* libfuse's default is 10; blocked lock waiters hold none */
+	fuse_loop_cfg_set_max_threads(
+		lcfg, co->max_threads > 10 ? co->max_threads : 32);
+	fuse_loop_cfg_set_idle_threads(lcfg, 8);
+	ret = co->singlethread ? fuse_session_loop(d->se)
+			       : fuse_session_loop_mt(d->se, lcfg);
+	fuse_loop_cfg_destroy(lcfg);
+	/* SIGTERM, SIGINT, SIGHUP (libfuse's handlers): the loop returns
+	 * the signal number.  Requests in progress have been answered;
+	 * unmount, flush what is still buffered (destroy) and exit 0 - a
+	 * clean stop, not a failure (systemd, mount helpers). */
+	drfs_info("unmounting %s%s%s", co->mountpoint, ret > 0 ? " on " : "",
+		  ret > 0 ? strsignal(ret) : "");
+	if (ret > 0)
+		ret = 0;
+	/* no rejoin from now on: the teardown below needs a fixed client */
+	drfs_session_on_fenced(d->fs, NULL, NULL);
+	fuse_session_unmount(d->se);
+	return ret;
+}
+
+static void free_options(struct options *o, struct drfsd *d)
+{
+	free(o->source);
+	free(o->conf);
+	free(o->id);
+	free(o->keyring);
+	free(o->mon_host);
+	free(o->pool);
+	free(o->fs);
+	free(o->lc_mode);
+	free(o->fd_verify);
+	free(o->cache_path);
+	free(o->cache_size);
+	free(o->md_timeout);
+	for (int a = 0; a < DRFS_AREA__N; a++)
+		free(o->area_name[a]); /* also fd_name, lc_name */
+	if (d->lc_path != o->lc_path)
+		free(d->lc_path);
+	free(o->lc_path);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = {0};
+	struct options o = {0};
+	struct drfsd d = {0};
+	int report_fd = -1, ret;
+
+	tune_malloc();
+	fuse_set_log_func(fuse_log_sink);
+	ret = parse_cmdline(&args, &o, &co, argv[0]);
+	if (ret != 0)
+		return ret > 0 ? 0 : 1;
+	d.se = new_session(&args, &o, &d);
 	if (!d.se) {
 		ret = -EINVAL; /* libfuse printed which option it refused */
 		goto out;
@@ -494,42 +731,12 @@ int main(int argc, char *argv[])
 			strerror(errno));
 		return 1;
 	}
-
-	conn.conf = o.conf;
-	conn.id = o.id;
-	conn.keyring = o.keyring;
-	conn.mon_host = o.mon_host;
-	conn.pool = o.pool;
-	conn.fsname = o.fs ? o.fs : o.source;
-	conn.timeout = o.timeout ? o.timeout : 10;
-	ret = connect_retry(&conn, &d.fs, o.retry);
+	ret = connect_fs(&o, &d);
 	if (ret < 0)
 		goto out;
-	ret = drfs_sb_load(d.fs, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "datarootfs: %s\n", err);
-		goto out_disconnect;
-	}
-	/* Intents older than a minute belong to a dead rename. */
-	ret = drfs_intents_recover(d.fs, 60);
+	ret = init_daemon(&d, &o);
 	if (ret < 0)
-		drfs_warn("cannot check rename intents: %s", strerror(-ret));
-
-	pthread_mutex_init(&d.table_lock, NULL);
-	d.nbuckets = 65536;
-	d.table = calloc(d.nbuckets, sizeof(*d.table));
-	d.md_timeout = md_timeout;
-	drfsd_coh_dir_seen(&d, FUSE_ROOT_ID);
-	d.wb_max = 8u << 20;
-	/* area names: mount options, else as recorded by mkfs */
-	drfs_area_names(d.area, &d.fs->sb, o.area_name);
-	if (drfs_area_enabled(d.area, DRFS_AREA_FILEDIR))
-		d.filedir_name = d.area[DRFS_AREA_FILEDIR];
-	d.filedir_reject = !o.fd_verify || !strcmp(o.fd_verify, "reject");
-	d.filedir_keep = o.fd_nodelete != 0;
-	if (!d.table)
 		goto out_disconnect;
-
 	ret = drfs_session_start(d.fs);
 	if (ret < 0) {
 		fprintf(stderr,
@@ -538,96 +745,22 @@ int main(int argc, char *argv[])
 			strerror(-ret));
 		goto out_table;
 	}
-	ret = drfsd_coh_start(&d, o.inval_timeout_ms);
-	if (ret < 0) {
-		fprintf(stderr,
-			"datarootfs: cannot start the metadata cache: %s\n",
-			strerror(-ret));
-		goto out_session;
-	}
-	ret = drfsd_locks_start(&d);
+	ret = start_services(&d, &o, &co);
 	if (ret < 0)
 		goto out_session;
-	if (drfs_area_enabled(d.area, DRFS_AREA_LOCALCACHE)) {
-		char path[4096];
-
-		d.lc_name = (char *)d.area[DRFS_AREA_LOCALCACHE];
-		/* one directory per mount: two mounts on one host are two
-		 * nodes */
-		snprintf(path, sizeof(path), "/dev/shm/datarootfs-%s%s",
-			 d.fs->fsname, co.mountpoint);
-		for (char *p = path + strlen("/dev/shm/"); *p; p++)
-			if (*p == '/')
-				*p = '_';
-		d.lc_path = o.lc_path ? o.lc_path : strdup(path);
-		d.lc_strict = lc_strict;
-	}
-	/* also without the area: it watches the superblock, which
-	 * announces read cache purges too */
-	ret = drfsd_local_start(&d);
-	if (ret < 0)
-		goto out_session;
-	if (o.cache_path && d.filedir_name) {
-		ret = drfsd_rc_start(&d, o.cache_path, cache_size);
-		if (ret < 0) {
-			fprintf(stderr,
-				"datarootfs: cache_path=%s: cannot use it "
-				"(%s; see the log)\n",
-				o.cache_path, strerror(-ret));
-			goto out_session;
-		}
-	}
 	ret = -1;
 	if (fuse_set_signal_handlers(d.se) != 0)
 		goto out_session;
-	if (fuse_session_mount(d.se, co.mountpoint) != 0) {
-		ret = -EIO;
-		goto out_signals;
-	}
-	set_readahead(co.mountpoint, 4096);
-	drfs_info("mounted '%s' (uuid %s, pool %s) on %s as node %s",
-		  d.fs->fsname, d.fs->sb.uuid, d.fs->pool, co.mountpoint,
-		  d.fs->node);
-	if (!co.foreground) {
-		drfs_log_to_syslog("datarootfs");
-		report(&report_fd, 0);
-		detach_stdio();
-	}
-
-	/* fenced later on: rejoin with a new session (rejoin.c) */
-	drfs_session_on_fenced(d.fs, drfsd_rejoin, &d);
-	lcfg = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_clone_fd(lcfg, 1);
-	/* libfuse's default is 10; blocked lock waiters hold none */
-	fuse_loop_cfg_set_max_threads(lcfg, co.max_threads > 10 ? co.max_threads
-								: 32);
-	fuse_loop_cfg_set_idle_threads(lcfg, 8);
-	ret = co.singlethread ? fuse_session_loop(d.se)
-			      : fuse_session_loop_mt(d.se, lcfg);
-	fuse_loop_cfg_destroy(lcfg);
-	/* SIGTERM, SIGINT, SIGHUP (libfuse's handlers): the loop returns
-	 * the signal number.  Requests in progress have been answered;
-	 * unmount, flush what is still buffered (destroy) and exit 0 - a
-	 * clean stop, not a failure (systemd, mount helpers). */
-	drfs_info("unmounting %s%s%s", co.mountpoint, ret > 0 ? " on " : "",
-		  ret > 0 ? strsignal(ret) : "");
-	if (ret > 0)
-		ret = 0;
-	/* no rejoin from now on: the teardown below needs a fixed client */
-	drfs_session_on_fenced(d.fs, NULL, NULL);
-	fuse_session_unmount(d.se);
-out_signals:
+	ret = mount_fs(&d, &co, &report_fd);
+	if (ret == 0)
+		ret = serve(&d, &co);
 	fuse_remove_signal_handlers(d.se);
 	/* destroy runs the .destroy handler (final flush of buffered
 	 * writes): the table and the cluster must still be there */
 	fuse_session_destroy(d.se);
 	d.se = NULL;
 out_session:
-	drfsd_rc_stop(&d);
-	drfsd_local_stop(&d);
-	drfsd_locks_stop(&d);
-	drfsd_coh_stop(&d);
-	drfs_session_stop(d.fs);
+	stop_services(&d);
 out_table:
 	if (d.table)
 		drfsd_nodes_free(&d);
@@ -640,22 +773,6 @@ out:
 	report(&report_fd, ret == 0 ? 0 : 1);
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);
-	free(o.source);
-	free(o.conf);
-	free(o.id);
-	free(o.keyring);
-	free(o.mon_host);
-	free(o.pool);
-	free(o.fs);
-	free(o.lc_mode);
-	free(o.fd_verify);
-	free(o.cache_path);
-	free(o.cache_size);
-	free(o.md_timeout);
-	for (int a = 0; a < DRFS_AREA__N; a++)
-		free(o.area_name[a]); /* also fd_name, lc_name */
-	if (d.lc_path != o.lc_path)
-		free(d.lc_path);
-	free(o.lc_path);
+	free_options(&o, &d);
 	return ret == 0 ? 0 : 1;
 }

@@ -3,719 +3,48 @@
  *
  * Glue only: each handler turns its arguments into a call of the fs/
  * library and its result into exactly one reply.  Errors travel as -errno
- * and are negated once, in reply_err().
+ * and are negated once, in drfsd_reply_err().
  *
  * Coherence in the shared areas: fs/ keeps a metadata cache that other
  * nodes invalidate before their changes return (fs/inval.c); the kernel
  * gets short entry and attribute timeouts that coherence.c invalidates
  * the same way, and keeps pages across opens unless another node changed
  * the data since.  Writes are gathered per inode in a write-back buffer
- * (struct wbuf), whose whole stripes stream out with aio as they fill,
- * and made durable before flush (close), fsync and release return, which
- * gives close-to-open consistency between nodes.  A handle reading
+ * (struct wbuf, wb.c), whose whole stripes stream out with aio as they
+ * fill, and made durable before flush (close), fsync and release return,
+ * which gives close-to-open consistency between nodes.  A handle reading
  * sequentially is served from stripes read ahead (struct rdahead), which
  * a new open, a write or truncate here, or a cluster lock on the inode
  * makes us drop or bypass.
+ *
+ * The layers below (daemon.h lists them) hold the inode table (nodes.c),
+ * the buffers (wb.c), the replies (reply.c) and the filedir checks of a
+ * rename (cas.c); requests on localcache inodes go to local.c, lock
+ * requests to locks.c.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "log.h"
+#include "cas.h"
+#include "coherence.h"
+#include "local.h"
+#include "locks.h"
+#include "nodes.h"
+#include "ops.h"
+#include "rcache.h"
+#include "reply.h"
+#include "stats.h"
+#include "wb.h"
 
 static struct drfsd *ctx_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
-}
-
-static void reply_err(fuse_req_t req, int ret)
-{
-	fuse_reply_err(req, ret < 0 ? -drfs_ret(ctx_of(req)->fs, ret) : 0);
-}
-
-/*
- * Entry and attribute timeouts of shared inodes: md_timeout (1 s by
- * default) while this node's metadata cache is coherent (coherence.c), 0
- * when it is not or when another node changed something while the
- * request ran: the ticket is taken when a request starts (per thread: a
- * handler that forgets to take one uses an older ticket, which can only
- * give 0).  The mount root keeps ROOT_ATTR_TIMEOUT even then: the kernel
- * checks its permissions on every path walk, also into the node-local
- * localcache.  Pool content (filedir) never changes size or data: its
- * attributes may be cached IMMUTABLE_ATTR_TIMEOUT s, so reads from the
- * page cache and opens need no round trip (a chmod or unlink elsewhere
- * still invalidates them).
- */
-#define ROOT_ATTR_TIMEOUT 1.0
-#define IMMUTABLE_ATTR_TIMEOUT 60.0
-static __thread uint64_t tl_ticket;
-
-static void take_ticket(struct drfsd *d)
-{
-	tl_ticket = drfsd_coh_ticket(d);
-}
-
-static double entry_timeout(struct drfsd *d)
-{
-	return drfsd_coh_timeout(d, tl_ticket, true);
-}
-
-static double attr_timeout_of(struct drfsd *d, const struct drfs_attr *a)
-{
-	double t = drfsd_coh_timeout(d, tl_ticket, false);
-
-	if (a->flags & DRFS_IF_IMMUTABLE)
-		return IMMUTABLE_ATTR_TIMEOUT;
-	if (a->ino == FUSE_ROOT_ID && t < ROOT_ATTR_TIMEOUT)
-		return ROOT_ATTR_TIMEOUT;
-	return t;
-}
-
-static void to_stat(const struct drfs_attr *a, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = a->ino;
-	st->st_mode = a->mode;
-	st->st_nlink = a->nlink;
-	st->st_uid = a->uid;
-	st->st_gid = a->gid;
-	st->st_rdev = a->rdev;
-	st->st_size = (off_t)a->size;
-	st->st_blksize = 65536;
-	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
-	st->st_atim.tv_sec = a->atime_ns / 1000000000;
-	st->st_atim.tv_nsec = a->atime_ns % 1000000000;
-	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
-	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
-	st->st_ctim.tv_sec = a->ctime_ns / 1000000000;
-	st->st_ctim.tv_nsec = a->ctime_ns % 1000000000;
-}
-
-/* ---- inode table ---- */
-
-static struct dnode **bucket(struct drfsd *d, uint64_t ino)
-{
-	return &d->table[(ino * 0x9E3779B97F4A7C15ull) % d->nbuckets];
-}
-
-static struct dnode *node_find_locked(struct drfsd *d, uint64_t ino)
-{
-	for (struct dnode *n = *bucket(d, ino); n; n = n->next)
-		if (n->ino == ino)
-			return n;
-	return NULL;
-}
-
-/* Find or add the node for @ino; adds @lookups to its lookup count. */
-struct dnode *drfsd_node_get(struct drfsd *d, uint64_t ino, uint64_t lookups)
-{
-	struct dnode *n;
-
-	pthread_mutex_lock(&d->table_lock);
-	n = node_find_locked(d, ino);
-	if (!n) {
-		n = calloc(1, sizeof(*n));
-		if (!n) {
-			pthread_mutex_unlock(&d->table_lock);
-			return NULL;
-		}
-		n->ino = ino;
-		pthread_mutex_init(&n->lock, NULL);
-		n->next = *bucket(d, ino);
-		*bucket(d, ino) = n;
-		d->nnodes++;
-	}
-	n->nlookup += lookups;
-	pthread_mutex_unlock(&d->table_lock);
-	return n;
-}
-
-/* The node of @ino if the kernel knows it, without taking a reference. */
-struct dnode *drfsd_node(struct drfsd *d, uint64_t ino)
-{
-	struct dnode *n;
-
-	pthread_mutex_lock(&d->table_lock);
-	n = node_find_locked(d, ino);
-	pthread_mutex_unlock(&d->table_lock);
-	return n;
-}
-
-/* ---- read-ahead (struct rdahead) ---- */
-
-/*
- * Stripes read ahead of a sequential reader (4 MiB each): as deep as the
- * write stream, rados bench's 16 MiB in flight.  RA_BUDGET bounds the
- * memory of all read-aheads of the node together (a hundred PHP
- * downloads must not take 2 GiB): beyond it reads go without.
- */
-#define RA_DEPTH 4
-#define RA_BUDGET (256ull << 20)
-#define RA_WINDOW (3ull * DRFS_STRIPE) /* see ra_read */
-#define RA_MIN_REQ (64u << 10)
-static uint64_t ra_bytes; /* atomic: stripe buffers held, all inodes */
-
-static void ra_drop_slot(struct rdahead *ra, int i)
-{
-	if (!ra->slot[i])
-		return;
-	drfs_ra_free(ra->slot[i]); /* waits if still in flight */
-	ra->slot[i] = NULL;
-	__atomic_sub_fetch(&ra_bytes, DRFS_STRIPE, __ATOMIC_RELAXED);
-}
-
-/* Forget everything read ahead.  Caller holds ra->lock. */
-static void ra_reset(struct rdahead *ra)
-{
-	for (int i = 0; i < RA_SLOTS; i++)
-		ra_drop_slot(ra, i);
-	ra->fh = NULL;
-	ra->have_size = false;
-	ra->seq = 0;
-	ra->hi = 0;
-}
-
-static void ra_free(struct rdahead *ra)
-{
-	if (!ra)
-		return;
-	ra_reset(ra);
-	pthread_mutex_destroy(&ra->lock);
-	free(ra);
-}
-
-/* Drop @n's read-ahead, e.g. before its connection goes. */
-static void ra_drop(struct dnode *n)
-{
-	struct rdahead *ra = __atomic_load_n(&n->ra, __ATOMIC_ACQUIRE);
-
-	if (!ra)
-		return;
-	pthread_mutex_lock(&ra->lock);
-	ra_reset(ra);
-	pthread_mutex_unlock(&ra->lock);
-}
-
-/*
- * The slot holding stripe @st; with @start, a read of it is started if
- * none is (evicting the lowest stripe if all slots are taken).  NULL: not
- * there (or over budget, or the read could not start).
- */
-static struct drfs_rahead *ra_slot(struct drfsd *d, struct dnode *n,
-				   struct rdahead *ra, uint64_t st, bool start)
-{
-	int free_i = -1, low_i = -1;
-
-	for (int i = 0; i < RA_SLOTS; i++) {
-		if (ra->slot[i] && ra->slot_stripe[i] == st)
-			return ra->slot[i];
-		if (!ra->slot[i] && free_i < 0)
-			free_i = i;
-		if (ra->slot[i] &&
-		    (low_i < 0 || ra->slot_stripe[i] < ra->slot_stripe[low_i]))
-			low_i = i;
-	}
-	if (!start)
-		return NULL;
-	if (free_i < 0) {
-		ra_drop_slot(ra, low_i);
-		free_i = low_i;
-	}
-	if (__atomic_add_fetch(&ra_bytes, DRFS_STRIPE, __ATOMIC_RELAXED) >
-		    RA_BUDGET ||
-	    drfs_ra_start(d->fs, n->ino, st, &ra->slot[free_i]) < 0) {
-		__atomic_sub_fetch(&ra_bytes, DRFS_STRIPE, __ATOMIC_RELAXED);
-		ra->slot[free_i] = NULL;
-		return NULL;
-	}
-	ra->slot_stripe[free_i] = st;
-	return ra->slot[free_i];
-}
-
-static struct rdahead *ra_of(struct dnode *n)
-{
-	struct rdahead *ra = __atomic_load_n(&n->ra, __ATOMIC_ACQUIRE);
-
-	if (ra)
-		return ra;
-	pthread_mutex_lock(&n->lock);
-	if (!n->ra) {
-		ra = calloc(1, sizeof(*ra));
-		if (ra) {
-			pthread_mutex_init(&ra->lock, NULL);
-			__atomic_store_n(&n->ra, ra, __ATOMIC_RELEASE);
-		}
-	}
-	ra = n->ra;
-	pthread_mutex_unlock(&n->lock);
-	return ra;
-}
-
-/*
- * Serve [off, off + size) from read-ahead slots: bytes, or -EAGAIN.  A
- * request inside one stripe is answered from the slot's buffer (@req
- * replied, *replied set) without a copy; caller holds ra->lock.
- */
-static ssize_t ra_copy(struct drfsd *d, struct dnode *n, struct rdahead *ra,
-		       uint64_t off, size_t size, char *buf, bool start,
-		       fuse_req_t req, bool *replied)
-{
-	size_t done = 0;
-
-	if (off / DRFS_STRIPE == (off + size - 1) / DRFS_STRIPE) {
-		struct drfs_rahead *r =
-			ra_slot(d, n, ra, off / DRFS_STRIPE, start);
-		const char *p;
-		ssize_t k;
-
-		if (!r)
-			return -EAGAIN;
-		k = drfs_ra_peek(r, ra->size, off, size, &p);
-		if (k < 0)
-			return k;
-		fuse_reply_buf(req, k ? p : NULL, (size_t)k);
-		*replied = true;
-		return k;
-	}
-
-	for (uint64_t st = off / DRFS_STRIPE; done < size; st++) {
-		uint64_t a = off + done;
-		uint64_t b = (st + 1) * DRFS_STRIPE;
-		struct drfs_rahead *r = ra_slot(d, n, ra, st, start);
-		ssize_t k;
-
-		if (b > off + size)
-			b = off + size;
-		if (!r)
-			return -EAGAIN;
-		k = drfs_ra_copy(r, ra->size, a, (size_t)(b - a), buf + done);
-		if (k < 0)
-			return k;
-		done += (size_t)k;
-		if ((uint64_t)k < b - a)
-			break; /* end of file */
-	}
-	return (ssize_t)done;
-}
-
-/*
- * A read of a shared file through read-ahead (see struct rdahead).
- * Stripe 0 and reads the read-ahead cannot answer go to drfs_read, which
- * reads the inode's attributes in the same round trip and refreshes the
- * size the slots are clipped at.
- */
-static ssize_t ra_read(struct drfsd *d, struct dnode *n, const void *fh,
-		       uint64_t off, size_t size, char *buf, fuse_req_t req,
-		       bool *replied)
-{
-	struct rdahead *ra = ra_of(n);
-	uint64_t gen = __atomic_load_n(&n->wb.gen, __ATOMIC_ACQUIRE);
-	bool locked = __atomic_load_n(&n->locked, __ATOMIC_RELAXED);
-	ssize_t ret = -EAGAIN;
-	bool near;
-
-	if (!ra || size == 0)
-		return drfs_read(d->fs, n->ino, off, size, buf);
-	pthread_mutex_lock(&ra->lock);
-	if (ra->fh != fh || ra->gen != gen || locked) {
-		ra_reset(ra);
-		ra->fh = fh;
-		ra->gen = gen;
-	}
-	/* The kernel's read-ahead sends several large requests at once,
-	 * out of order by up to ~3 stripes (fio: a request at 7 MiB after
-	 * one ending at 17 MiB): a request within RA_WINDOW behind the
-	 * furthest end seen, or a stripe beyond it, counts as sequential.
-	 * Small requests never do (random 4 KiB reads reach us as such). */
-	near = size >= RA_MIN_REQ && off <= ra->hi + DRFS_STRIPE &&
-	       off + RA_WINDOW >= ra->hi;
-	ra->seq = near ? ra->seq + 1 : 0;
-	if (!locked && ra->have_size && off >= DRFS_STRIPE)
-		ret = ra_copy(d, n, ra, off, size, buf, ra->seq >= 2, req,
-			      replied);
-	if (ret == -EAGAIN) {
-		uint64_t fsize;
-
-		ret = drfs_read_size(d->fs, n->ino, off, size, buf, &fsize);
-		if (ret >= 0) {
-			ra->size = fsize;
-			ra->have_size = true;
-		}
-	}
-	if (ret >= 0) {
-		uint64_t last;
-
-		if (off + (uint64_t)ret > ra->hi)
-			ra->hi = off + (uint64_t)ret;
-		last = ra->hi ? (ra->hi - 1) / DRFS_STRIPE : 0;
-		/* what lies well behind the reader is done with (late
-		 * requests of the kernel's read-ahead still come for the
-		 * stripes just behind: dropping those made them read again,
-		 * 0.9 stripe reads per MiB instead of 0.25) */
-		for (int i = 0; i < RA_SLOTS; i++)
-			if (ra->slot[i] &&
-			    (ra->slot_stripe[i] + 1) * DRFS_STRIPE +
-					    RA_WINDOW <=
-				    ra->hi)
-				ra_drop_slot(ra, i);
-		for (uint64_t st = last + 1;
-		     !locked && ra->seq >= 2 && st <= last + RA_DEPTH &&
-		     st * DRFS_STRIPE < ra->size;
-		     st++)
-			if (!ra_slot(d, n, ra, st, true))
-				break;
-	}
-	pthread_mutex_unlock(&ra->lock);
-	return ret;
-}
-
-static void node_free_locked(struct drfsd *d, struct dnode *n)
-{
-	struct dnode **pp = bucket(d, n->ino);
-
-	while (*pp != n)
-		pp = &(*pp)->next;
-	*pp = n->next;
-	d->nnodes--;
-	if (n->has_lfd)
-		close(n->lfd);
-	pthread_mutex_destroy(&n->lock);
-	drfs_ws_free(n->wb.ws); /* waits for writes still in flight */
-	ra_free(n->ra);
-	free(n->wb.buf);
-	free(n);
-}
-
-/* At exit: the kernel does not forget every inode before an unmount. */
-void drfsd_nodes_free(struct drfsd *d)
-{
-	pthread_mutex_lock(&d->table_lock);
-	for (size_t b = 0; b < d->nbuckets; b++)
-		while (d->table[b])
-			node_free_locked(d, d->table[b]);
-	pthread_mutex_unlock(&d->table_lock);
-}
-
-void drfsd_node_forget(struct drfsd *d, uint64_t ino, uint64_t nlookup)
-{
-	struct dnode *n;
-
-	pthread_mutex_lock(&d->table_lock);
-	n = node_find_locked(d, ino);
-	if (n) {
-		if (n->nlookup < nlookup) {
-			drfs_err("forget of inode %" PRIx64 " below zero", ino);
-			abort();
-		}
-		n->nlookup -= nlookup;
-		if (n->nlookup == 0 && n->nopen == 0 && !n->wb.len)
-			node_free_locked(d, n);
-	}
-	pthread_mutex_unlock(&d->table_lock);
-}
-
-/* ---- write-back buffer ---- */
-
-/*
- * Whole stripes in flight per inode (4 MiB each).  rados bench keeps 16
- * MiB in flight with 16 1 MiB ops; 4 stripes are as much, in 4 ops.
- */
-#define WB_DEPTH 4
-
-static void wb_note_err(struct dnode *n, int ret, size_t len, uint64_t off)
-{
-	struct wbuf *wb = &n->wb;
-
-	if (ret >= 0)
-		return;
-	/* EPERM: the file became immutable pool content (filedir) while
-	 * open here: the writer is told at close, it is not a fault of
-	 * ours.  ENOSPC: the pool is full (quota), the writer's problem. */
-	drfs_log(ret == -EPERM || ret == -ENOSPC ? LOG_INFO : LOG_ERR,
-		 "write-back of inode %" PRIx64 " (%zu bytes at %" PRIu64
-		 ") failed: %s",
-		 n->ino, len, off, strerror(-ret));
-	if (!wb->err)
-		wb->err = ret;
-	/* the kernel's pages may hold what never landed: no keep_cache at
-	 * the next open (coherence.c) */
-	__atomic_store_n(&n->dgen_seen, UINT64_MAX, __ATOMIC_RELAXED);
-}
-
-/* Write out buf[0..len) synchronously and drop it from the buffer. */
-static void wb_write_head(struct drfsd *d, struct dnode *n, size_t len)
-{
-	struct wbuf *wb = &n->wb;
-	int ret =
-		drfs_write(d->fs, n->ino, wb->off, wb->buf, len, wb->mtime_ns);
-
-	wb_note_err(n, drfs_ret(d->fs, ret), len, wb->off);
-	memmove(wb->buf, wb->buf + len, wb->len - len);
-	wb->off += len;
-	wb->len -= len;
-}
-
-/*
- * Hand whole stripes >= 1 of the buffer to the stream.  What precedes the
- * first stripe boundary (stripe 0, or the start of an append in the
- * middle of a stripe) is written synchronously once it reaches the
- * boundary; from then on the buffer starts on a boundary and each stripe
- * it fills leaves with aio.  Caller holds n->lock.
- */
-static void wb_stream(struct drfsd *d, struct dnode *n)
-{
-	struct wbuf *wb = &n->wb;
-
-	while (!wb->err) {
-		uint64_t end = wb->off + wb->len;
-		uint64_t next = (wb->off / DRFS_STRIPE + 1) * DRFS_STRIPE;
-		size_t cap = DRFS_SBUF_SIZE;
-		char *nb;
-		int ret;
-
-		if (wb->off == 0 || wb->off % DRFS_STRIPE) {
-			if (end < next)
-				return;
-			wb_write_head(d, n, (size_t)(next - wb->off));
-			continue;
-		}
-		if (end < next)
-			return;
-		if (!wb->ws) {
-			ret = drfs_ws_new(d->fs, n->ino, WB_DEPTH, &wb->ws);
-			if (ret < 0) {
-				wb_note_err(n, ret, wb->len, wb->off);
-				return;
-			}
-		}
-		/* the stream takes the buffer; the rest moves to a new one */
-		if (cap < wb->len - DRFS_STRIPE)
-			cap = wb->len - DRFS_STRIPE;
-		nb = cap == DRFS_SBUF_SIZE ? drfs_sbuf_get() : malloc(cap);
-		if (!nb) {
-			wb_note_err(n, -ENOMEM, wb->len, wb->off);
-			return;
-		}
-		memcpy(nb, wb->buf + DRFS_STRIPE, wb->len - DRFS_STRIPE);
-		ret = drfs_ws_put(wb->ws, wb->off / DRFS_STRIPE, wb->buf,
-				  wb->cap, end, wb->mtime_ns);
-		wb_note_err(n, ret, DRFS_STRIPE, wb->off);
-		wb->buf = nb;
-		wb->cap = cap;
-		wb->off += DRFS_STRIPE;
-		wb->len -= DRFS_STRIPE;
-	}
-}
-
-/*
- * Make everything buffered for @n durable: wait for the stream (and
- * record its stripes), then write what is left in the buffer.  Caller
- * holds n->lock.  Returns the pending error (kept in wb->err).
- */
-static int wb_flush_locked(struct drfsd *d, struct dnode *n)
-{
-	struct wbuf *wb = &n->wb;
-	int ret;
-
-	if (wb->ws) {
-		ret = drfs_ws_sync(wb->ws, wb->mtime_ns);
-		wb_note_err(n, drfs_ret(d->fs, ret), 0, wb->off);
-	}
-	if (wb->len) {
-		ret = drfs_write(d->fs, n->ino, wb->off, wb->buf, wb->len,
-				 wb->mtime_ns);
-		wb_note_err(n, drfs_ret(d->fs, ret), wb->len, wb->off);
-		wb->len = 0;
-		__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
-	}
-	if (wb->cap > d->wb_max / 4) {
-		drfs_sbuf_put(wb->buf, wb->cap);
-		wb->buf = NULL;
-		wb->cap = 0;
-	}
-	return wb->err;
-}
-
-/*
- * Free the buffer memory of an inode no longer open here.  The kernel may
- * keep the inode (and so our node) for hours; kept buffers (64 KiB to
- * 2 MiB per file written) added up to 128 MB in a 10-minute soak (t1030)
- * and grow with the number of files a node writes.  Caller holds the
- * table lock.
- */
-static void wb_drop_buf(struct dnode *n)
-{
-	pthread_mutex_lock(&n->lock);
-	if (!n->wb.len) {
-		free(n->wb.buf);
-		n->wb.buf = NULL;
-		n->wb.cap = 0;
-	}
-	if (n->wb.ws && !drfs_ws_busy(n->wb.ws)) {
-		n->wb.err = n->wb.err ? n->wb.err : drfs_ws_take_err(n->wb.ws);
-		drfs_ws_free(n->wb.ws);
-		n->wb.ws = NULL;
-	}
-	pthread_mutex_unlock(&n->lock);
-}
-
-/* Flush and hand out (and clear) the pending error. */
-int drfsd_wb_sync(struct drfsd *d, struct dnode *n)
-{
-	int ret;
-
-	pthread_mutex_lock(&n->lock);
-	wb_flush_locked(d, n);
-	ret = n->wb.err;
-	n->wb.err = 0;
-	pthread_mutex_unlock(&n->lock);
-	return ret;
-}
-
-static int wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
-		    const char *buf, size_t len)
-{
-	struct wbuf *wb = &n->wb;
-	int ret = 0;
-
-	pthread_mutex_lock(&n->lock);
-	/* an earlier flush (or a stripe that failed in flight) failed */
-	if (!wb->err && wb->ws)
-		wb->err = drfs_ret(d->fs, drfs_ws_take_err(wb->ws));
-	if (wb->err) {
-		ret = wb->err;
-		wb->err = 0;
-		goto out;
-	}
-	/* fenced: nothing may be buffered for a session that is gone */
-	if (drfs_is_fenced(d->fs)) {
-		ret = -EIO;
-		goto out;
-	}
-	/* Only extend the buffer contiguously (or rewrite inside it): a
-	 * write anywhere else, also into stripes in flight, waits for all
-	 * of it first. */
-	if ((wb->len || (wb->ws && drfs_ws_busy(wb->ws))) &&
-	    (off < wb->off || off > wb->off + wb->len ||
-	     off + len - wb->off > d->wb_max)) {
-		ret = wb_flush_locked(d, n);
-		if (ret < 0) {
-			wb->err = 0;
-			goto out;
-		}
-	}
-	if (!wb->len)
-		wb->off = off;
-	if (off + len - wb->off > wb->cap) {
-		size_t cap = wb->cap ? wb->cap : 65536;
-		char *nb;
-
-		while (cap < off + len - wb->off)
-			cap *= 2;
-		nb = realloc(wb->buf, cap);
-		if (!nb) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		wb->buf = nb;
-		wb->cap = cap;
-	}
-	memcpy(wb->buf + (off - wb->off), buf, len);
-	if (off + len - wb->off > wb->len)
-		wb->len = off + len - wb->off;
-	wb->mtime_ns = drfs_now_ns();
-	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
-	wb_stream(d, n);
-	if (wb->len >= d->wb_max)
-		wb_flush_locked(d, n);
-out:
-	pthread_mutex_unlock(&n->lock);
-	return ret;
-}
-
-size_t drfsd_wb_drop_all(struct drfsd *d)
-{
-	size_t dirty = 0;
-
-	pthread_mutex_lock(&d->table_lock);
-	for (size_t i = 0; i < d->nbuckets; i++)
-		for (struct dnode *n = d->table[i]; n; n = n->next) {
-			pthread_mutex_lock(&n->lock);
-			if (n->wb.len || (n->wb.ws && drfs_ws_busy(n->wb.ws)))
-				dirty++;
-			/* waits for the old session's ops in flight, keeps
-			 * nothing of them */
-			drfs_ws_free(n->wb.ws);
-			n->wb.ws = NULL;
-			ra_drop(n);
-			free(n->wb.buf);
-			n->wb.buf = NULL;
-			n->wb.len = n->wb.cap = 0;
-			n->wb.err = 0;
-			__atomic_store_n(&n->locked, false, __ATOMIC_RELAXED);
-			pthread_mutex_unlock(&n->lock);
-		}
-	pthread_mutex_unlock(&d->table_lock);
-	return dirty;
-}
-
-/* Show buffered writes in @a: the size they reach, their mtime. */
-static void wb_apply(struct dnode *n, struct drfs_attr *a)
-{
-	pthread_mutex_lock(&n->lock);
-	if (n->wb.len) {
-		if (n->wb.off + n->wb.len > a->size)
-			a->size = n->wb.off + n->wb.len;
-		a->mtime_ns = a->ctime_ns = n->wb.mtime_ns;
-	}
-	pthread_mutex_unlock(&n->lock);
-}
-
-/* ---- replies ---- */
-
-static void fill_entry(struct drfsd *d, const struct drfs_attr *a,
-		       struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->ino = a->ino;
-	e->generation = 0;
-	e->attr_timeout = attr_timeout_of(d, a);
-	e->entry_timeout = entry_timeout(d);
-	if (S_ISDIR(a->mode))
-		drfsd_coh_dir_seen(d, a->ino);
-	to_stat(a, &e->attr);
-}
-
-static void reply_entry(fuse_req_t req, const struct drfs_attr *a, int area)
-{
-	struct drfsd *d = ctx_of(req);
-	struct fuse_entry_param e;
-	struct dnode *n = drfsd_node_get(d, a->ino, 1);
-
-	if (!n) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n->area = (uint8_t)area;
-	fill_entry(d, a, &e);
-	if (fuse_reply_entry(req, &e) == -ENOENT)
-		drfsd_node_forget(d, a->ino, 1); /* interrupted: undo */
-}
-
-/* ---- handlers ---- */
-
-struct dnode *drfsd_fh(struct drfsd *d, const struct fuse_file_info *fi)
-{
-	const struct dfile *f = (const struct dfile *)(uintptr_t)fi->fh;
-
-	return f->gen == d->gen ? f->n : NULL;
 }
 
 /* Requests on localcache inodes go to local.c. */
@@ -765,21 +94,23 @@ static void drfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
+static void flush_node(struct dnode *n, void *arg)
+{
+	struct drfsd *d = arg;
+
+	pthread_mutex_lock(&n->lock);
+	drfsd_wb_flush_locked(d, n);
+	pthread_mutex_unlock(&n->lock);
+	drfsd_ra_drop(n); /* no read in flight past the unmount */
+}
+
 static void drfs_op_destroy(void *userdata)
 {
 	struct drfsd *d = userdata;
 
 	/* Unmount with files still open: make everything durable. */
 	drfs_conn_rdlock(d->fs);
-	pthread_mutex_lock(&d->table_lock);
-	for (size_t i = 0; i < d->nbuckets; i++)
-		for (struct dnode *n = d->table[i]; n; n = n->next) {
-			pthread_mutex_lock(&n->lock);
-			wb_flush_locked(d, n);
-			pthread_mutex_unlock(&n->lock);
-			ra_drop(n); /* no read in flight past the unmount */
-		}
-	pthread_mutex_unlock(&d->table_lock);
+	drfsd_nodes_each(d, flush_node, d);
 	drfs_conn_unlock(d->fs);
 }
 
@@ -803,7 +134,7 @@ static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct drfs_attr a;
 	int ret;
 
-	take_ticket(ctx_of(req));
+	drfsd_take_ticket(ctx_of(req));
 	ret = drfs_lookup(ctx_of(req)->fs, parent, name, &a);
 	if (ret == -ENOENT) {
 		/* Negative entry: cached as long as a positive one (a
@@ -811,14 +142,15 @@ static void drfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		struct fuse_entry_param e;
 
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = entry_timeout(ctx_of(req));
+		e.entry_timeout = drfsd_entry_timeout(ctx_of(req));
 		fuse_reply_entry(req, &e);
 		return;
 	}
 	if (ret < 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else
-		reply_entry(req, &a, drfsd_area_at(ctx_of(req), parent, name));
+		drfsd_reply_entry(req, &a,
+				  drfsd_area_at(ctx_of(req), parent, name));
 }
 
 static void drfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -855,19 +187,19 @@ static void drfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	struct dnode *n;
 	int ret;
 
-	take_ticket(d);
+	drfsd_take_ticket(d);
 	ret = drfs_getattr(d->fs, ino, &a);
 
 	(void)fi;
 	if (ret < 0) {
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
 	n = drfsd_node(d, ino);
 	if (n)
-		wb_apply(n, &a);
-	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, attr_timeout_of(d, &a));
+		drfsd_wb_apply(n, &a);
+	drfsd_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, drfsd_attr_timeout(d, &a));
 }
 
 static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -887,10 +219,10 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct dnode *n;
 	int ret;
 
-	take_ticket(d);
+	drfsd_take_ticket(d);
 	/* ftruncate() through a handle opened before a rejoin */
 	if (fi && !drfsd_fh(d, fi)) {
-		reply_err(req, -EIO);
+		drfsd_reply_err(req, -EIO);
 		return;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
@@ -915,7 +247,7 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (n) {
 		ret = drfsd_wb_sync(d, n);
 		if (ret < 0) {
-			reply_err(req, ret);
+			drfsd_reply_err(req, ret);
 			return;
 		}
 	}
@@ -937,11 +269,11 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (n && (sa.valid & DRFS_SA_SIZE)) /* read-ahead taken is stale */
 		__atomic_add_fetch(&n->wb.gen, 1, __ATOMIC_RELEASE);
 	if (ret < 0) {
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
-	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, attr_timeout_of(d, &a));
+	drfsd_to_stat(&a, &st);
+	fuse_reply_attr(req, &st, drfsd_attr_timeout(d, &a));
 }
 
 static void drfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -951,7 +283,7 @@ static void drfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	int ret = drfs_readlink(ctx_of(req)->fs, ino, buf, sizeof(buf));
 
 	if (ret < 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else
 		fuse_reply_readlink(req, buf);
 }
@@ -962,7 +294,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 
-	take_ticket(ctx_of(req));
+	drfsd_take_ticket(ctx_of(req));
 	return drfs_create(ctx_of(req)->fs, parent, name, mode, rdev, c->uid,
 			   c->gid, target, excl, a, created);
 }
@@ -981,9 +313,10 @@ static void drfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 			    &created);
 
 	if (ret < 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else
-		reply_entry(req, &a, drfsd_area_at(ctx_of(req), parent, name));
+		drfsd_reply_entry(req, &a,
+				  drfsd_area_at(ctx_of(req), parent, name));
 }
 
 static void drfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1007,36 +340,10 @@ static void drfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			    &a, &created);
 
 	if (ret < 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else
-		reply_entry(req, &a, drfsd_area_at(ctx_of(req), parent, name));
-}
-
-/* A name went away; free the inode unless it is still open here. */
-static void release_gone(struct drfsd *d, uint64_t ino, uint32_t nlink)
-{
-	struct dnode *n;
-	bool open_here = false;
-
-	if (!ino || nlink > 0)
-		return;
-	pthread_mutex_lock(&d->table_lock);
-	n = node_find_locked(d, ino);
-	if (n && n->nopen > 0) {
-		n->doomed = true;
-		open_here = true;
-	}
-	pthread_mutex_unlock(&d->table_lock);
-	if (!open_here) {
-		/* freed after a grace period: other nodes may have it
-		 * open */
-		int ret = drfs_orphan_add(d->fs, ino);
-
-		if (ret < 0)
-			drfs_warn("cannot record unlinked inode %" PRIx64
-				  ": %s (fsck will reclaim it)",
-				  ino, strerror(-ret));
-	}
+		drfsd_reply_entry(req, &a,
+				  drfsd_area_at(ctx_of(req), parent, name));
 }
 
 static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1052,8 +359,8 @@ static void drfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int ret = drfs_unlink(d->fs, parent, name, &ino, &nlink);
 
 	if (ret == 0)
-		release_gone(d, ino, nlink);
-	reply_err(req, ret);
+		drfsd_node_gone(d, ino, nlink);
+	drfsd_reply_err(req, ret);
 }
 
 static void drfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1063,7 +370,7 @@ static void drfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (area_name(req, parent, name, EBUSY))
 		return;
 	LOCAL(parent, rmdir, req, parent, name);
-	reply_err(req, drfs_rmdir(ctx_of(req)->fs, parent, name));
+	drfsd_reply_err(req, drfs_rmdir(ctx_of(req)->fs, parent, name));
 }
 
 static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1081,66 +388,27 @@ static void drfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	struct drfsd *d = ctx_of(req);
-	uint64_t ino = 0, kept = 0, dropped = 0;
+	uint64_t ino = 0, dropped = 0;
 	uint32_t nlink = 1;
 	struct drfs_attr src;
 	char sha[41] = "";
-	int cas = 0, ret;
+	int cas, ret;
 
-	/* into the content-addressed pool: the content must match the name */
-	if (d->filedir_name && !(flags & RENAME_EXCHANGE))
-		cas = drfs_filedir_match(d->fs, d->filedir_name, newparent,
-					 newname);
-	if (cas > 0) {
-		ret = drfs_lookup(d->fs, parent, name, &src);
-		if (ret == 0 &&
-		    (!S_ISREG(src.mode) || (src.flags & DRFS_IF_IMMUTABLE)))
-			cas = 0; /* already pool content (back from trash) */
-		if (ret == 0 && cas > 0) {
-			ret = drfs_sha1_hex(d->fs, src.ino, sha);
-			if (ret == 0 && strcmp(sha, newname)) {
-				drfs_warn("filedir: content of '%s' has SHA-1 "
-					  "%s, not its new name %s: %s",
-					  name, sha, newname,
-					  d->filedir_reject ? "rename refused"
-							    : "allowed (log)");
-				ret = d->filedir_reject ? -EPERM : 0;
-			}
-		}
-		if (ret < 0) {
-			reply_err(req, ret);
-			return;
-		}
+	cas = drfsd_cas_check(d, parent, name, newparent, newname, flags, &src,
+			      sha);
+	if (cas < 0) {
+		drfsd_reply_err(req, cas);
+		return;
 	}
 	ret = drfs_rename(d->fs, parent, name, newparent, newname, flags, &ino,
 			  &nlink);
-	if (ret == 0 && cas > 0) {
-		int r = drfs_filedir_seal(d->fs, src.ino, sha, d->filedir_keep,
-					  src.size);
-
-		/* changed after it was hashed (another node truncated the
-		 * same tmp name to write it again): not pool content yet */
-		if (r == -ESTALE)
-			drfs_info("filedir: %s changed while it was stored "
-				  "(another node writing the same tmp file): "
-				  "left unsealed",
-				  newname);
-
-		/* stored once: content already held by another inode (a
-		 * trashdir copy, another node's upload) is linked instead */
-		if (r == 0 && !strcmp(sha, newname))
-			r = drfs_cas_adopt(d->fs, newparent, newname, src.ino,
-					   &kept, &dropped);
-		if (r < 0 && r != -ESTALE)
-			drfs_warn("filedir: cannot seal or index inode %" PRIx64
-				  " (%s): %s",
-				  src.ino, newname, strerror(-r));
-	}
+	if (ret == 0 && cas > 0)
+		drfsd_cas_store(d, newparent, newname, &src, sha, &dropped);
 	if (ret == 0) {
-		release_gone(d, ino, nlink);
-		release_gone(d, dropped, 0);
+		drfsd_node_gone(d, ino, nlink);
+		drfsd_node_gone(d, dropped, 0);
 	}
-	reply_err(req, ret);
+	drfsd_reply_err(req, ret);
 	/* the kernel thinks the name holds the inode it renamed */
 	if (dropped)
 		fuse_lowlevel_notify_inval_entry(d->se, newparent, newname,
@@ -1166,14 +434,15 @@ static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct drfs_attr a;
 	int ret;
 
-	take_ticket(ctx_of(req));
+	drfsd_take_ticket(ctx_of(req));
 	ret = drfs_link(ctx_of(req)->fs, ino, newparent, newname, &a);
 
 	if (ret < 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else
-		reply_entry(req, &a,
-			    drfsd_area_at(ctx_of(req), newparent, newname));
+		drfsd_reply_entry(
+			req, &a,
+			drfsd_area_at(ctx_of(req), newparent, newname));
 }
 
 /*
@@ -1194,23 +463,7 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 			close(cfd);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&d->table_lock);
-	n->nopen++;
-	/* pages cached here stay if nobody changed the data since this
-	 * node last opened the file (coherence.c) */
-	{
-		uint64_t g = drfsd_coh_dgen(d, ino);
-
-		keep = n->dgen_seen == g && drfs_inval_trusted(d->fs);
-		n->dgen_seen = g;
-	}
-	if (cfd >= 0 && !n->rcfd1) {
-		__atomic_store_n(&n->rcfd1, cfd + 1, __ATOMIC_RELEASE);
-		cfd = -1;
-	}
-	pthread_mutex_unlock(&d->table_lock);
-	if (cfd >= 0)
-		close(cfd); /* another open installed one first */
+	keep = drfsd_node_open(d, n, cfd);
 	f->n = n;
 	f->gen = d->gen;
 	fi->fh = (uint64_t)(uintptr_t)f;
@@ -1256,7 +509,7 @@ static void drfs_op_open(fuse_req_t req, fuse_ino_t ino,
 	else if (cfd >= 0)
 		close(cfd);
 	if (ret < 0) {
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
 	/* pool content never changes: keep its pages across opens */
@@ -1290,81 +543,30 @@ static void drfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ret = drfs_setattr(d->fs, a.ino, &sa, &a);
 	}
 	if (ret < 0) {
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
 	n = drfsd_node_get(d, a.ino, 1);
 	if (!n) {
-		reply_err(req, -ENOMEM);
+		drfsd_reply_err(req, -ENOMEM);
 		return;
 	}
 	n->area = (uint8_t)drfsd_area_at(d, parent, name);
 	ret = open_common(req, a.ino, fi, -1);
 	if (ret < 0) {
 		drfsd_node_forget(d, a.ino, 1);
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
-	fill_entry(d, &a, &e);
+	drfsd_fill_entry(d, &a, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		/* interrupted: nobody will release or forget it */
 		struct dfile *f = (struct dfile *)(uintptr_t)fi->fh;
 
-		pthread_mutex_lock(&d->table_lock);
-		f->n->nopen--;
-		pthread_mutex_unlock(&d->table_lock);
+		drfsd_node_unopen(d, f->n);
 		free(f);
 		drfsd_node_forget(d, a.ino, 1);
 	}
-}
-
-/*
- * Reply buffer of each worker thread (max_read bytes), freed when the
- * thread ends (libfuse ends idle workers): a fresh 1 MiB buffer per
- * request faults in page by page (perf: a third of a sequential read).
- */
-struct rdbuf {
-	char *buf;
-	size_t cap;
-};
-static pthread_key_t rdbuf_key;
-static pthread_once_t rdbuf_once = PTHREAD_ONCE_INIT;
-
-static void rdbuf_free(void *p)
-{
-	struct rdbuf *r = p;
-
-	free(r->buf);
-	free(r);
-}
-
-static void rdbuf_init(void)
-{
-	pthread_key_create(&rdbuf_key, rdbuf_free);
-}
-
-static char *rdbuf_get(size_t size)
-{
-	struct rdbuf *r;
-
-	pthread_once(&rdbuf_once, rdbuf_init);
-	r = pthread_getspecific(rdbuf_key);
-	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r || pthread_setspecific(rdbuf_key, r)) {
-			free(r);
-			return NULL;
-		}
-	}
-	if (size > r->cap) {
-		free(r->buf);
-		r->cap = 0;
-		r->buf = malloc(size);
-		if (!r->buf)
-			return NULL;
-		r->cap = size;
-	}
-	return r->buf;
 }
 
 static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1385,7 +587,7 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int cfd1;
 
 	if (!n) {
-		reply_err(req, -EIO);
+		drfsd_reply_err(req, -EIO);
 		return;
 	}
 	cfd1 = __atomic_load_n(&n->rcfd1, __ATOMIC_ACQUIRE);
@@ -1404,22 +606,22 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	ret = drfsd_wb_sync(d, n);
 	if (ret < 0) {
-		reply_err(req, (int)ret);
+		drfsd_reply_err(req, (int)ret);
 		return;
 	}
-	buf = rdbuf_get(size ? size : 1);
+	buf = drfsd_rdbuf_get(size ? size : 1);
 	if (!buf) {
-		reply_err(req, -ENOMEM);
+		drfsd_reply_err(req, -ENOMEM);
 		return;
 	}
-	ret = ra_read(d, n, fi ? (const void *)(uintptr_t)fi->fh : NULL,
-		      (uint64_t)off, size, buf, req, &replied);
+	ret = drfsd_ra_read(d, n, fi ? (const void *)(uintptr_t)fi->fh : NULL,
+			    (uint64_t)off, size, buf, req, &replied);
 	if (replied) {
 		if (ret > 0)
 			drfs_stat_add(d->fs, DRFS_ST_AREA_RBYTES + n->area,
 				      (uint64_t)ret);
 	} else if (ret < 0) {
-		reply_err(req, (int)ret);
+		drfsd_reply_err(req, (int)ret);
 	} else {
 		drfs_stat_add(d->fs, DRFS_ST_AREA_RBYTES + n->area,
 			      (uint64_t)ret);
@@ -1439,16 +641,16 @@ static void drfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 	(void)ino;
 	if (!n) {
-		reply_err(req, -EIO);
+		drfsd_reply_err(req, -EIO);
 		return;
 	}
 	if (off < 0 || (uint64_t)off + size > (1ull << 60)) {
-		reply_err(req, -EFBIG);
+		drfsd_reply_err(req, -EFBIG);
 		return;
 	}
-	ret = wb_write(d, n, (uint64_t)off, buf, size);
+	ret = drfsd_wb_write(d, n, (uint64_t)off, buf, size);
 	if (ret < 0) {
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
 	drfs_stat_add(d->fs, DRFS_ST_AREA_WBYTES + n->area, size);
@@ -1471,13 +673,13 @@ static void drfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	if (!n) { /* opened before a rejoin: its data was dropped */
-		reply_err(req, -EIO);
+		drfsd_reply_err(req, -EIO);
 		return;
 	}
 	ret = drfsd_wb_sync(d, n);
 	/* close() drops the closing process's fcntl locks on the file */
 	drfsd_locks_on_flush(d, n, fi->lock_owner);
-	reply_err(req, ret);
+	drfsd_reply_err(req, ret);
 }
 
 static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -1490,7 +692,7 @@ static void drfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	(void)datasync;
-	reply_err(req, n ? drfsd_wb_sync(ctx_of(req), n) : -EIO);
+	drfsd_reply_err(req, n ? drfsd_wb_sync(ctx_of(req), n) : -EIO);
 }
 
 static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
@@ -1504,7 +706,6 @@ static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	struct drfsd *d = ctx_of(req);
 	struct dfile *f = (struct dfile *)(uintptr_t)fi->fh;
 	struct dnode *n = f->n;
-	bool free_it = false;
 	int ret = -EIO;
 
 	/* A stale handle (opened before a rejoin) flushes nothing: the
@@ -1515,31 +716,10 @@ static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 		if (fi->flock_release)
 			drfsd_locks_on_release(d, n, fi->lock_owner);
 	}
-	if (n->ra) {
-		pthread_mutex_lock(&n->ra->lock);
-		if (n->ra->fh == f)
-			ra_reset(n->ra); /* its buffers are of no more use */
-		pthread_mutex_unlock(&n->ra->lock);
-	}
+	drfsd_ra_release(n, f);
 	free(f);
-	pthread_mutex_lock(&d->table_lock);
-	n->nopen--;
-	if (n->nopen == 0 && n->rcfd1) {
-		close(n->rcfd1 - 1);
-		__atomic_store_n(&n->rcfd1, 0, __ATOMIC_RELEASE);
-	}
-	if (n->nopen == 0 && n->doomed) {
-		n->doomed = false;
-		free_it = true;
-	}
-	if (n->nopen == 0 && n->nlookup == 0)
-		node_free_locked(d, n);
-	else if (n->nopen == 0)
-		wb_drop_buf(n);
-	pthread_mutex_unlock(&d->table_lock);
-	if (free_it)
-		release_gone(d, ino, 0);
-	reply_err(req, ret);
+	drfsd_node_close(d, n);
+	drfsd_reply_err(req, ret);
 }
 
 /* ---- directories ---- */
@@ -1563,12 +743,12 @@ static void drfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (ret == 0 && !S_ISDIR(a.mode))
 		ret = -ENOTDIR;
 	if (ret < 0) {
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
-		reply_err(req, -ENOMEM);
+		drfsd_reply_err(req, -ENOMEM);
 		return;
 	}
 	pthread_mutex_init(&h->lock, NULL);
@@ -1639,7 +819,7 @@ static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 
 	f.buf = malloc(size);
 	if (!f.buf) {
-		reply_err(req, -ENOMEM);
+		drfsd_reply_err(req, -ENOMEM);
 		return;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -1695,7 +875,7 @@ static void drfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 reply:
 	pthread_mutex_unlock(&h->lock);
 	if (ret < 0 && f.used == 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else
 		fuse_reply_buf(req, f.buf, f.used);
 	free(f.buf);
@@ -1736,7 +916,7 @@ static void drfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	if (ret < 0) {
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 		return;
 	}
 	sv.f_bsize = 65536;
@@ -1773,11 +953,11 @@ static void drfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	if (!xattr_supported(name)) {
-		reply_err(req, -EOPNOTSUPP);
+		drfsd_reply_err(req, -EOPNOTSUPP);
 		return;
 	}
-	reply_err(req, drfs_setxattr(ctx_of(req)->fs, ino, name, value, size,
-				     flags));
+	drfsd_reply_err(req, drfs_setxattr(ctx_of(req)->fs, ino, name, value,
+					   size, flags));
 }
 
 static void drfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -1788,19 +968,19 @@ static void drfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int ret;
 
 	if (!xattr_supported(name) || drfsd_is_stats(ino)) {
-		reply_err(req, -ENODATA);
+		drfsd_reply_err(req, -ENODATA);
 		return;
 	}
 	if (size) {
 		buf = malloc(size);
 		if (!buf) {
-			reply_err(req, -ENOMEM);
+			drfsd_reply_err(req, -ENOMEM);
 			return;
 		}
 	}
 	ret = drfs_getxattr(ctx_of(req)->fs, ino, name, buf, size);
 	if (ret < 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else if (size)
 		fuse_reply_buf(req, buf, (size_t)ret);
 	else
@@ -1824,13 +1004,13 @@ static void drfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (size) {
 		buf = malloc(size);
 		if (!buf) {
-			reply_err(req, -ENOMEM);
+			drfsd_reply_err(req, -ENOMEM);
 			return;
 		}
 	}
 	ret = drfs_listxattr(ctx_of(req)->fs, ino, buf, size);
 	if (ret < 0)
-		reply_err(req, ret);
+		drfsd_reply_err(req, ret);
 	else if (size)
 		fuse_reply_buf(req, buf, (size_t)ret);
 	else
@@ -1850,10 +1030,10 @@ static void drfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	if (!xattr_supported(name)) {
-		reply_err(req, -ENODATA);
+		drfsd_reply_err(req, -ENODATA);
 		return;
 	}
-	reply_err(req, drfs_removexattr(ctx_of(req)->fs, ino, name));
+	drfsd_reply_err(req, drfs_removexattr(ctx_of(req)->fs, ino, name));
 }
 
 static void drfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
@@ -1864,7 +1044,7 @@ static void drfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct drfs_attr a;
 
 	(void)mask;
-	reply_err(req, drfs_getattr(ctx_of(req)->fs, ino, &a));
+	drfsd_reply_err(req, drfs_getattr(ctx_of(req)->fs, ino, &a));
 }
 
 /*

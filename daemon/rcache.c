@@ -31,9 +31,9 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
-#include "daemon.h"
 #include "log.h"
 #include "lru.h"
+#include "rcache.h"
 
 #define RC_QUEUE_MAX 64
 

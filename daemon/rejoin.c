@@ -38,9 +38,27 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon.h"
+#include "coherence.h"
+#include "local.h"
 #include "lock.h"
+#include "locks.h"
 #include "log.h"
+#include "nodes.h"
+#include "rejoin.h"
+#include "wb.h"
+
+/*
+ * Steps 2 and 4 for one node: its buffered writes and read-ahead go, and
+ * so does its lock flag; counts the files that had unsaved data.
+ */
+static void drop_node(struct dnode *n, void *arg)
+{
+	size_t *dirty = arg;
+
+	if (drfsd_wb_discard(n))
+		(*dirty)++;
+	__atomic_store_n(&n->locked, false, __ATOMIC_RELAXED);
+}
 
 /* Shared inodes the kernel knows, and how many handles are open on them. */
 static uint64_t *known_inodes(struct drfsd *d, size_t *n, size_t *nopen)
@@ -82,7 +100,7 @@ void drfsd_rejoin(void *ctx)
 	drfsd_locks_detach(d);
 	drfsd_local_detach(d);
 	drfs_inval_detach(fs);
-	d->dropped += drfsd_wb_drop_all(d);
+	drfsd_nodes_each(d, drop_node, &d->dropped);
 	d->gen++;
 	ret = drfs_rejoin_locked(fs, err, sizeof(err));
 	if (ret == 0) {

@@ -19,9 +19,11 @@
 #include <sys/stat.h>
 
 #include "area.h"
-#include "daemon.h"
-#include "mdcache.h"
 #include "lock.h"
+#include "mdcache.h"
+#include "nodes.h"
+#include "rcache.h"
+#include "stats.h"
 
 static const char *const op_names[] = {
 	"lookup",  "getattr", "setattr", "create", "mkdir", "unlink",
@@ -222,110 +224,113 @@ static void render_mdc(struct drfsd *d, struct sbuf *b, bool prom)
 	    ld(&fs->stats[DRFS_ST_INV_FENCED]), p99);
 }
 
-static char *render(struct drfsd *d, bool prom, size_t *len)
+/* The Prometheus text format of the statistics. */
+static void render_prom(struct drfsd *d, struct sbuf *b)
 {
 	struct drfs_fs *fs = d->fs;
-	struct sbuf b = {NULL, 0, 0};
 	const char *lbl = fs->fsname;
 	static const char *const breach[] = {"rewrite", "truncate",
 					     "rename_over"};
 
+	put(b, "# HELP datarootfs_requests_total FUSE requests by "
+	       "operation\n# TYPE datarootfs_requests_total counter\n");
+	for (int i = 0; i < DRFSD_OP__N; i++)
+		put(b,
+		    "datarootfs_requests_total{fs=\"%s\",op=\"%s\"} "
+		    "%" PRIu64 "\n",
+		    lbl, op_names[i], ld(&d->ops[i]));
+	put(b, "# HELP datarootfs_rados_ops_total RADOS operations "
+	       "sent\n# TYPE datarootfs_rados_ops_total counter\n");
+	put(b,
+	    "datarootfs_rados_ops_total{fs=\"%s\",kind=\"read\"} "
+	    "%" PRIu64 "\n",
+	    lbl, ld(&fs->stats[DRFS_ST_RADOS_READ]));
+	put(b,
+	    "datarootfs_rados_ops_total{fs=\"%s\",kind=\"write\"} "
+	    "%" PRIu64 "\n",
+	    lbl, ld(&fs->stats[DRFS_ST_RADOS_WRITE]));
+	put(b, "datarootfs_rados_retries_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
+	put(b, "datarootfs_checksum_errors_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_CSUM_ERR]));
+	put(b, "datarootfs_bytes_read_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_BYTES_READ]));
+	put(b, "datarootfs_bytes_written_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
+	put(b, "datarootfs_lock_requests_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCK_OPS]));
+	put(b, "datarootfs_lock_conflicts_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]));
+	put(b, "datarootfs_locks_broken_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]));
+	for (int i = 0; i < 3; i++)
+		put(b,
+		    "datarootfs_localcache_breaches_total{fs=\"%s\","
+		    "kind=\"%s\"} %" PRIu64 "\n",
+		    lbl, breach[i], ld(&fs->stats[DRFS_ST_LC_BREACH + i]));
+	put(b, "datarootfs_localcache_epoch{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    d->lc_epoch);
+	put(b, "datarootfs_inodes_known{fs=\"%s\"} %zu\n", lbl, d->nnodes);
+	put(b, "datarootfs_fenced{fs=\"%s\"} %d\n", lbl,
+	    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? 1 : 0);
+	put(b, "datarootfs_rejoins_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&d->rejoins));
+	render_areas_prom(d, b);
+	render_mdc(d, b, true);
+}
+
+/* The statistics for people. */
+static void render_txt(struct drfsd *d, struct sbuf *b)
+{
+	struct drfs_fs *fs = d->fs;
+	const char *lbl = fs->fsname;
+
+	put(b, "filesystem   %s (pool %s), node %s\n", lbl, fs->pool, fs->node);
+	put(b, "fenced       %s (rejoined %" PRIu64 " time(s))\n",
+	    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? "YES" : "no",
+	    ld(&d->rejoins));
+	put(b, "requests    ");
+	for (int i = 0; i < DRFSD_OP__N; i++)
+		put(b, " %s=%" PRIu64, op_names[i], ld(&d->ops[i]));
+	put(b,
+	    "\nrados ops    read=%" PRIu64 " write=%" PRIu64 " retries=%" PRIu64
+	    "\n",
+	    ld(&fs->stats[DRFS_ST_RADOS_READ]),
+	    ld(&fs->stats[DRFS_ST_RADOS_WRITE]),
+	    ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
+	put(b, "bytes        read=%" PRIu64 " written=%" PRIu64 "\n",
+	    ld(&fs->stats[DRFS_ST_BYTES_READ]),
+	    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
+	put(b, "checksums    errors=%" PRIu64 "\n",
+	    ld(&fs->stats[DRFS_ST_CSUM_ERR]));
+	put(b,
+	    "locks        requests=%" PRIu64 " conflicts=%" PRIu64
+	    " broken=%" PRIu64 " (lease %d s)\n",
+	    ld(&fs->stats[DRFS_ST_LOCK_OPS]),
+	    ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]),
+	    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]), DRFS_LEASE);
+	put(b,
+	    "localcache   %s, %s, epoch %" PRIu64 ", breaches rewrite=%" PRIu64
+	    " truncate=%" PRIu64 " rename_over=%" PRIu64 "\n",
+	    d->lc_path ? d->lc_path : "(disabled)",
+	    d->lc_strict ? "strict" : "compat", d->lc_epoch,
+	    ld(&fs->stats[DRFS_ST_LC_BREACH]),
+	    ld(&fs->stats[DRFS_ST_LC_BREACH_TRUNCATE]),
+	    ld(&fs->stats[DRFS_ST_LC_BREACH_RENAME]));
+	put(b, "inodes       %zu known to the kernel\n", d->nnodes);
+	render_areas_txt(d, b);
+	render_mdc(d, b, false);
+}
+
+static char *render(struct drfsd *d, bool prom, size_t *len)
+{
+	struct sbuf b = {NULL, 0, 0};
+
 	put(&b, "%s", "");
-	if (prom) {
-		put(&b,
-		    "# HELP datarootfs_requests_total FUSE requests by "
-		    "operation\n# TYPE datarootfs_requests_total counter\n");
-		for (int i = 0; i < DRFSD_OP__N; i++)
-			put(&b,
-			    "datarootfs_requests_total{fs=\"%s\",op=\"%s\"} "
-			    "%" PRIu64 "\n",
-			    lbl, op_names[i], ld(&d->ops[i]));
-		put(&b, "# HELP datarootfs_rados_ops_total RADOS operations "
-			"sent\n# TYPE datarootfs_rados_ops_total counter\n");
-		put(&b,
-		    "datarootfs_rados_ops_total{fs=\"%s\",kind=\"read\"} "
-		    "%" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_RADOS_READ]));
-		put(&b,
-		    "datarootfs_rados_ops_total{fs=\"%s\",kind=\"write\"} "
-		    "%" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_RADOS_WRITE]));
-		put(&b,
-		    "datarootfs_rados_retries_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
-		put(&b,
-		    "datarootfs_checksum_errors_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_CSUM_ERR]));
-		put(&b, "datarootfs_bytes_read_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_BYTES_READ]));
-		put(&b,
-		    "datarootfs_bytes_written_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
-		put(&b,
-		    "datarootfs_lock_requests_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_LOCK_OPS]));
-		put(&b,
-		    "datarootfs_lock_conflicts_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]));
-		put(&b,
-		    "datarootfs_locks_broken_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]));
-		for (int i = 0; i < 3; i++)
-			put(&b,
-			    "datarootfs_localcache_breaches_total{fs=\"%s\","
-			    "kind=\"%s\"} %" PRIu64 "\n",
-			    lbl, breach[i],
-			    ld(&fs->stats[DRFS_ST_LC_BREACH + i]));
-		put(&b, "datarootfs_localcache_epoch{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, d->lc_epoch);
-		put(&b, "datarootfs_inodes_known{fs=\"%s\"} %zu\n", lbl,
-		    d->nnodes);
-		put(&b, "datarootfs_fenced{fs=\"%s\"} %d\n", lbl,
-		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? 1 : 0);
-		put(&b, "datarootfs_rejoins_total{fs=\"%s\"} %" PRIu64 "\n",
-		    lbl, ld(&d->rejoins));
-		render_areas_prom(d, &b);
-		render_mdc(d, &b, true);
-	} else {
-		put(&b, "filesystem   %s (pool %s), node %s\n", lbl, fs->pool,
-		    fs->node);
-		put(&b, "fenced       %s (rejoined %" PRIu64 " time(s))\n",
-		    __atomic_load_n(&fs->fenced, __ATOMIC_RELAXED) ? "YES"
-								   : "no",
-		    ld(&d->rejoins));
-		put(&b, "requests    ");
-		for (int i = 0; i < DRFSD_OP__N; i++)
-			put(&b, " %s=%" PRIu64, op_names[i], ld(&d->ops[i]));
-		put(&b,
-		    "\nrados ops    read=%" PRIu64 " write=%" PRIu64
-		    " retries=%" PRIu64 "\n",
-		    ld(&fs->stats[DRFS_ST_RADOS_READ]),
-		    ld(&fs->stats[DRFS_ST_RADOS_WRITE]),
-		    ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
-		put(&b, "bytes        read=%" PRIu64 " written=%" PRIu64 "\n",
-		    ld(&fs->stats[DRFS_ST_BYTES_READ]),
-		    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
-		put(&b, "checksums    errors=%" PRIu64 "\n",
-		    ld(&fs->stats[DRFS_ST_CSUM_ERR]));
-		put(&b,
-		    "locks        requests=%" PRIu64 " conflicts=%" PRIu64
-		    " broken=%" PRIu64 " (lease %d s)\n",
-		    ld(&fs->stats[DRFS_ST_LOCK_OPS]),
-		    ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]),
-		    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]), DRFS_LEASE);
-		put(&b,
-		    "localcache   %s, %s, epoch %" PRIu64
-		    ", breaches rewrite=%" PRIu64 " truncate=%" PRIu64
-		    " rename_over=%" PRIu64 "\n",
-		    d->lc_path ? d->lc_path : "(disabled)",
-		    d->lc_strict ? "strict" : "compat", d->lc_epoch,
-		    ld(&fs->stats[DRFS_ST_LC_BREACH]),
-		    ld(&fs->stats[DRFS_ST_LC_BREACH_TRUNCATE]),
-		    ld(&fs->stats[DRFS_ST_LC_BREACH_RENAME]));
-		put(&b, "inodes       %zu known to the kernel\n", d->nnodes);
-		render_areas_txt(d, &b);
-		render_mdc(d, &b, false);
-	}
+	if (prom)
+		render_prom(d, &b);
+	else
+		render_txt(d, &b);
 	*len = b.len;
 	return b.p;
 }
