@@ -9,10 +9,17 @@
  * limit); chains stay short because the limit is enforced on every store.
  *
  * c->seq counts invalidations (and clears).  A ticket is the value of seq
- * when a reader started; a store with an old ticket is refused, which is
- * the whole of rule 2 in mdcache.h.  Coarse (any invalidation refuses
- * every fill in flight) but obviously right; stale_fills says how often it
- * costs a miss.
+ * when a reader started.  Each invalidation of inode X stamps slot
+ * h(X) of c->inval_at with the new seq, a clear stamps c->clear_at; a
+ * store of X's attributes (or of an entry of directory X) with ticket T
+ * is refused if either stamp is above T: X was invalidated after the
+ * reader started, so what it read may be older than the change.  That is
+ * rule 2 of mdcache.h, per inode: a change elsewhere does not refuse the
+ * fill (the first version refused every fill in flight on any
+ * invalidation, and a node receiving a steady stream of them - another
+ * node's reaper freeing a thousand deleted files - stopped caching at
+ * all).  Two inodes sharing a slot only cost a miss; stale_fills counts
+ * the refusals.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +29,7 @@
 #include "mdcache.h"
 
 #define DEFAULT_LIMIT 65536
+#define INVAL_SLOTS 4096 /* power of two */
 
 struct centry {
 	uint64_t dir, ino; /* ino 0: negative entry */
@@ -46,6 +54,8 @@ struct drfs_mdc {
 	pthread_mutex_t lock;
 	bool on;
 	uint64_t seq;
+	uint64_t clear_at; /* seq of the last clear or switch */
+	uint64_t inval_at[INVAL_SLOTS]; /* seq of the last inval per slot */
 	size_t limit, entry_limit;
 	size_t nb_nodes, nb_entries; /* bucket counts, powers of two */
 	struct cnode **nodes;
@@ -252,12 +262,18 @@ bool drfs_mdc_attr_get(struct drfs_mdc *c, uint64_t ino, struct drfs_attr *a,
 	return counted_unlock(c, hit);
 }
 
-/* May a value read after @ticket be stored?  Caller holds c->lock. */
-static bool fresh_locked(struct drfs_mdc *c, uint64_t ticket)
+static uint64_t *inval_slot(struct drfs_mdc *c, uint64_t ino)
+{
+	return &c->inval_at[mix(ino) & (INVAL_SLOTS - 1)];
+}
+
+/* May a value of inode @ino read after @ticket be stored?  Caller holds
+ * c->lock. */
+static bool fresh_locked(struct drfs_mdc *c, uint64_t ticket, uint64_t ino)
 {
 	if (!c->on)
 		return false;
-	if (c->seq != ticket) {
+	if (c->clear_at > ticket || *inval_slot(c, ino) > ticket) {
 		c->st.stale_fills++;
 		return false;
 	}
@@ -270,7 +286,7 @@ void drfs_mdc_attr_put(struct drfs_mdc *c, uint64_t ticket,
 	struct cnode *n;
 
 	pthread_mutex_lock(&c->lock);
-	if (!fresh_locked(c, ticket))
+	if (!fresh_locked(c, ticket, a->ino))
 		goto out;
 	n = node_get(c, a->ino);
 	if (!n)
@@ -318,7 +334,7 @@ void drfs_mdc_entry_put(struct drfs_mdc *c, uint64_t ticket, uint64_t dir,
 	size_t len = strlen(name);
 
 	pthread_mutex_lock(&c->lock);
-	if (!fresh_locked(c, ticket))
+	if (!fresh_locked(c, ticket, dir))
 		goto out;
 	n = node_get(c, dir);
 	if (!n)
@@ -355,6 +371,7 @@ uint64_t drfs_mdc_inval(struct drfs_mdc *c, uint64_t ino)
 
 	pthread_mutex_lock(&c->lock);
 	seq = __atomic_add_fetch(&c->seq, 1, __ATOMIC_RELEASE);
+	*inval_slot(c, ino) = seq;
 	c->st.invals++;
 	n = *node_slot(c, ino);
 	if (n)
@@ -365,7 +382,7 @@ uint64_t drfs_mdc_inval(struct drfs_mdc *c, uint64_t ino)
 
 static void clear_locked(struct drfs_mdc *c)
 {
-	__atomic_add_fetch(&c->seq, 1, __ATOMIC_RELEASE);
+	c->clear_at = __atomic_add_fetch(&c->seq, 1, __ATOMIC_RELEASE);
 	while (c->lru_head)
 		node_free(c, c->lru_head);
 	c->st.clears++;

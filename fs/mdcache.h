@@ -10,10 +10,11 @@
  *     every entry in it - is dropped by one call, drfs_mdc_inval(ino).
  *     (One RADOS object, i.<ino>, holds all of it, and every write to that
  *     object is followed by exactly that call on every node.)
- *  2. A value read from RADOS is only stored if no invalidation (of
- *     anything) happened between the moment the caller took its ticket
- *     (drfs_mdc_ticket) before the read and the store.  So a fill that
- *     raced an invalidation can never resurrect the old value.
+ *  2. A value of inode @ino (its attributes, or an entry of directory
+ *     @ino) read from RADOS is only stored if @ino was not invalidated,
+ *     and the cache not cleared, between the moment the caller took its
+ *     ticket (drfs_mdc_ticket) before the read and the store.  So a fill
+ *     that raced an invalidation can never resurrect the old value.
  *
  * The cache can be switched off (drfs_mdc_enable(false)): lookups then
  * miss and stores are dropped.  fs/inval.c does that while this node

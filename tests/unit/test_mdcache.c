@@ -41,8 +41,9 @@ Test(mdcache, fill_racing_an_invalidation_is_refused)
 	struct drfs_attr a = attr_of(7, 1), got;
 	uint64_t t = drfs_mdc_ticket(c);
 
-	/* another node changed something (anything) while we read */
-	drfs_mdc_inval(c, 99);
+	/* another node changed inode 7 and directory 1 while we read */
+	drfs_mdc_inval(c, 7);
+	drfs_mdc_inval(c, 1);
 	drfs_mdc_attr_put(c, t, &a, NULL);
 	cr_assert_not(drfs_mdc_attr_get(c, 7, &got, NULL));
 	drfs_mdc_entry_put(c, t, 1, "x", 7, DT_REG);
@@ -52,6 +53,45 @@ Test(mdcache, fill_racing_an_invalidation_is_refused)
 
 		cr_assert_not(drfs_mdc_entry_get(c, 1, "x", &ino, &type));
 	}
+	/* an invalidation before the ticket does not count */
+	t = drfs_mdc_ticket(c);
+	drfs_mdc_attr_put(c, t, &a, NULL);
+	cr_assert(drfs_mdc_attr_get(c, 7, &got, NULL));
+	drfs_mdc_free(c);
+}
+
+Test(mdcache, a_change_elsewhere_does_not_refuse_a_fill)
+{
+	struct drfs_mdc *c = drfs_mdc_new(16);
+	struct drfs_attr a = attr_of(7, 1), got;
+	uint64_t t = drfs_mdc_ticket(c), ino;
+	uint8_t type;
+
+	/* a stream of invalidations of other inodes (a reaper elsewhere) */
+	for (uint64_t x = 100; x < 110; x++)
+		drfs_mdc_inval(c, x);
+	drfs_mdc_attr_put(c, t, &a, NULL);
+	cr_assert(drfs_mdc_attr_get(c, 7, &got, NULL));
+	drfs_mdc_entry_put(c, t, 1, "climaintenance.html", 0, 0);
+	cr_assert(drfs_mdc_entry_get(c, 1, "climaintenance.html", &ino,
+				     &type));
+	cr_assert_eq(ino, 0);
+	drfs_mdc_free(c);
+}
+
+Test(mdcache, a_clear_refuses_every_fill_in_flight)
+{
+	struct drfs_mdc *c = drfs_mdc_new(16);
+	struct drfs_attr a = attr_of(7, 1), got;
+	uint64_t t = drfs_mdc_ticket(c), ino;
+	uint8_t type;
+
+	/* the watch was lost while we read: we may have missed anything */
+	drfs_mdc_clear(c);
+	drfs_mdc_attr_put(c, t, &a, NULL);
+	cr_assert_not(drfs_mdc_attr_get(c, 7, &got, NULL));
+	drfs_mdc_entry_put(c, t, 1, "x", 0, 0);
+	cr_assert_not(drfs_mdc_entry_get(c, 1, "x", &ino, &type));
 	drfs_mdc_free(c);
 }
 
