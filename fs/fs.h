@@ -195,6 +195,9 @@ struct drfs_mkfs_opts {
 	const char *area[DRFS_AREA__N]; /* NULL: the default name */
 };
 
+/* Make a filesystem in fs->fsname (the namespace): superblock, root,
+ * area directories.  -EEXIST (with @err) if one is there and !@o->force;
+ * with force the namespace is wiped first.  Loads fs->sb. */
 int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 	      size_t errlen);
 /* Read and check the superblock into fs->sb. */
@@ -210,9 +213,13 @@ int drfs_lc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 int drfs_rc_purge(struct drfs_fs *fs, uint64_t *epoch, size_t *acked,
 		  size_t *timedout);
 
+/* A new inode number, unique cluster-wide (ranges reserved from the
+ * "inoctr" object with a guarded op; thread-safe). */
 int drfs_ino_alloc(struct drfs_fs *fs, uint64_t *ino);
+/* CLOCK_REALTIME in ns: what timestamps in attributes are. */
 int64_t drfs_now_ns(void);
 
+/* Add @n to counter @s (atomic, any thread, no lock). */
 void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n);
 /* Name of counter @i ("rados_reads", "ops_filedir", ...) into @buf. */
 const char *drfs_stat_name(int i, char *buf, size_t size);
@@ -322,7 +329,17 @@ int drfs_inval_end(struct drfs_fs *fs);
 /* p99 of the acknowledgement wait, in microseconds (0: none yet). */
 uint64_t drfs_inval_wait_p99_us(struct drfs_fs *fs);
 
-/* ---- namespace (ns.c) ---- */
+/* ---- namespace (ns.c) ----
+ *
+ * Contract of every call below (and of data.c's, filedir.c's): the
+ * caller holds the connection for reading (drfs_conn_rdlock) for the
+ * whole call; nothing else needs to be held, and no call takes a lock
+ * of the caller's.  Results are 0 (or a count) or -errno as the
+ * syscall would return it; -EIO also means "fenced" (drfs_is_fenced).
+ * A call that changes inodes has made every other mounted node drop
+ * what it cached of them before it returns (inval.c), so the next call
+ * anywhere sees the change.
+ */
 
 struct drfs_setattr {
 	unsigned valid; /* DRFS_SA_* */
@@ -340,9 +357,18 @@ struct drfs_setattr {
 #define DRFS_SA_MTIME_NOW 0x80
 #define DRFS_SA_CTIME 0x100 /* only bump ctime */
 
+/* Attributes of @ino (from the metadata cache when it may answer).
+ * -ENOENT: no such inode (freed). */
 int drfs_getattr(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a);
+/* The inode entry @name of directory @parent names, with its attributes.
+ * -ENOENT: no such name; -ENAMETOOLONG; -EIO: the entry names a missing
+ * inode (fsck). */
 int drfs_lookup(struct drfs_fs *fs, uint64_t parent, const char *name,
 		struct drfs_attr *a);
+/* Change what @sa->valid says; the result in @out (may be NULL).  A size
+ * below the current one cuts the data and sets the size in one guarded
+ * op (data.c).  -EPERM: sealed pool content; -EISDIR/-EINVAL: a size
+ * for a non-regular file. */
 int drfs_setattr(struct drfs_fs *fs, uint64_t ino,
 		 const struct drfs_setattr *sa, struct drfs_attr *out);
 
@@ -359,12 +385,22 @@ int drfs_create(struct drfs_fs *fs, uint64_t parent, const char *name,
  * how many links remain (0: the caller frees it when no longer open). */
 int drfs_unlink(struct drfs_fs *fs, uint64_t parent, const char *name,
 		uint64_t *gone_ino, uint32_t *gone_nlink);
+/* Remove an empty directory: marked dead first (no entry can be added
+ * any more), then unlinked.  -ENOTEMPTY, -ENOTDIR, -ENOENT. */
 int drfs_rmdir(struct drfs_fs *fs, uint64_t parent, const char *name);
+/* rename(2)/renameat2(2) (@flags: RENAME_NOREPLACE, RENAME_EXCHANGE):
+ * atomic within a directory; across directories crash-safe through an
+ * intent (rename.c).  @gone_ino/@gone_nlink: the inode a rename over an
+ * existing name unlinked (0: none), as drfs_unlink. */
 int drfs_rename(struct drfs_fs *fs, uint64_t sp, const char *sname, uint64_t dp,
 		const char *dname, unsigned flags, uint64_t *gone_ino,
 		uint32_t *gone_nlink);
+/* A new name @parent/@name for @ino (not a directory: -EPERM); its
+ * attributes after, in @out.  -EEXIST, -EMLINK. */
 int drfs_link(struct drfs_fs *fs, uint64_t ino, uint64_t parent,
 	      const char *name, struct drfs_attr *out);
+/* The target of symlink @ino into @buf (NUL-terminated, truncated to
+ * @size); returns its length.  -EINVAL: not a symlink. */
 int drfs_readlink(struct drfs_fs *fs, uint64_t ino, char *buf, size_t size);
 
 /* List entries after @after (NULL: from the start) in name order; calls
@@ -375,6 +411,8 @@ typedef int (*drfs_dir_cb)(void *ctx, const char *name, uint64_t ino,
 int drfs_readdir(struct drfs_fs *fs, uint64_t dir, const char *after,
 		 unsigned max, drfs_dir_cb cb, void *ctx, bool *more);
 
+/* setxattr(2): @flags XATTR_CREATE / XATTR_REPLACE (-EEXIST / -ENODATA);
+ * -E2BIG above 64 KiB, -ERANGE for a name over 255 bytes. */
 int drfs_setxattr(struct drfs_fs *fs, uint64_t ino, const char *name,
 		  const void *val, size_t len, int flags);
 /* Returns value length; copies when @size >= length; -ERANGE if smaller. */
@@ -396,6 +434,8 @@ int drfs_orphans_reap(struct drfs_fs *fs, int grace_s);
 /* Free an inode whose link count is 0: its stripes, then the object. */
 int drfs_inode_free(struct drfs_fs *fs, uint64_t ino);
 
+/* Space of the cluster as the pool sees it (raw over 3 replicas: total
+ * and free) and the objects in the pool. */
 int drfs_statfs(struct drfs_fs *fs, uint64_t *total_bytes, uint64_t *free_bytes,
 		uint64_t *objects);
 
