@@ -509,9 +509,9 @@ static int inode_object_remove(struct drfs_fs *fs, uint64_t ino)
  * directory is alive and the name free; its mtime and ctime to @now.
  * @dval and @pr (the guards' results) must live until the op has run.
  */
-static void op_entry_insert(rados_write_op_t op, const char *name,
-			    uint64_t ino, uint8_t dt, int64_t now,
-			    char dval[DRFS_DENTRY_LEN], int pr[2])
+static void op_entry_insert(rados_write_op_t op, const char *name, uint64_t ino,
+			    uint8_t dt, int64_t now, char dval[DRFS_DENTRY_LEN],
+			    int pr[2])
 {
 	struct drfs_dentry d = {ino, dt};
 

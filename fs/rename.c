@@ -118,7 +118,8 @@ static void lease_drop(struct drfs_fs *fs, const char *cookie)
 }
 
 /* Apply the destination side (step 2). */
-static int apply_dst(struct drfs_fs *fs, const struct drfs_intent *in, int64_t now)
+static int apply_dst(struct drfs_fs *fs, const struct drfs_intent *in,
+		     int64_t now)
 {
 	char oid[DRFS_OID_MAX];
 	rados_write_op_t op = drfs_wop_new();
@@ -137,7 +138,8 @@ static int apply_dst(struct drfs_fs *fs, const struct drfs_intent *in, int64_t n
 }
 
 /* Apply the source side (step 3). */
-static int apply_src(struct drfs_fs *fs, const struct drfs_intent *in, int64_t now)
+static int apply_src(struct drfs_fs *fs, const struct drfs_intent *in,
+		     int64_t now)
 {
 	char oid[DRFS_OID_MAX];
 	rados_write_op_t op = drfs_wop_new();

@@ -18,11 +18,13 @@ static struct drfs_rentry entry(uint64_t ino, uint8_t type)
 static const struct drfs_rentry absent;
 
 /* mv /a/src /b/dst (over @dst, or onto nothing) */
-static struct drfs_intent intent(struct drfs_rentry src,
-				 struct drfs_rentry dst)
+static struct drfs_intent intent(struct drfs_rentry src, struct drfs_rentry dst)
 {
-	struct drfs_intent in = {.time_ns = 1234567890123, .sp = 0x10,
-				 .dp = 0x20, .flags = 0, .src = src,
+	struct drfs_intent in = {.time_ns = 1234567890123,
+				 .sp = 0x10,
+				 .dp = 0x20,
+				 .flags = 0,
+				 .src = src,
 				 .dst = dst};
 
 	strcpy(in.sname, "src");
@@ -32,7 +34,8 @@ static struct drfs_intent intent(struct drfs_rentry src,
 
 Test(intent, record_round_trip)
 {
-	struct drfs_intent in = intent(entry(0x99, DT_REG), entry(0x77, DT_DIR));
+	struct drfs_intent in =
+		intent(entry(0x99, DT_REG), entry(0x77, DT_DIR));
 	struct drfs_intent out;
 	char buf[DRFS_INTENT_MAX];
 	size_t n = drfs_intent_encode(&in, buf);
@@ -73,8 +76,8 @@ Test(intent, every_flipped_byte_and_every_cut_is_refused)
 
 	for (size_t i = 0; i < n; i++) {
 		buf[i] ^= 0x20;
-		cr_assert_eq(drfs_intent_decode(buf, n, &out), -EIO,
-			     "byte %zu", i);
+		cr_assert_eq(drfs_intent_decode(buf, n, &out), -EIO, "byte %zu",
+			     i);
 		buf[i] ^= 0x20;
 	}
 	for (size_t len = 0; len < n; len++)
@@ -103,9 +106,9 @@ Test(intent, new_name_never_landed_rolls_back)
 {
 	struct drfs_rentry f = entry(0x99, DT_REG), old = entry(0x55, DT_REG);
 
-	cr_assert_eq(drfs_intent_judge(&(struct drfs_intent){0}, &absent,
-				       &absent),
-		     DRFS_INTENT_BACK);
+	cr_assert_eq(
+		drfs_intent_judge(&(struct drfs_intent){0}, &absent, &absent),
+		DRFS_INTENT_BACK);
 	struct drfs_intent in = intent(f, absent);
 	cr_assert_eq(drfs_intent_judge(&in, &absent, &f), DRFS_INTENT_BACK);
 	/* the destination still holds the file it would have replaced */

@@ -73,8 +73,7 @@ Test(mdcache, a_change_elsewhere_does_not_refuse_a_fill)
 	drfs_mdc_attr_put(c, t, &a, NULL);
 	cr_assert(drfs_mdc_attr_get(c, 7, &got, NULL));
 	drfs_mdc_entry_put(c, t, 1, "climaintenance.html", 0, 0);
-	cr_assert(drfs_mdc_entry_get(c, 1, "climaintenance.html", &ino,
-				     &type));
+	cr_assert(drfs_mdc_entry_get(c, 1, "climaintenance.html", &ino, &type));
 	cr_assert_eq(ino, 0);
 	drfs_mdc_free(c);
 }
