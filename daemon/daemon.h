@@ -27,6 +27,7 @@
 #include <pthread.h>
 
 #include "fs.h"
+#include "pieces.h"
 
 /*
  * Write-back buffer of one inode (daemon-local, durable on close/fsync).
@@ -46,6 +47,10 @@ struct wbuf {
 	uint64_t gen; /* atomic: +1 for every change of the data through
 		       * this node (write, flush, truncate): read-ahead taken
 		       * before is dropped */
+	/* Writes elsewhere than buf (random I/O), not overlapping buf:
+	 * a write into buf's range punches them out.  Written in one
+	 * batch at flush (drfs_write_ext), laid over reads meanwhile. */
+	struct wpieces x;
 };
 
 /*

@@ -604,14 +604,20 @@ static void drfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 		return;
 	}
-	ret = drfsd_wb_sync(d, n);
-	if (ret < 0) {
-		drfsd_reply_err(req, (int)ret);
-		return;
-	}
 	buf = drfsd_rdbuf_get(size ? size : 1);
 	if (!buf) {
 		drfsd_reply_err(req, -ENOMEM);
+		return;
+	}
+	ret = drfsd_wb_read(d, n, (uint64_t)off, size, buf, &replied);
+	if (ret < 0 || replied) {
+		if (ret < 0) {
+			drfsd_reply_err(req, (int)ret);
+			return;
+		}
+		drfs_stat_add(d->fs, DRFS_ST_AREA_RBYTES + n->area,
+			      (uint64_t)ret);
+		fuse_reply_buf(req, buf, (size_t)ret);
 		return;
 	}
 	ret = drfsd_ra_read(d, n, fi ? (const void *)(uintptr_t)fi->fh : NULL,

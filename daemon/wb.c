@@ -5,7 +5,9 @@
  * Writes are gathered per inode in the buffer, whose whole stripes stream
  * out with aio as they fill, and made durable before flush (close), fsync
  * and release return (the handlers call drfsd_wb_sync), which gives
- * close-to-open consistency between nodes.  A handle reading sequentially
+ * close-to-open consistency between nodes.  Random writes elsewhere are
+ * kept as scattered pieces (pieces.c), laid over reads of this node and
+ * written in one batch per flush (drfs_write_ext).  A handle reading sequentially
  * is served from stripes read ahead, which a new open, a write or
  * truncate here, or a cluster lock on the inode makes us drop or bypass.
  *
@@ -352,6 +354,44 @@ static void wb_stream(struct drfsd *d, struct dnode *n)
 	}
 }
 
+/* ---- scattered writes (struct wbuf x) ---- */
+
+/*
+ * Random writes: a write that neither extends nor rewrites the buffer
+ * becomes a piece (or the buffer, if small, becomes one and the write
+ * starts a new buffer).  Pieces are written all at once at flush, each
+ * stripe read and written once (drfs_write_ext), so N random 4 KiB
+ * writes cost a few round trips per stripe instead of ~4 each.
+ * WB_XMOVE: a buffer up to this size is moved into the pieces when the
+ * writer jumps; a larger one is a sequential stream, flushed first.
+ */
+#define WB_XMAX 4096 /* pieces per inode; beyond, flush */
+#define WB_XMOVE (1u << 20)
+
+/* Write out every piece (one batch) and forget them. */
+static void x_flush(struct drfsd *d, struct dnode *n)
+{
+	struct wbuf *wb = &n->wb;
+	struct drfs_wext *e;
+	int ret;
+
+	if (!wb->x.n)
+		return;
+	e = malloc(wb->x.n * sizeof(*e));
+	if (!e) {
+		ret = -ENOMEM;
+	} else {
+		for (unsigned i = 0; i < wb->x.n; i++)
+			e[i] = (struct drfs_wext){
+				wb->x.x[i].off, wb->x.x[i].len, wb->x.x[i].buf};
+		ret = drfs_write_ext(d->fs, n->ino, e, wb->x.n, wb->mtime_ns);
+		free(e);
+	}
+	wb_note_err(n, drfs_ret(d->fs, ret), wb->x.bytes, wb->x.x[0].off);
+	wp_free(&wb->x);
+	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
+}
+
 /*
  * Make everything buffered for @n durable: wait for the stream (and
  * record its stripes), then write what is left in the buffer.  Caller
@@ -366,6 +406,7 @@ int drfsd_wb_flush_locked(struct drfsd *d, struct dnode *n)
 		ret = drfs_ws_sync(wb->ws, wb->mtime_ns);
 		wb_note_err(n, drfs_ret(d->fs, ret), 0, wb->off);
 	}
+	x_flush(d, n); /* after the stream: newer than what it carried */
 	if (wb->len) {
 		ret = drfs_write(d->fs, n->ino, wb->off, wb->buf, wb->len,
 				 wb->mtime_ns);
@@ -437,17 +478,35 @@ int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 		ret = -EIO;
 		goto out;
 	}
-	/* Only extend the buffer contiguously (or rewrite inside it): a
-	 * write anywhere else, also into stripes in flight, waits for all
-	 * of it first. */
+	/* The buffer only grows contiguously (or is rewritten inside).  A
+	 * write elsewhere: while a stream is in flight, or the buffer is a
+	 * long sequential run, or the write overlaps its start, everything
+	 * is written out first; else the (short) buffer becomes a piece and
+	 * the write starts a new buffer. */
 	if ((wb->len || (wb->ws && drfs_ws_busy(wb->ws))) &&
 	    (off < wb->off || off > wb->off + wb->len ||
 	     off + len - wb->off > d->wb_max)) {
-		ret = drfsd_wb_flush_locked(d, n);
-		if (ret < 0) {
-			wb->err = 0;
-			goto out;
+		bool apart = off + len <= wb->off || off > wb->off + wb->len;
+
+		if (apart && wb->len <= WB_XMOVE &&
+		    !(wb->ws && drfs_ws_busy(wb->ws))) {
+			ret = wp_put(&wb->x, wb->off, wb->buf, wb->len);
+			if (ret < 0)
+				goto out;
+			wb->len = 0;
+		} else {
+			ret = drfsd_wb_flush_locked(d, n);
+			if (ret < 0) {
+				wb->err = 0;
+				goto out;
+			}
 		}
+	}
+	/* newer than any piece there */
+	if (wb->x.n) {
+		ret = wp_punch(&wb->x, off, len);
+		if (ret < 0)
+			goto out;
 	}
 	if (!wb->len)
 		wb->off = off;
@@ -471,7 +530,8 @@ int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 	wb->mtime_ns = drfs_now_ns();
 	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
 	wb_stream(d, n);
-	if (wb->len >= d->wb_max)
+	if (wb->len >= d->wb_max || wb->x.bytes + wb->len >= d->wb_max ||
+	    wb->x.n >= WB_XMAX)
 		drfsd_wb_flush_locked(d, n);
 out:
 	pthread_mutex_unlock(&n->lock);
@@ -482,9 +542,11 @@ out:
 void drfsd_wb_apply(struct dnode *n, struct drfs_attr *a)
 {
 	pthread_mutex_lock(&n->lock);
-	if (n->wb.len) {
-		if (n->wb.off + n->wb.len > a->size)
+	if (n->wb.len || n->wb.x.n) {
+		if (n->wb.len && n->wb.off + n->wb.len > a->size)
 			a->size = n->wb.off + n->wb.len;
+		if (n->wb.x.end > a->size)
+			a->size = n->wb.x.end;
 		a->mtime_ns = a->ctime_ns = n->wb.mtime_ns;
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -495,7 +557,8 @@ bool drfsd_wb_discard(struct dnode *n)
 	bool dirty;
 
 	pthread_mutex_lock(&n->lock);
-	dirty = n->wb.len || (n->wb.ws && drfs_ws_busy(n->wb.ws));
+	dirty = n->wb.len || n->wb.x.n || (n->wb.ws && drfs_ws_busy(n->wb.ws));
+	wp_free(&n->wb.x);
 	/* waits for the old session's ops in flight, keeps nothing of them */
 	drfs_ws_free(n->wb.ws);
 	n->wb.ws = NULL;
@@ -513,4 +576,58 @@ void drfsd_wb_release(struct dnode *n)
 	drfs_ws_free(n->wb.ws); /* waits for writes still in flight */
 	ra_free(n->ra);
 	free(n->wb.buf);
+	wp_free(&n->wb.x);
+}
+
+/*
+ * A read of @n while pieces are buffered: read what is stored, then lay
+ * the buffered bytes over it (up to the size they reach), all under
+ * n->lock so no flush slips between.  *@done false: nothing is buffered
+ * apart from what a flush made durable just now (the caller reads as
+ * usual); else the bytes read, or -errno.
+ */
+ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
+		      size_t size, char *buf, bool *done)
+{
+	struct wbuf *wb = &n->wb;
+	uint64_t rsize = 0, vend, end;
+	ssize_t ret = 0, r;
+
+	*done = false;
+	pthread_mutex_lock(&n->lock);
+	if (!wb->err && wb->ws)
+		wb->err = drfs_ret(d->fs, drfs_ws_take_err(wb->ws));
+	if (wb->err || (!wb->x.n && (!wb->len || wb->len > WB_XMOVE)) ||
+	    (wb->ws && drfs_ws_busy(wb->ws))) {
+		/* nothing buffered but a long run, or a stream in flight:
+		 * as a sync */
+		drfsd_wb_flush_locked(d, n);
+		ret = wb->err;
+		wb->err = 0;
+		pthread_mutex_unlock(&n->lock);
+		return ret;
+	}
+	*done = true;
+	r = size ? drfs_read_size(d->fs, n->ino, off, size, buf, &rsize) : 0;
+	if (r < 0) {
+		ret = drfs_ret(d->fs, (int)r);
+		goto out;
+	}
+	vend = rsize > wb->x.end ? rsize : wb->x.end;
+	if (wb->len && wb->off + wb->len > vend)
+		vend = wb->off + wb->len;
+	end = off >= vend ? off : (off + size < vend ? off + size : vend);
+	if (end - off > (uint64_t)r)
+		memset(buf + r, 0, end - off - (uint64_t)r);
+	wp_overlay(&wb->x, off, buf, (size_t)(end - off));
+	if (wb->len && wb->off < end && wb->off + wb->len > off) {
+		uint64_t a = wb->off > off ? wb->off : off;
+		uint64_t b = wb->off + wb->len < end ? wb->off + wb->len : end;
+
+		memcpy(buf + (a - off), wb->buf + (a - wb->off), b - a);
+	}
+	ret = (ssize_t)(end - off);
+out:
+	pthread_mutex_unlock(&n->lock);
+	return ret;
 }

@@ -45,6 +45,14 @@ void drfsd_wb_release(struct dnode *n);
 ssize_t drfsd_ra_read(struct drfsd *d, struct dnode *n, const void *fh,
 		      uint64_t off, size_t size, char *buf, fuse_req_t req,
 		      bool *replied);
+/*
+ * Before a read of @n: with scattered writes buffered, read [off, off +
+ * size) into @buf with them laid over what is stored (*done set; bytes
+ * or -errno); else flush what is buffered (as drfsd_wb_sync, whose error
+ * it returns) and leave the read to the caller.
+ */
+ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
+		      size_t size, char *buf, bool *done);
 /* Drop @n's read-ahead, e.g. before its connection goes. */
 void drfsd_ra_drop(struct dnode *n);
 /* Handle @fh is released: drop the read-ahead it started. */

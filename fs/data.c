@@ -887,6 +887,502 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 				 write_do(fs, ino, off, buf, len, mtime_ns));
 }
 
+/* ---- scattered write (drfs_write_ext) ---- */
+
+/*
+ * One stripe's part of a scattered write: the blocks the extents touch,
+ * each with its own 64 KiB slot.  A block the extents cover whole is
+ * written blind; a partial one is read (with its record) and verified
+ * first, then the op is guarded by the object version that read saw, as
+ * a partial block of drfs_write is.
+ */
+struct xst {
+	uint64_t stripe;
+	char oid[DRFS_OID_MAX];
+	const struct drfs_wext *x; /* the extents reaching into it */
+	unsigned nx;
+	bool marked; /* stripe >= 1: the inode records it */
+	unsigned nb; /* dirty blocks */
+	uint32_t blk[DRFS_BLOCKS_PER_STRIPE]; /* their numbers, ascending */
+	uint32_t cov[DRFS_BLOCKS_PER_STRIPE]; /* bytes covered, by slot */
+	uint32_t dend[DRFS_BLOCKS_PER_STRIPE]; /* end of dirty bytes, by slot */
+	bool partial; /* some block needs its old bytes */
+	char *buf; /* nb slots of DRFS_BLOCK */
+	/* the read */
+	rados_read_op_t rop;
+	struct drfs_aio *c;
+	rados_omap_iter_t keys_it;
+	rados_xattrs_iter_t xattrs_it;
+	int prval_keys, prval_x;
+	size_t got[DRFS_BLOCKS_PER_STRIPE];
+	int prval[DRFS_BLOCKS_PER_STRIPE];
+	uint32_t oldlen[DRFS_BLOCKS_PER_STRIPE]; /* stored length, by slot */
+	uint64_t ver, osize;
+	bool exists;
+	/* the write */
+	rados_write_op_t wop;
+};
+
+static void xst_release(struct xst *s)
+{
+	drfs_aio_release(s->c);
+	drfs_omap_end(s->keys_it);
+	drfs_xattrs_end(s->xattrs_it);
+	drfs_rd_free(s->rop);
+	drfs_wop_free(s->wop);
+	s->c = NULL;
+	s->keys_it = NULL;
+	s->xattrs_it = NULL;
+	s->rop = NULL;
+	s->wop = NULL;
+}
+
+/* Which blocks of the stripe the extents dirty, and how much of each. */
+static int xst_init(struct xst *s, uint64_t ino, uint64_t stripe,
+		    const struct drfs_wext *x, unsigned nx)
+{
+	uint64_t a0 = stripe * DRFS_STRIPE, a1 = a0 + DRFS_STRIPE;
+	int slot[DRFS_BLOCKS_PER_STRIPE];
+
+	memset(s, 0, sizeof(*s));
+	s->stripe = stripe;
+	s->x = x;
+	s->nx = nx;
+	drfs_oid(s->oid, ino, stripe);
+	for (unsigned b = 0; b < DRFS_BLOCKS_PER_STRIPE; b++)
+		slot[b] = -1;
+	/* two passes: the slots in block order, then the coverage */
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < nx; i++) {
+			uint64_t r0 = x[i].off > a0 ? x[i].off : a0;
+			uint64_t e = x[i].off + x[i].len;
+			uint64_t r1 = e < a1 ? e : a1;
+
+			for (uint64_t p = r0; p < r1;) {
+				uint32_t b = (uint32_t)((p - a0) / DRFS_BLOCK);
+				uint64_t be =
+					a0 + (uint64_t)(b + 1) * DRFS_BLOCK;
+				uint64_t q = r1 < be ? r1 : be;
+
+				if (pass == 0) {
+					slot[b] = 0;
+				} else {
+					int k = slot[b];
+
+					s->cov[k] += (uint32_t)(q - p);
+					if (q - (be - DRFS_BLOCK) > s->dend[k])
+						s->dend[k] =
+							(uint32_t)(q -
+								   (be -
+								    DRFS_BLOCK));
+				}
+				p = q;
+			}
+		}
+		if (pass == 0)
+			for (unsigned b = 0; b < DRFS_BLOCKS_PER_STRIPE; b++)
+				if (slot[b] == 0) {
+					slot[b] = (int)s->nb;
+					s->blk[s->nb++] = b;
+				}
+	}
+	for (unsigned k = 0; k < s->nb; k++)
+		if (s->cov[k] < DRFS_BLOCK)
+			s->partial = true;
+	s->buf = calloc(s->nb ? s->nb : 1, DRFS_BLOCK);
+	return s->buf ? 0 : -ENOMEM;
+}
+
+/* Queue the read of the partial blocks and their records (and, for the
+ * inode object, its attributes); no read is needed for a stripe >= 1
+ * written whole blocks only. */
+static int xst_read_submit(struct drfs_fs *fs, struct xst *s)
+{
+	char keybuf[DRFS_BLOCKS_PER_STRIPE][16];
+	const char *keys[DRFS_BLOCKS_PER_STRIPE];
+	size_t klens[DRFS_BLOCKS_PER_STRIPE];
+	unsigned n = 0;
+
+	if (!s->partial && s->stripe > 0)
+		return 0;
+	s->rop = drfs_rd_new();
+	if (s->stripe == 0)
+		drfs_rd_xattrs(s->rop, &s->xattrs_it, &s->prval_x);
+	else
+		drfs_rd_stat(s->rop, &s->osize, &s->prval_x); /* version */
+	for (unsigned k = 0; k < s->nb; k++) {
+		if (s->cov[k] == DRFS_BLOCK)
+			continue;
+		drfs_rd_read(s->rop, (uint64_t)s->blk[k] * DRFS_BLOCK,
+			     DRFS_BLOCK, s->buf + (size_t)k * DRFS_BLOCK,
+			     &s->got[k], &s->prval[k]);
+		drfs_block_key(keybuf[n], s->blk[k]);
+		keys[n] = keybuf[n];
+		klens[n] = strlen(keybuf[n]);
+		n++;
+	}
+	if (n)
+		drfs_rd_omap_keys(s->rop, keys, n, klens, &s->keys_it,
+				  &s->prval_keys);
+	return drfs_aio_read(fs, s->oid, s->rop, &s->c);
+}
+
+/* The slot of block @b, or -1. */
+static int xst_slot(const struct xst *s, uint32_t b)
+{
+	for (unsigned k = 0; k < s->nb; k++)
+		if (s->blk[k] == b)
+			return (int)k;
+	return -1;
+}
+
+/*
+ * Wait for the read, verify the old blocks (zeros beyond their stored
+ * length, and for holes).  0, 1 (read again), or -errno.
+ */
+static int xst_read_finish(struct drfs_fs *fs, struct xst *s, uint64_t ino)
+{
+	char *k, *v;
+	size_t kl, vl;
+	bool have[DRFS_BLOCKS_PER_STRIPE] = {false};
+	struct drfs_block rec[DRFS_BLOCKS_PER_STRIPE];
+	int ret;
+
+	s->exists = true; /* blind: we did not look */
+	memset(s->oldlen, 0, sizeof(s->oldlen));
+	if (!s->c)
+		return 0;
+	ret = drfs_aio_wait(s->c, &s->ver);
+	if (ret == -ENOENT && s->stripe > 0) {
+		if (s->marked) {
+			ret = drfs_stripe_check(fs, ino, s->stripe, false);
+			if (ret == 1)
+				return 1; /* made meanwhile */
+			if (ret == -EIO) {
+				drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
+				drfs_err("stripe object %s is missing, but "
+					 "inode "
+					 "%" PRIx64 " records data in it: "
+					 "returning EIO",
+					 s->oid, ino);
+			}
+			if (ret < 0)
+				return ret;
+			s->marked = false; /* truncated: a hole */
+		}
+		s->exists = false;
+		for (unsigned i = 0; i < s->nb; i++)
+			memset(s->buf + (size_t)i * DRFS_BLOCK, 0, DRFS_BLOCK);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	if (s->stripe == 0) {
+		struct drfs_attr a;
+		bool have_t;
+		struct sio tmp;
+
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.xattrs_it = s->xattrs_it;
+		ret = attrs_from(&tmp, ino, &a, NULL, &have_t);
+		if (ret < 0)
+			return ret;
+		if (!S_ISREG(a.mode))
+			return -EISDIR;
+		if (a.flags & DRFS_IF_IMMUTABLE)
+			return -EPERM;
+	}
+	while (s->keys_it &&
+	       drfs_omap_next(s->keys_it, &k, &v, &kl, &vl) == 0 && k) {
+		unsigned long b;
+
+		if (kl != 10 || strncmp(k, "b.", 2))
+			continue;
+		b = strtoul(k + 2, NULL, 16);
+		if (b >= DRFS_BLOCKS_PER_STRIPE ||
+		    drfs_block_decode(v, vl, &rec[b]) < 0 ||
+		    rec[b].len > DRFS_BLOCK)
+			return -EIO;
+		have[b] = true;
+	}
+	for (unsigned i = 0; i < s->nb; i++) {
+		uint32_t b = s->blk[i];
+		char *p = s->buf + (size_t)i * DRFS_BLOCK;
+
+		if (s->cov[i] == DRFS_BLOCK)
+			continue;
+		if (!have[b]) {
+			memset(p, 0, DRFS_BLOCK); /* hole */
+			continue;
+		}
+		if (s->got[i] < rec[b].len ||
+		    drfs_hash(p, rec[b].len) != rec[b].hash) {
+			drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
+			drfs_err("checksum mismatch in object %s block %u "
+				 "(offset %u, %u bytes): returning EIO",
+				 s->oid, b, b * DRFS_BLOCK, rec[b].len);
+			return -EIO;
+		}
+		memset(p + rec[b].len, 0, DRFS_BLOCK - rec[b].len);
+		s->oldlen[i] = rec[b].len;
+	}
+	return 0;
+}
+
+/* Merge the extents into the slots and build the guarded write. */
+static void xst_build(struct xst *s)
+{
+	uint64_t a0 = s->stripe * DRFS_STRIPE, a1 = a0 + DRFS_STRIPE;
+	char keybuf[DRFS_BLOCKS_PER_STRIPE][16],
+		recbuf[DRFS_BLOCKS_PER_STRIPE][DRFS_BLOCK_LEN];
+	const char *keys[DRFS_BLOCKS_PER_STRIPE], *vals[DRFS_BLOCKS_PER_STRIPE];
+	size_t kl[DRFS_BLOCKS_PER_STRIPE], vl[DRFS_BLOCKS_PER_STRIPE];
+
+	for (unsigned i = 0; i < s->nx; i++) {
+		uint64_t e = s->x[i].off + s->x[i].len;
+		uint64_t r0 = s->x[i].off > a0 ? s->x[i].off : a0;
+		uint64_t r1 = e < a1 ? e : a1;
+
+		for (uint64_t p = r0; p < r1;) {
+			uint32_t b = (uint32_t)((p - a0) / DRFS_BLOCK);
+			uint64_t bs = a0 + (uint64_t)b * DRFS_BLOCK;
+			uint64_t q =
+				r1 < bs + DRFS_BLOCK ? r1 : bs + DRFS_BLOCK;
+			int k = xst_slot(s, b);
+
+			memcpy(s->buf + (size_t)k * DRFS_BLOCK + (p - bs),
+			       s->x[i].buf + (p - s->x[i].off), q - p);
+			p = q;
+		}
+	}
+	s->wop = drfs_wop_new();
+	if (s->stripe == 0 || (s->exists && s->partial)) {
+		drfs_op_assert_version(s->wop, s->ver);
+	} else if (!s->exists) {
+		drfs_op_create(s->wop, true);
+	}
+	/* a recorded stripe must not be made anew around lost data */
+	if (s->stripe > 0 && s->exists && s->marked)
+		drfs_op_assert_exists(s->wop);
+	for (unsigned i = 0; i < s->nb; i++) {
+		uint32_t len =
+			s->dend[i] > s->oldlen[i] ? s->dend[i] : s->oldlen[i];
+		const char *p = s->buf + (size_t)i * DRFS_BLOCK;
+		struct drfs_block rec = {len, drfs_hash(p, len)};
+
+		drfs_op_write(s->wop, p, len, (uint64_t)s->blk[i] * DRFS_BLOCK);
+		drfs_block_key(keybuf[i], s->blk[i]);
+		drfs_block_encode(&rec, recbuf[i]);
+		keys[i] = keybuf[i];
+		kl[i] = strlen(keybuf[i]);
+		vals[i] = recbuf[i];
+		vl[i] = DRFS_BLOCK_LEN;
+	}
+	drfs_op_setn(s->wop, keys, vals, kl, vl, s->nb);
+}
+
+/* A write result worth a fresh read and another try. */
+static bool xst_retry(int ret, const struct xst *s)
+{
+	return ret == -ERANGE || ret == -EOVERFLOW || ret == -EEXIST ||
+	       (ret == -ENOENT && s->stripe > 0);
+}
+
+/* The whole stripe, synchronously, until it lands or fails for good. */
+static int xst_write_sync(struct drfs_fs *fs, struct xst *s, uint64_t ino)
+{
+	for (;;) {
+		int ret = xst_read_submit(fs, s);
+
+		if (ret == 0)
+			ret = xst_read_finish(fs, s, ino);
+		if (ret == 1) {
+			xst_release(s);
+			continue;
+		}
+		if (ret == 0) {
+			xst_build(s);
+			ret = drfs_wop(fs, s->oid, s->wop, 0);
+		}
+		xst_release(s);
+		if (ret == -ENOENT && s->stripe > 0 && s->marked) {
+			/* a recorded stripe object vanished since we read
+			 * it (or, blind, was not there): sort it out */
+			ret = drfs_stripe_check(fs, ino, s->stripe, false);
+			if (ret < 0)
+				return ret;
+			if (ret == 0)
+				s->marked = false;
+			ret = -ENOENT;
+		}
+		if (!xst_retry(ret, s))
+			return ret;
+		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+	}
+}
+
+#define XST_INFLIGHT 8 /* stripes in flight at once (4 MiB of slots each) */
+
+static int write_ext_do(struct drfs_fs *fs, uint64_t ino,
+			const struct drfs_wext *x, unsigned nx,
+			int64_t mtime_ns)
+{
+	char raw_a[DRFS_ATTR_LEN];
+	uint64_t end = 0, lo, hi, first, n, old_size = 0, total = 0;
+	struct wattr wa = {ino, 0, mtime_ns, raw_a, &old_size};
+	struct xst *io = NULL;
+	bool *marks = NULL, *touched = NULL;
+	uint64_t st_next = 0;
+	unsigned ix = 0;
+	int ret;
+
+	if (nx == 0)
+		return 0;
+	for (unsigned i = 0; i < nx; i++) {
+		uint64_t e = x[i].off + x[i].len;
+
+		if (e < x[i].off || e > (1ull << 60) ||
+		    (i > 0 && x[i].off < x[i - 1].off + x[i - 1].len))
+			return -EINVAL;
+		if (e > end)
+			end = e;
+		total += x[i].len;
+	}
+	wa.end = end;
+	lo = drfs_stripe_of(x[0].off);
+	hi = drfs_stripe_of(end - 1);
+	first = lo > 0 ? lo : 1;
+	n = hi >= first ? hi - first + 1 : 0;
+	if (n && (!(marks = calloc(n, sizeof(*marks))) ||
+		  !(touched = calloc(n, sizeof(*touched))))) {
+		free(marks);
+		return -ENOMEM;
+	}
+
+	/* Stage A: raise the size and set the times (no data), reading
+	 * the records of the stripes about to be written. */
+	{
+		struct sio s;
+
+		sio_init(&s, ino, 0, 0, 1);
+		s.o0 = s.o1 = 0;
+		s.b0 = s.b1 = 0;
+		s.mk0 = first;
+		s.mkn = n;
+		s.marks = marks;
+		ret = write_stripe(fs, &s, NULL, &wa);
+		if (ret < 0)
+			goto done;
+		for (uint64_t i = 0; i < n; i++)
+			if ((first + i) * DRFS_STRIPE >= old_size &&
+			    end > old_size)
+				marks[i] = false;
+	}
+
+	/* Stage B: each stripe touched, XST_INFLIGHT at a time: reads all
+	 * sent, then writes all sent; a stripe that must be read again is
+	 * finished on its own. */
+	io = calloc(XST_INFLIGHT, sizeof(*io));
+	if (!io) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	while (ret == 0 && ix < nx) {
+		unsigned k = 0;
+
+		/* the next stripes touched, with the extents reaching into
+		 * each: [ix, j) (x[ix] ends inside or beyond this stripe) */
+		while (k < XST_INFLIGHT && ix < nx) {
+			uint64_t st = drfs_stripe_of(x[ix].off);
+			uint64_t a1;
+			unsigned j = ix;
+
+			if (st < st_next)
+				st = st_next; /* x[ix] goes on from before */
+			a1 = (st + 1) * DRFS_STRIPE;
+			while (j < nx && x[j].off < a1)
+				j++;
+			ret = xst_init(&io[k], ino, st, x + ix, j - ix);
+			if (ret < 0)
+				break;
+			if (st >= first && st - first < n) {
+				io[k].marked = marks[st - first];
+				touched[st - first] = true;
+			}
+			k++;
+			st_next = st + 1;
+			while (ix < nx && x[ix].off + x[ix].len <= a1)
+				ix++;
+		}
+		for (unsigned i = 0; i < k && ret == 0; i++)
+			ret = xst_read_submit(fs, &io[i]);
+		for (unsigned i = 0; i < k; i++) {
+			int r = ret < 0 ? ret
+					: xst_read_finish(fs, &io[i], ino);
+
+			if (r == 0) {
+				xst_build(&io[i]);
+				drfs_rd_free(io[i].rop);
+				io[i].rop = NULL;
+				drfs_aio_release(io[i].c);
+				io[i].c = NULL;
+				r = drfs_aio_write(fs, io[i].oid, io[i].wop, 0,
+						   NULL, NULL, &io[i].c);
+			}
+			if (r == 1) { /* read it again, alone, below */
+				xst_release(&io[i]);
+				io[i].wop = NULL;
+				continue;
+			}
+			if (r < 0 && ret == 0)
+				ret = r;
+		}
+		for (unsigned i = 0; i < k; i++) {
+			struct xst *s = &io[i];
+			int r = 0;
+
+			if (s->c && s->wop) {
+				r = drfs_aio_wait(s->c, NULL);
+				xst_release(s);
+				if (ret == 0 &&
+				    (xst_retry(r, s) || r == -ENOENT)) {
+					r = xst_write_sync(fs, s, ino);
+				}
+			} else if (ret == 0 && !s->wop && !s->c) {
+				r = xst_write_sync(fs, s, ino);
+			}
+			xst_release(s);
+			if (r < 0 && ret == 0)
+				ret = r;
+			if (s->stripe >= first && s->stripe - first < n)
+				marks[s->stripe - first] = s->marked;
+			free(s->buf);
+			memset(s, 0, sizeof(*s));
+		}
+	}
+	free(io);
+	/* Stage C: record the stripes written for the first time (not
+	 * those between the extents: "written" marks them as skipped). */
+	for (uint64_t i = 0; i < n; i++)
+		if (!touched[i])
+			marks[i] = true;
+	if (ret == 0)
+		ret = record_stripes(fs, ino, first, n, marks, raw_a);
+done:
+	free(marks);
+	free(touched);
+	if (ret == 0)
+		drfs_stat_add(fs, DRFS_ST_BYTES_WRITTEN, total);
+	return ret;
+}
+
+int drfs_write_ext(struct drfs_fs *fs, uint64_t ino, const struct drfs_wext *x,
+		   unsigned nx, int64_t mtime_ns)
+{
+	drfs_inval_begin(fs);
+	return drfs_inval_finish(fs, write_ext_do(fs, ino, x, nx, mtime_ns));
+}
+
 /* ---- truncate ---- */
 
 /* Remove the records of stripes >= @from from the inode object. */

@@ -518,6 +518,21 @@ ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
  * mtime = ctime = @mtime_ns; durable when it returns. */
 int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 	       size_t len, int64_t mtime_ns);
+/*
+ * Scattered write: @nx extents, sorted by offset and not overlapping, as
+ * drfs_write() of each but in one batch - the size raised (to the end of
+ * the last) and the times set once, every stripe touched read (only its
+ * blocks the extents do not cover whole) and written once, several
+ * stripes in flight, one invalidation.  Durable when it returns; on an
+ * error some extents may have landed and others not.
+ */
+struct drfs_wext {
+	uint64_t off;
+	size_t len;
+	const char *buf;
+};
+int drfs_write_ext(struct drfs_fs *fs, uint64_t ino, const struct drfs_wext *x,
+		   unsigned nx, int64_t mtime_ns);
 /* Drop every stored byte at or beyond @size (does not change attrs). */
 int drfs_trim(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 	      uint64_t size);
