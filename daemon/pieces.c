@@ -41,6 +41,12 @@ static int wp_room(struct wpieces *s, unsigned more)
 	return 0;
 }
 
+/* The end of the last piece (they are sorted): where the pieces reach. */
+static void wp_set_end(struct wpieces *s)
+{
+	s->end = s->n ? s->x[s->n - 1].off + s->x[s->n - 1].len : 0;
+}
+
 int wp_punch(struct wpieces *s, uint64_t off, size_t len)
 {
 	uint64_t end = off + len;
@@ -86,6 +92,7 @@ int wp_punch(struct wpieces *s, uint64_t off, size_t len)
 			s->n--;
 		}
 	}
+	wp_set_end(s);
 	return 0;
 }
 
@@ -119,8 +126,7 @@ int wp_put(struct wpieces *s, uint64_t off, const char *buf, size_t len)
 		s->n++;
 	}
 	s->bytes += len;
-	if (off + len > s->end)
-		s->end = off + len;
+	wp_set_end(s);
 	return 0;
 }
 

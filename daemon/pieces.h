@@ -23,8 +23,9 @@ struct wpieces {
 	struct wpiece *x; /* n pieces, ascending offsets, disjoint */
 	unsigned n, cap;
 	size_t bytes; /* sum of their lengths */
-	uint64_t end; /* end of the furthest piece ever put since the last
-		       * wp_free (0: none); a punch does not lower it */
+	uint64_t end; /* end of the last piece, 0: none (a punch of the last
+		       * piece lowers it: the bytes punched are in the newer
+		       * write that punched them, counted by its owner) */
 };
 
 /* Put @len bytes at @off, over whatever pieces are there (a piece that

@@ -8,6 +8,8 @@
 #      RADOS writes, not two or more each (the node's op counters).
 #   2. After close, the other node reads exactly the model (close-to-open),
 #      and fsck verifies every checksum.
+#   2b. A truncate after a contiguous run overwrote every piece: the size
+#      is the truncated size plus what came after (fstat, other node).
 #   3. kill -9 after an fsync loses nothing that was fsynced; what came
 #      after may be lost, but the file stays consistent (fsck clean).
 . "$(dirname "$0")/lib.sh"
@@ -96,6 +98,24 @@ ok "node 1 too, from a new open" cmp "$T_DIR/model1" "$A/temp/r1"
 ok "and so does a 2-node mix on top (node 2 writes)" \
 	test "$(rw "$B/temp/r1" 8 300 "$B/.datarootfs-stats.txt" "$T_DIR/model1b" | cut -d' ' -f1)" = ok
 ok "node 1 reads node 2's result" cmp "$T_DIR/model1b" "$A/temp/r1"
+
+# 2b. A truncate after every piece was overwritten by a contiguous run:
+# the pieces' end must not outlive them (it raised the size of the file
+# from 0x5010 to 0x20100 after the truncate; found by fsx seed 44).
+"$PY" - "$A/temp/r3" >"$T_DIR/r3.out" 2>&1 <<'PYEOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+os.pwrite(fd, b"a" * 0x100, 0x20000)   # a buffer
+os.pwrite(fd, b"b" * 0x10, 0x1000)     # apart: the first becomes a piece
+os.pwrite(fd, b"c" * 0x1f100, 0x1010)  # contiguous, covers the piece
+os.ftruncate(fd, 0x800)
+os.pwrite(fd, b"d" * 0x10, 0x5000)
+os.pwrite(fd, b"e" * 0x10, 0x3000)     # apart: a piece again
+print("%#x" % os.fstat(fd).st_size)
+os.close(fd)
+PYEOF
+check_eq "truncate after pieces were overwritten: fstat size" 0x5010 "$(cat "$T_DIR/r3.out")"
+check_eq "and after close, on the other node" 20496 "$(stat -c %s "$B/temp/r3")"
 
 # 3. kill -9 after an fsync
 cp "$T_DIR/base" "$A/temp/r2"
