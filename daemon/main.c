@@ -360,6 +360,70 @@ static void tune_malloc(void)
 	mallopt(M_ARENA_MAX, 2);
 }
 
+/*
+ * The trimmer: every TRIM_MS, malloc_trim(0) hands the arenas' free pages
+ * back to the kernel, also those between live blocks, which the trim
+ * threshold never reaches (it only cuts the top of a heap).  Without it
+ * the daemon's RSS is what the busiest moment so far left behind, not what
+ * it uses: in t1030 it wandered between 93 and 145 MB under a steady
+ * load.  One pass over a 100 MB heap takes well under a millisecond of a
+ * thread that holds no lock of ours.
+ */
+#define TRIM_MS 2000
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started, stop; /* protected by lock */
+} trimmer = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void *trim_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&trimmer.lock);
+	while (!trimmer.stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += TRIM_MS / 1000;
+		ts.tv_nsec += (TRIM_MS % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&trimmer.cond, &trimmer.lock,
+					   &ts) != ETIMEDOUT)
+			continue;
+		pthread_mutex_unlock(&trimmer.lock);
+		malloc_trim(0);
+		pthread_mutex_lock(&trimmer.lock);
+	}
+	pthread_mutex_unlock(&trimmer.lock);
+	return NULL;
+}
+
+static void trimmer_start(void)
+{
+	/* without it the daemon works, only its RSS says less */
+	trimmer.started =
+		pthread_create(&trimmer.thread, NULL, trim_main, NULL) == 0;
+	if (!trimmer.started)
+		drfs_warn("cannot start the memory trimmer thread");
+}
+
+static void trimmer_stop(void)
+{
+	if (!trimmer.started)
+		return;
+	pthread_mutex_lock(&trimmer.lock);
+	trimmer.stop = true;
+	pthread_cond_signal(&trimmer.cond);
+	pthread_mutex_unlock(&trimmer.lock);
+	pthread_join(trimmer.thread, NULL);
+	trimmer.started = false;
+}
+
 /* retry= and timeout=: 0, or -1 (reported). */
 static int check_connection_opts(const struct options *o)
 {
@@ -623,11 +687,13 @@ static int start_services(struct drfsd *d, const struct options *o,
 			return ret;
 		}
 	}
+	trimmer_start();
 	return 0;
 }
 
 static void stop_services(struct drfsd *d)
 {
+	trimmer_stop();
 	drfsd_rc_stop(d);
 	drfsd_local_stop(d);
 	drfsd_locks_stop(d);

@@ -11,9 +11,13 @@
 #   - fds: never more than FD_SLACK above the warm-up maximum, and the
 #     second half of the run no higher than the first half + 8 (a leak of
 #     one fd per file or per request would break both at once);
-#   - RSS: never more than RSS_SLACK_MB above its value at the end of the
-#     warm-up, and the second half no more than RSS_TREND_MB above the
-#     first half's maximum;
+#   - RSS: never more than RSS_SLACK_MB above the warm-up maximum, and the
+#     second half no more than RSS_TREND_MB above the first half's maximum.
+#     The daemon hands freed memory back every 2 s (daemon/main.c, the
+#     trimmer), so RSS follows the buffers in use at the moment, which
+#     move with the workload (55-104 MB in one run): a sample at the end
+#     of the warm-up can be a low point, so the baseline is the maximum,
+#     as for fds;
 #   - no operation failed, none read wrong data, everything verifies at
 #     the end through both nodes, the lock counter is exact.
 . "$(dirname "$0")/lib.sh"
@@ -75,7 +79,7 @@ check_curve() {
 		-v fdslack="$FD_SLACK" -v rslack=$((RSS_SLACK_MB * 1024)) \
 		-v rtrend=$((RSS_TREND_MB * 1024)) '
 		$2 != node { next }
-		$1 <= warm { if ($4 > fdw) fdw = $4; rssw = $3; next }
+		$1 <= warm { if ($4 > fdw) fdw = $4; if ($3 > rssw) rssw = $3; next }
 		{
 			half = $1 < warm + (end - warm) / 2
 			if ($4 > fdmax) fdmax = $4
@@ -84,10 +88,10 @@ check_curve() {
 			else { if ($4 > fd2) fd2 = $4; if ($3 > rss2) rss2 = $3 }
 		}
 		END {
-			printf "warm-up: fds<=%d rss=%d kB; after: fds max %d (1st half %d, 2nd %d), rss max %d kB (1st half %d, 2nd %d)\n", fdw, rssw, fdmax, fd1, fd2, rssmax, rss1, rss2
+			printf "warm-up: fds<=%d rss<=%d kB; after: fds max %d (1st half %d, 2nd %d), rss max %d kB (1st half %d, 2nd %d)\n", fdw, rssw, fdmax, fd1, fd2, rssmax, rss1, rss2
 			if (fdmax > fdw + fdslack) print "FAIL fds grew by " fdmax - fdw " after the warm-up"
 			if (fd2 > fd1 + 8) print "FAIL fds still growing: 2nd half " fd2 " > 1st half " fd1 " + 8"
-			if (rssmax > rssw + rslack) print "FAIL rss grew by " (rssmax - rssw) / 1024 " MiB after the warm-up"
+			if (rssmax > rssw + rslack) print "FAIL rss grew by " (rssmax - rssw) / 1024 " MiB above the warm-up maximum"
 			if (rss2 > rss1 + rtrend) print "FAIL rss still growing: 2nd half " rss2 " kB > 1st half " rss1 " kB + " rtrend
 		}' "$CSV")
 	say "$node: $(head -n 1 <<<"$out")"
