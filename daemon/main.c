@@ -392,8 +392,8 @@ static void *trim_main(void *arg)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		if (pthread_cond_timedwait(&trimmer.cond, &trimmer.lock,
-					   &ts) != ETIMEDOUT)
+		if (pthread_cond_timedwait(&trimmer.cond, &trimmer.lock, &ts) !=
+		    ETIMEDOUT)
 			continue;
 		pthread_mutex_unlock(&trimmer.lock);
 		malloc_trim(0);

@@ -62,8 +62,9 @@ Test(pieces, punch_cuts_heads_tails_and_wholes)
 	cr_assert_eq(wp_punch(&s, 0, 100), 0); /* everything */
 	cr_assert_eq(s.n, 0);
 	cr_assert_eq(s.bytes, 0);
-	cr_assert_eq(s.end, 0, "no pieces, no end (a stale one raised the "
-			       "size of a file truncated since: fsx seed 44)");
+	cr_assert_eq(s.end, 0,
+		     "no pieces, no end (a stale one raised the "
+		     "size of a file truncated since: fsx seed 44)");
 	wp_free(&s);
 }
 
