@@ -386,12 +386,9 @@ static void *trim_main(void *arg)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += TRIM_MS / 1000;
-		ts.tv_nsec += (TRIM_MS % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts.tv_nsec += TRIM_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
 		if (pthread_cond_timedwait(&trimmer.cond, &trimmer.lock, &ts) !=
 		    ETIMEDOUT)
 			continue;

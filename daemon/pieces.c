@@ -41,12 +41,6 @@ static int wp_room(struct wpieces *s, unsigned more)
 	return 0;
 }
 
-/* The end of the last piece (they are sorted): where the pieces reach. */
-static void wp_set_end(struct wpieces *s)
-{
-	s->end = s->n ? s->x[s->n - 1].off + s->x[s->n - 1].len : 0;
-}
-
 int wp_punch(struct wpieces *s, uint64_t off, size_t len)
 {
 	uint64_t end = off + len;
@@ -92,7 +86,6 @@ int wp_punch(struct wpieces *s, uint64_t off, size_t len)
 			s->n--;
 		}
 	}
-	wp_set_end(s);
 	return 0;
 }
 
@@ -126,8 +119,12 @@ int wp_put(struct wpieces *s, uint64_t off, const char *buf, size_t len)
 		s->n++;
 	}
 	s->bytes += len;
-	wp_set_end(s);
 	return 0;
+}
+
+uint64_t wp_end(const struct wpieces *s)
+{
+	return s->n ? s->x[s->n - 1].off + s->x[s->n - 1].len : 0;
 }
 
 void wp_overlay(const struct wpieces *s, uint64_t off, char *buf, size_t len)

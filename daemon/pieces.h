@@ -23,9 +23,6 @@ struct wpieces {
 	struct wpiece *x; /* n pieces, ascending offsets, disjoint */
 	unsigned n, cap;
 	size_t bytes; /* sum of their lengths */
-	uint64_t end; /* end of the last piece, 0: none (a punch of the last
-		       * piece lowers it: the bytes punched are in the newer
-		       * write that punched them, counted by its owner) */
 };
 
 /* Put @len bytes at @off, over whatever pieces are there (a piece that
@@ -37,6 +34,11 @@ int wp_punch(struct wpieces *s, uint64_t off, size_t len);
 /* Copy the pieces' bytes inside [off, off + len) to @buf (which holds the
  * bytes at @off); other bytes of @buf are left as they are. */
 void wp_overlay(const struct wpieces *s, uint64_t off, char *buf, size_t len);
+/* Where the pieces reach: the end of the last one, 0: none.  Computed,
+ * not kept: a kept end outlived pieces overwritten by a newer write and
+ * undid a truncate after them (fsx seed 44).  The bytes punched out are in
+ * the newer write that punched them, counted by its owner. */
+uint64_t wp_end(const struct wpieces *s);
 /* Forget every piece and free their memory. */
 void wp_free(struct wpieces *s);
 

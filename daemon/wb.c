@@ -545,8 +545,8 @@ void drfsd_wb_apply(struct dnode *n, struct drfs_attr *a)
 	if (n->wb.len || n->wb.x.n) {
 		if (n->wb.len && n->wb.off + n->wb.len > a->size)
 			a->size = n->wb.off + n->wb.len;
-		if (n->wb.x.end > a->size)
-			a->size = n->wb.x.end;
+		if (wp_end(&n->wb.x) > a->size)
+			a->size = wp_end(&n->wb.x);
 		a->mtime_ns = a->ctime_ns = n->wb.mtime_ns;
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -590,7 +590,7 @@ ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
 		      size_t size, char *buf, bool *done)
 {
 	struct wbuf *wb = &n->wb;
-	uint64_t rsize = 0, vend, end;
+	uint64_t rsize = 0, vend, end, xend;
 	ssize_t ret = 0, r;
 
 	*done = false;
@@ -613,7 +613,8 @@ ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
 		ret = drfs_ret(d->fs, (int)r);
 		goto out;
 	}
-	vend = rsize > wb->x.end ? rsize : wb->x.end;
+	xend = wp_end(&wb->x);
+	vend = rsize > xend ? rsize : xend;
 	if (wb->len && wb->off + wb->len > vend)
 		vend = wb->off + wb->len;
 	end = off >= vend ? off : (off + size < vend ? off + size : vend);
