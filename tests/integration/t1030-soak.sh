@@ -11,13 +11,16 @@
 #   - fds: never more than FD_SLACK above the warm-up maximum, and the
 #     second half of the run no higher than the first half + 8 (a leak of
 #     one fd per file or per request would break both at once);
-#   - RSS: never more than RSS_SLACK_MB above the warm-up maximum, and the
-#     second half no more than RSS_TREND_MB above the first half's maximum.
-#     The daemon hands freed memory back every 2 s (daemon/main.c, the
+#   - RSS: never more than RSS_SLACK_MB above the warm-up maximum.  The
+#     daemon hands freed memory back every 2 s (daemon/main.c, the
 #     trimmer), so RSS follows the buffers in use at the moment, which
-#     move with the workload (55-104 MB in one run): a sample at the end
-#     of the warm-up can be a low point, so the baseline is the maximum,
-#     as for fds;
+#     move with the workload (write-back up to 8 MiB per busy file, reads
+#     in flight, the 8 MiB files): a sample at the end of the warm-up can
+#     be a low point, so the baseline is the maximum, as for fds.  There
+#     is no half-against-half RSS check: under load it compares buffer
+#     noise (CI failed one with 83 MB vs 116 MB, the run ending at 92 MB);
+#     a planted leak of 16 KiB per open goes 64-91 MiB above the maximum
+#     in 120 s;
 #   - no operation failed, none read wrong data, everything verifies at
 #     the end through both nodes, the lock counter is exact.
 . "$(dirname "$0")/lib.sh"
@@ -31,8 +34,8 @@ if [ "${DRFS_LONG:-0}" = 1 ]; then
 fi
 WARM=$((SOAK / 3 < 60 ? SOAK / 3 : 60))
 FD_SLACK=40     # fuse worker threads come and go (clone_fd: one fd each)
-RSS_SLACK_MB=40 # write-back buffers (8 MiB per busy file), reads in flight
-RSS_TREND_MB=24
+RSS_SLACK_MB=56 # write-back buffers (8 MiB per busy file), reads in flight:
+# clean runs went 18-38 MiB above the warm-up maximum
 CSV=${DRFS_SOAK_CSV:-$T_DIR/soak.csv}
 
 client_asok
@@ -76,8 +79,7 @@ awk -F, -v n="$n" 'NR == 1 { print "#   " $0; next }
 check_curve() {
 	local node=$1 out
 	out=$(awk -F, -v node="$node" -v warm="$WARM" -v end="$t" \
-		-v fdslack="$FD_SLACK" -v rslack=$((RSS_SLACK_MB * 1024)) \
-		-v rtrend=$((RSS_TREND_MB * 1024)) '
+		-v fdslack="$FD_SLACK" -v rslack=$((RSS_SLACK_MB * 1024)) '
 		$2 != node { next }
 		$1 <= warm { if ($4 > fdw) fdw = $4; if ($3 > rssw) rssw = $3; next }
 		{
@@ -92,10 +94,9 @@ check_curve() {
 			if (fdmax > fdw + fdslack) print "FAIL fds grew by " fdmax - fdw " after the warm-up"
 			if (fd2 > fd1 + 8) print "FAIL fds still growing: 2nd half " fd2 " > 1st half " fd1 " + 8"
 			if (rssmax > rssw + rslack) print "FAIL rss grew by " (rssmax - rssw) / 1024 " MiB above the warm-up maximum"
-			if (rss2 > rss1 + rtrend) print "FAIL rss still growing: 2nd half " rss2 " kB > 1st half " rss1 " kB + " rtrend
 		}' "$CSV")
 	say "$node: $(head -n 1 <<<"$out")"
-	check_eq "$node: fds and RSS stay bounded after the warm-up ($WARM s; fds +$FD_SLACK, RSS +$RSS_SLACK_MB MiB, trend +$RSS_TREND_MB MiB)" \
+	check_eq "$node: fds and RSS stay bounded after the warm-up ($WARM s; fds +$FD_SLACK, RSS +$RSS_SLACK_MB MiB)" \
 		"" "$(grep FAIL <<<"$out")"
 }
 check_curve a
