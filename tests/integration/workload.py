@@ -30,6 +30,13 @@ done.  Counters (operations attempted, completed, errors by kind, bytes
 written and verified, the longest operation) go to OUT/<node>.progress
 twice a second and OUT/<node>.summary at the end.
 
+--hold FILE: while FILE exists, every worker finishes its current step and
+waits, nothing open and nothing in flight (the holder keeps its one fd
+open: it fsyncs once, then writes nothing) until FILE is removed; the
+progress file's "held" counts the workers waiting so, of "workers".  For
+idle measurements of the daemons in the middle of a run (t1030).  Stop
+and --duration end a held workload as a running one.
+
 verify: reads every manifest in OUT and checks the final state through the
 mount: every closed file with its SHA-1, trash moves, MUC keys, append logs
 (prefix), the lock counter (exact), and with --written also the data of
@@ -77,6 +84,8 @@ class Stats:
         self.max_lat = 0.0
         self.max_lat_op = ''
         self.inflight = {}  # thread -> (op, start)
+        self.held = 0  # workers waiting for the hold file to go
+        self.workers = 0
 
     def snapshot(self):
         now = time.monotonic()
@@ -93,6 +102,7 @@ class Stats:
                 'max_latency': round(self.max_lat, 3),
                 'max_latency_op': self.max_lat_op,
                 'inflight': len(self.inflight),
+                'held': self.held, 'workers': self.workers,
                 'oldest_inflight': round(oldest, 3),
                 'samples': self.samples[:20],
             }
@@ -161,12 +171,30 @@ class Worker(threading.Thread):
     def stopped(self):
         return self.wl.stopped()
 
+    def hold(self, before=None):
+        """While the hold file exists: wait, counted in "held".  Called
+        between steps only (nothing open, nothing in flight); before() runs
+        first, once, if there is a hold.  Returns at once without --hold."""
+        if not self.wl.held():
+            return
+        if before:
+            before()
+        with self.st.lock:
+            self.st.held += 1
+        try:
+            while self.wl.held() and not self.stopped():
+                time.sleep(0.1)
+        finally:
+            with self.st.lock:
+                self.st.held -= 1
+
     def run(self):
         try:
             while not self.stopped():
                 self.step()
                 if self.wl.pause:
                     time.sleep(self.wl.pause * self.rnd.random() * 2)
+                self.hold()
         except Exception as e:  # a bug in the workload itself
             self.bad('worker %s crashed: %r' % (self.name, e))
         self.mf.close()
@@ -403,7 +431,13 @@ class Holder(Worker):
                      os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         if fd is None:
             return
+        def sync():  # held: what it buffered goes out, then no writes
+            if self.op('holder-fsync', os.fsync, fd):
+                self.rec('S', path, off, h.hexdigest())
         while not self.stopped():
+            self.hold(sync)
+            if self.stopped():
+                break
             chunk = self.rnd.randbytes(self.rnd.randint(100, 20000))
             if self.op('holder-write', write_all, fd, chunk) is None:
                 break
@@ -561,6 +595,7 @@ WORKERS = {c.kind: c for c in (Filedir, Muc, Append, Small, Big, Holder,
 class Workload:
     def __init__(self, a):
         self.node, self.out, self.stopfile = a.node, a.out, a.stop
+        self.holdfile = a.hold
         self.deadline = time.monotonic() + a.duration if a.duration else None
         self.pause = a.pause
         self.max_files = a.max_files
@@ -580,6 +615,9 @@ class Workload:
             self._stop = True
         return self._stop
 
+    def held(self):
+        return bool(self.holdfile) and os.path.exists(self.holdfile)
+
     def dump(self, name, obj):
         p = os.path.join(self.out, '%s.%s' % (self.node, name))
         with open(p + '.tmp', 'w') as f:
@@ -596,6 +634,7 @@ def cmd_run(a):
         kind, _, n = spec.partition('=')
         for i in range(int(n or 1)):
             threads.append(WORKERS[kind](wl, i))
+    wl.stats.workers = len(threads)
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -759,6 +798,9 @@ def main():
     r.add_argument('--out', required=True)
     r.add_argument('--stop', required=True)
     r.add_argument('--duration', type=float, default=0)
+    r.add_argument('--hold', metavar='FILE',
+                   help='while FILE exists, every worker waits between '
+                   'two steps (nothing open but the holder\'s fd)')
     r.add_argument('--pause', type=float, default=0,
                    help='mean pause between a worker\'s operations (s)')
     r.add_argument('--max-files', type=int, default=200,
