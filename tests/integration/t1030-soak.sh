@@ -174,7 +174,7 @@ R2=("${IDLE[a]}" "${IDLE[b]}") C2=("${CACHES[a]}" "${CACHES[b]}")
 t_end=$((SECONDS - start))
 
 say "the curve ($CSV, every ${SAMPLE} s; a few lines, without the idle ones):"
-n=$(($(grep -c ',run$' "$CSV")))
+n=$(grep -c ',run$' "$CSV")
 grep -v ',idle$' "$CSV" | awk -F, -v n="$n" 'NR == 1 { print "#   " $0; next }
 	{ i = NR - 1; if (i <= 2 || i > n - 2 || i % int(n / 8 + 1) == 0) print "#   " $0 }'
 
