@@ -136,6 +136,10 @@ static void watch_cb(void *arg, const struct drfs_notify_in *n)
 	struct lockwait *lw = wt->lw;
 
 	drfs_notify_ack(n);
+	/* a recall (ours or another waiting node's) frees nothing; the
+	 * give-back that answers it notifies */
+	if (n->len == 1 && *(const char *)n->data == 'r')
+		return;
 	pthread_mutex_lock(&lw->lock);
 	lw->kick = true;
 	pthread_cond_signal(&lw->cond);
@@ -246,8 +250,7 @@ static void retry_all(struct lockwait *lw)
 			continue;
 		w->busy = true;
 		pthread_mutex_unlock(&lw->lock);
-		ret = drfs_lock_set(d->fs, w->ino, w->kind, w->owner, &w->lk,
-				    NULL);
+		ret = drfs_lock_retry(d->fs, w->ino, w->kind, w->owner, &w->lk);
 		pthread_mutex_lock(&lw->lock);
 		w->busy = false;
 		next = w->next;

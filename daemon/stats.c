@@ -263,6 +263,12 @@ static void render_prom(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]));
 	put(b, "datarootfs_locks_broken_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
 	    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]));
+	put(b, "datarootfs_lock_delegations_total{fs=\"%s\"} %" PRIu64 "\n",
+	    lbl, ld(&fs->stats[DRFS_ST_LOCK_DELEGS]));
+	put(b, "datarootfs_lock_local_grants_total{fs=\"%s\"} %" PRIu64 "\n",
+	    lbl, ld(&fs->stats[DRFS_ST_LOCK_LOCAL]));
+	put(b, "datarootfs_lock_recalls_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]));
 	for (int i = 0; i < 3; i++)
 		put(b,
 		    "datarootfs_localcache_breaches_total{fs=\"%s\","
@@ -309,6 +315,12 @@ static void render_txt(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_LOCK_OPS]),
 	    ld(&fs->stats[DRFS_ST_LOCK_CONFLICTS]),
 	    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]), DRFS_LEASE);
+	put(b,
+	    "delegations  taken=%" PRIu64 " local=%" PRIu64
+	    " recalls_sent=%" PRIu64 "\n",
+	    ld(&fs->stats[DRFS_ST_LOCK_DELEGS]),
+	    ld(&fs->stats[DRFS_ST_LOCK_LOCAL]),
+	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]));
 	put(b,
 	    "localcache   %s, %s, epoch %" PRIu64 ", breaches rewrite=%" PRIu64
 	    " truncate=%" PRIu64 " rename_over=%" PRIu64 "\n",

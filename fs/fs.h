@@ -86,6 +86,9 @@ enum drfs_stat {
 	DRFS_ST_LOCK_OPS,
 	DRFS_ST_LOCK_CONFLICTS,
 	DRFS_ST_LOCKS_BROKEN,
+	DRFS_ST_LOCK_LOCAL, /* lock requests granted under a delegation */
+	DRFS_ST_LOCK_RECALLS, /* delegations this node asked another to give back */
+	DRFS_ST_LOCK_DELEGS, /* delegations this node took */
 	DRFS_ST_LC_BREACH, /* 3 counters: rewrite, truncate, rename over */
 	DRFS_ST_LC_BREACH_TRUNCATE,
 	DRFS_ST_LC_BREACH_RENAME,
@@ -155,6 +158,16 @@ struct drfs_fs {
 	/* atomic, CLOCK_MONOTONIC ns: our lease renewals have succeeded
 	 * without a gap since lease_ok_since; the last one at lease_ok_last */
 	int64_t lease_ok_since, lease_ok_last;
+	/* atomic, CLOCK_MONOTONIC ns: until when no other node can judge our
+	 * lease over, counted from the sending of the last renewal that
+	 * landed, minus the allowed clock skew and a margin (lock.c: local
+	 * grants under a delegation stop there) */
+	int64_t lease_local_until;
+	/* (0: no local grants: no renewal yet, or off after a late one)
+	 * session thread (and start/rejoin): the bound the last renewal
+	 * gave, and until when local grants stay off after a renewal that
+	 * landed past the bound before it (CLOCK_MONOTONIC ns) */
+	int64_t lease_bound, lease_local_off;
 	pthread_t reaper_thread; /* frees orphans (orphan.c), off the lease */
 	/* coherent metadata cache (daemon only; NULL in datarootctl) */
 	struct drfs_mdc *mdc; /* mdcache.h */

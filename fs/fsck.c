@@ -932,10 +932,12 @@ static int lock_one(void *arg, const char *key, size_t klen, const char *val,
 	char node[37];
 	bool fix = false;
 
-	(void)klen;
-	(void)val;
-	(void)vlen;
-	snprintf(node, sizeof(node), "%.36s", key);
+	bool deleg = klen == strlen(DRFS_LK_DELEG_KEY) &&
+		     !memcmp(key, DRFS_LK_DELEG_KEY, klen);
+
+	/* a delegation names its node in the value, a record in the key */
+	snprintf(node, sizeof(node), "%.*s",
+		 deleg ? (int)(vlen < 36 ? vlen : 36) : 36, deleg ? val : key);
 	if (node_live(c, node))
 		return 0;
 	if (c->o->repair) {
@@ -946,8 +948,9 @@ static int lock_one(void *arg, const char *key, size_t klen, const char *val,
 			       LIBRADOS_OPERATION_FULL_FORCE) == 0;
 		drfs_wop_free(w);
 	}
-	problem(c, fix, "lock held by dead node %s on inode %" PRIx64 "%s",
-		node, x->ino, fix ? ": released" : "");
+	problem(c, fix, "%s held by dead node %s on inode %" PRIx64 "%s",
+		deleg ? "lock delegation" : "lock", node, x->ino,
+		fix ? ": released" : "");
 	return 0;
 }
 

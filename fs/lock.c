@@ -143,6 +143,37 @@ bool drfs_lease_judge(int64_t now, int64_t ok_last, int64_t ok_since)
 	       now - ok_since >= (int64_t)DRFS_LEASE * 1000000000;
 }
 
+bool drfs_deleg_local_ok(int64_t now, int64_t lease_until, bool fenced,
+			 int watch_ms)
+{
+	return !fenced && lease_until && now < lease_until && watch_ms >= 0;
+}
+
+int64_t drfs_lease_local_after(bool first, int64_t sent, int64_t done,
+			       int64_t *bound, int64_t *off)
+{
+	int64_t prev = *bound;
+
+	/* other nodes judge the expiry it wrote (computed after @sent) with
+	 * DRFS_LEASE_SKEW_NS of slack; local grants stop a margin before */
+	*bound = sent + (int64_t)DRFS_LEASE * 1000000000 - DRFS_DELEG_MARGIN_NS;
+	/* landed after the bound of the one before: another node may have
+	 * judged us dead meanwhile and be fencing us, so none for a lease
+	 * (its fencing reaches us first) */
+	if (first)
+		*off = 0;
+	else if (done >= prev)
+		*off = done + (int64_t)DRFS_LEASE * 1000000000;
+	return done >= *off ? *bound : 0;
+}
+
+bool drfs_deleg_may_take(int streak, int64_t now, int64_t cool_since, int held,
+			 int max, int min_streak, int64_t cool_ns)
+{
+	return streak >= min_streak && held < max &&
+	       (!cool_since || now - cool_since >= cool_ns);
+}
+
 static void rec_key(struct rec *r)
 {
 	snprintf(r->key, sizeof(r->key), "%s:%d:%016" PRIx64 ":%016" PRIx64,
@@ -306,16 +337,64 @@ struct lkobj {
 	size_t toklen;
 	struct rec *recs;
 	int nrecs, caprecs;
+	/* delegation: the object's "d" key as last read or left ("" none) */
+	char dnode[37];
+	bool deleg; /* we hold it: recs are exact, the object's are not */
+	int slot; /* lkcache.slots index of its watch while deleg */
+	int streak; /* uncontended writes in a row (see deleg_may_take) */
+	int64_t cool_ns; /* mono: last contention seen (0: never) */
+	int64_t used_ns; /* mono: last local grant or release */
+	int64_t recall_ns; /* mono: last recall sent for a parked waiter */
 };
 
 #define LK_BUCKETS 1024
 #define LK_KEEP 4096 /* entries kept before idle ones are evicted */
+
+/* Delegations (see "node-local grants" above). */
+#define DELEG_MAX 128 /* held at once (each has a watch) */
+#define DELEG_STREAK 2 /* uncontended writes in a row before one is taken */
+#define DELEG_COOL_NS (30 * 1000000000ll) /* none this long after contention */
+#define DELEG_IDLE_NS (20 * 1000000000ll) /* unused this long: given back */
+#define DELEG_SCAN_MS 2000 /* the recaller looks for idle ones this often */
+#define RECALL_MS 3000 /* how long a recall waits for the holder */
+#define RECALL_TRIES 3
+#define RECALL_GAP_NS 500000000ll /* between recalls for parked waiters */
+
+/*
+ * A watch on the lock object of a delegation, armed before the "d" key is
+ * written: other nodes recall through it.  Fixed slots, so that librados
+ * callbacks can keep pointers to them.
+ */
+struct dslot {
+	struct drfs_watch w;
+	struct drfs_lkcache *lc;
+	uint64_t ino;
+	bool used; /* lkcache.lock */
+};
+
+/* A recall to answer (the notify's ids and a copy of its watch). */
+struct recall {
+	uint64_t ino, gen;
+	struct drfs_notify_in n;
+	struct drfs_watch w;
+	struct recall *next;
+};
 
 struct drfs_lkcache {
 	pthread_mutex_t lock; /* table and refs; never held over a RADOS call */
 	struct lkobj *table[LK_BUCKETS];
 	size_t count;
 	uint64_t seq; /* atomic: token counter */
+	struct drfs_fs *fs;
+	struct dslot slots[DELEG_MAX]; /* used: lock */
+	int ndeleg; /* lock: slots in use */
+	/* recalls to answer, for the recaller thread (rq_lock) */
+	pthread_mutex_t rq_lock;
+	pthread_cond_t rq_cond;
+	struct recall *rq;
+	bool rq_stop;
+	bool rq_started;
+	pthread_t recaller;
 };
 
 static void lkobj_free(struct lkobj *o)
@@ -339,7 +418,7 @@ static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
 		for (struct lkobj **pp = &lc->table[b]; *pp;) {
 			struct lkobj *e = *pp;
 
-			if (e->refs) {
+			if (e->refs || e->deleg) {
 				pp = &e->next;
 				continue;
 			}
@@ -352,6 +431,7 @@ static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
 		o = calloc(1, sizeof(*o));
 		if (o) {
 			o->ino = ino;
+			o->slot = -1;
 			pthread_mutex_init(&o->m, NULL);
 			o->next = lc->table[b];
 			lc->table[b] = o;
@@ -410,6 +490,15 @@ static int lk_read_rec(void *arg, const char *k, size_t kl, const char *v,
 	struct lk_read_ctx *c = arg;
 	struct lkobj *o = c->o;
 
+	if (kl == strlen(DRFS_LK_DELEG_KEY) &&
+	    !memcmp(k, DRFS_LK_DELEG_KEY, kl)) {
+		size_t n =
+			vl < sizeof(o->dnode) - 1 ? vl : sizeof(o->dnode) - 1;
+
+		memcpy(o->dnode, v, n);
+		o->dnode[n] = 0;
+		return 0;
+	}
 	if (c->n == MAX_LOCKS)
 		return -ENOLCK;
 	if (c->n == o->caprecs) {
@@ -437,11 +526,14 @@ static int lk_read_rec(void *arg, const char *k, size_t kl, const char *v,
 static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 {
 	struct lk_read_ctx c = {o, oid, NULL, 0, 0};
-	const struct drfs_omap_list l = {.page = MAX_LOCKS,
+	const struct drfs_omap_list l = {.page = MAX_LOCKS + 1,
 					 .pages = 1,
 					 .add = lk_read_add,
 					 .got = lk_read_got};
-	int ret = drfs_omap_list(fs, oid, &l, lk_read_rec, &c);
+	int ret;
+
+	o->dnode[0] = 0;
+	ret = drfs_omap_list(fs, oid, &l, lk_read_rec, &c);
 
 	drfs_xattrs_end(c.xi); /* (ended by lk_read_got once the op ran) */
 	if (ret == -ENOENT) {
@@ -470,9 +562,11 @@ static int lk_remember(struct lkobj *o, const struct rec *recs, int n,
 		o->recs = nr;
 		o->caprecs = n;
 	}
-	memcpy(o->recs, recs, (size_t)n * sizeof(*recs));
+	if (recs != o->recs)
+		memcpy(o->recs, recs, (size_t)n * sizeof(*recs));
 	o->nrecs = n;
-	memcpy(o->token, tok, toklen);
+	if (tok != o->token)
+		memcpy(o->token, tok, toklen);
 	o->toklen = toklen;
 	o->exists = true;
 	o->known = true;
@@ -483,6 +577,310 @@ static void lk_notify(struct drfs_fs *fs, const char *oid)
 {
 	/* wake waiters on other nodes (no need to wait) */
 	drfs_notify_async(fs, oid, "u", 1, 2000);
+}
+
+/* ---- node-local grants (delegations) ---- */
+
+static bool deleg_usable(struct drfs_fs *fs, struct lkobj *o)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+
+	return o->deleg && o->gen == fs->conn_gen && o->slot >= 0 &&
+	       drfs_deleg_local_ok(mono_ns(),
+				   __atomic_load_n(&fs->lease_local_until,
+						   __ATOMIC_RELAXED),
+				   drfs_is_fenced(fs),
+				   drfs_watch_check(&lc->slots[o->slot].w));
+}
+
+/* Wake the recaller (a recall queued, or a watch lost). */
+static void recaller_kick(struct drfs_lkcache *lc)
+{
+	pthread_mutex_lock(&lc->rq_lock);
+	pthread_cond_signal(&lc->rq_cond);
+	pthread_mutex_unlock(&lc->rq_lock);
+}
+
+/*
+ * librados thread: a notify on a delegated lock object.  A recall ("r") is
+ * answered by the recaller once the delegation is given back (the notifier
+ * waits for that); anything else at once.  Only queues: no RADOS call.
+ */
+static void deleg_watch_cb(void *arg, const struct drfs_notify_in *n)
+{
+	struct dslot *sl = arg;
+	struct drfs_lkcache *lc = sl->lc;
+	struct recall *r;
+
+	if (n->len != 1 || *(const char *)n->data != 'r' ||
+	    !(r = calloc(1, sizeof(*r)))) {
+		drfs_notify_ack(n);
+		return;
+	}
+	r->ino = __atomic_load_n(&sl->ino, __ATOMIC_RELAXED);
+	r->w = *n->w;
+	r->gen = r->w.gen;
+	r->n = *n;
+	r->n.w = &r->w;
+	r->n.data = NULL;
+	r->n.len = 0;
+	pthread_mutex_lock(&lc->rq_lock);
+	r->next = lc->rq;
+	lc->rq = r;
+	pthread_cond_signal(&lc->rq_cond);
+	pthread_mutex_unlock(&lc->rq_lock);
+}
+
+static void deleg_watch_err(void *arg, int err)
+{
+	struct dslot *sl = arg;
+
+	drfs_warn("watch of lock object l.%016" PRIx64 " lost (%s): its "
+		  "delegation is given back",
+		  sl->ino, strerror(-err));
+	recaller_kick(sl->lc); /* its scan sees the broken watch */
+}
+
+/* A slot with its watch armed on @o's object, or -1. */
+static int deleg_arm(struct drfs_fs *fs, struct lkobj *o, const char *oid)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	int i;
+
+	pthread_mutex_lock(&lc->lock);
+	for (i = 0; i < DELEG_MAX && lc->slots[i].used; i++)
+		;
+	if (i < DELEG_MAX) {
+		lc->slots[i].used = true;
+		lc->slots[i].lc = lc;
+		__atomic_store_n(&lc->slots[i].ino, o->ino, __ATOMIC_RELAXED);
+		lc->ndeleg++;
+	}
+	pthread_mutex_unlock(&lc->lock);
+	if (i == DELEG_MAX)
+		return -1;
+	if (drfs_watch(fs, &lc->slots[i].w, oid, 0, deleg_watch_cb,
+		       deleg_watch_err, &lc->slots[i]) < 0) {
+		pthread_mutex_lock(&lc->lock);
+		lc->slots[i].used = false;
+		lc->ndeleg--;
+		pthread_mutex_unlock(&lc->lock);
+		return -1;
+	}
+	return i;
+}
+
+static void deleg_disarm(struct drfs_fs *fs, int slot)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+
+	drfs_unwatch(&lc->slots[slot].w);
+	pthread_mutex_lock(&lc->lock);
+	lc->slots[slot].used = false;
+	lc->ndeleg--;
+	pthread_mutex_unlock(&lc->lock);
+}
+
+static void deleg_drop(struct drfs_fs *fs, struct lkobj *o)
+{
+	if (o->slot >= 0)
+		deleg_disarm(fs, o->slot);
+	o->slot = -1;
+	o->deleg = false;
+}
+
+static int64_t next_token(struct drfs_fs *fs, char tok[LK_TOKEN_MAX],
+			  size_t *len)
+{
+	*len = (size_t)snprintf(
+		tok, LK_TOKEN_MAX, "%s.%" PRIx64, fs->node,
+		__atomic_add_fetch(&fs->lkcache->seq, 1, __ATOMIC_RELAXED));
+	return 0;
+}
+
+/*
+ * Give @o's delegation back, o->m held: one op guarded by the token we
+ * left writes our exact records in place of the ones the object has,
+ * removes "d" and sets a new token.  If the guard fails, another node
+ * broke the delegation (it judged us dead: we are fenced by now) and our
+ * locks on the object are gone.  Other errors keep the delegation.
+ */
+static int lk_surrender(struct drfs_fs *fs, struct lkobj *o)
+{
+	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX], from[48], to[48];
+	const char **keys = NULL, **vals = NULL;
+	size_t *kl = NULL, *vl = NULL, toklen;
+	char(*vbuf)[LK_VAL_LEN] = NULL;
+	int n = o->nrecs, ret = -ENOMEM;
+	rados_write_op_t op;
+
+	drfs_lock_oid(oid, o->ino);
+	keys = malloc(((size_t)n + 1) * sizeof(*keys));
+	vals = malloc(((size_t)n + 1) * sizeof(*vals));
+	kl = malloc(((size_t)n + 1) * sizeof(*kl));
+	vl = malloc(((size_t)n + 1) * sizeof(*vl));
+	vbuf = malloc(((size_t)n + 1) * LK_VAL_LEN);
+	if (!keys || !vals || !kl || !vl || !vbuf)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		rec_val(&o->recs[i], vbuf[i]);
+		keys[i] = o->recs[i].key;
+		kl[i] = strlen(o->recs[i].key);
+		vals[i] = vbuf[i];
+		vl[i] = LK_VAL_LEN;
+	}
+	snprintf(from, sizeof(from), "%s:", fs->node);
+	snprintf(to, sizeof(to), "%s;", fs->node); /* ';' follows ':' */
+	next_token(fs, tok, &toklen);
+	op = drfs_wop_new();
+	drfs_op_cmpxattr(op, LK_TOKEN_XATTR, o->token, o->toklen);
+	drfs_op_rm_range(op, from, to);
+	drfs_op_rm(op, DRFS_LK_DELEG_KEY);
+	if (n)
+		drfs_op_setn(op, keys, vals, kl, vl, (size_t)n);
+	drfs_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
+	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+	drfs_wop_free(op);
+	if (ret == 0) {
+		lk_remember(o, o->recs, n, tok, toklen);
+		o->dnode[0] = 0;
+		deleg_drop(fs, o);
+		lk_notify(fs, oid); /* waiters that met the delegation */
+	} else if (ret == -ECANCELED || ret == -ENOENT) {
+		drfs_warn("the delegation of lock object %s was broken by "
+			  "another node (this node missed its lease): its %d "
+			  "lock record(s) here are lost",
+			  oid, n);
+		deleg_drop(fs, o);
+		o->known = false;
+		o->nrecs = 0;
+		ret = 0;
+	}
+out:
+	free(keys);
+	free(vals);
+	free(kl);
+	free(vl);
+	free(vbuf);
+	return ret;
+}
+
+/*
+ * Ask the holder of @oid's delegation to give it back.  @wait: for its
+ * answer (-ETIMEDOUT: it did not answer within RECALL_MS); else at once
+ * (its give-back notifies the object, which wakes our waiters).
+ */
+static int lk_recall(struct drfs_fs *fs, const char *oid, bool wait)
+{
+	drfs_stat_add(fs, DRFS_ST_LOCK_RECALLS, 1);
+	if (!wait) {
+		drfs_notify_async(fs, oid, "r", 1, RECALL_MS);
+		return 0;
+	}
+	return drfs_notify(fs, oid, "r", 1, RECALL_MS, NULL);
+}
+
+/* A recall for a waiter tried again, not waited for: at most one per
+ * RECALL_GAP_NS per object (the waiter is tried again on every notify of
+ * the object and every poll). */
+static void recall_async(struct drfs_fs *fs, struct lkobj *o, const char *oid)
+{
+	int64_t now = mono_ns();
+
+	if (o->recall_ns && now - o->recall_ns < RECALL_GAP_NS)
+		return;
+	o->recall_ns = now;
+	lk_recall(fs, oid, false);
+}
+
+/* Give back the delegation of @ino, if we hold it; conn_lock held. */
+static void deleg_give_back(struct drfs_fs *fs, uint64_t ino, bool recalled,
+			    bool idle_only)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	struct lkobj *o = lkobj_get(lc, ino);
+	int64_t now = mono_ns();
+
+	if (!o)
+		return;
+	pthread_mutex_lock(&o->m);
+	/* fenced: the others drop our "d" keys as a dead node's, and the
+	 * rejoin forgets them here */
+	if (o->deleg && o->gen == fs->conn_gen && !drfs_is_fenced(fs) &&
+	    (!idle_only || now - o->used_ns > DELEG_IDLE_NS ||
+	     drfs_watch_check(&lc->slots[o->slot].w) < 0)) {
+		int ret = lk_surrender(fs, o);
+
+		if (ret < 0 && !drfs_is_fenced(fs)) /* (fenced: see above) */
+			drfs_warn("cannot give back the delegation of lock "
+				  "object l.%016" PRIx64 ": %s",
+				  ino, strerror(-ret));
+	}
+	if (recalled) {
+		o->cool_ns = now;
+		o->streak = 0;
+	}
+	pthread_mutex_unlock(&o->m);
+	lkobj_put(lc, o);
+}
+
+/*
+ * The recaller thread: answers recalls (give back, then acknowledge), and
+ * every DELEG_SCAN_MS gives back delegations idle for DELEG_IDLE_NS or
+ * whose watch broke.
+ */
+static void *recaller_main(void *arg)
+{
+	struct drfs_fs *fs = arg;
+	struct drfs_lkcache *lc = fs->lkcache;
+	int64_t last_scan = mono_ns();
+
+	pthread_mutex_lock(&lc->rq_lock);
+	while (!lc->rq_stop) {
+		struct recall *list;
+		uint64_t inos[DELEG_MAX];
+		int ninos = 0;
+
+		if (!lc->rq) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += DELEG_SCAN_MS * 1000000L;
+			ts.tv_sec += ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&lc->rq_cond, &lc->rq_lock, &ts);
+		}
+		if (lc->rq_stop)
+			break;
+		list = lc->rq;
+		lc->rq = NULL;
+		pthread_mutex_unlock(&lc->rq_lock);
+		drfs_conn_rdlock(fs);
+		while (list) {
+			struct recall *r = list;
+
+			list = r->next;
+			if (r->gen == fs->conn_gen) {
+				deleg_give_back(fs, r->ino, true, false);
+				drfs_notify_ack(&r->n);
+			}
+			free(r);
+		}
+		if (mono_ns() - last_scan >= DELEG_SCAN_MS * 1000000ll) {
+			last_scan = mono_ns();
+			pthread_mutex_lock(&lc->lock);
+			for (int i = 0; i < DELEG_MAX; i++)
+				if (lc->slots[i].used)
+					inos[ninos++] = lc->slots[i].ino;
+			pthread_mutex_unlock(&lc->lock);
+			for (int i = 0; i < ninos; i++)
+				deleg_give_back(fs, inos[i], false, true);
+		}
+		drfs_conn_unlock(fs);
+		pthread_mutex_lock(&lc->rq_lock);
+	}
+	pthread_mutex_unlock(&lc->rq_lock);
+	return NULL;
 }
 
 /* ---- locks ---- */
@@ -536,35 +934,128 @@ static int lk_scratch_alloc(struct lk_scratch *sc, int n)
 	return 0;
 }
 
+/* After a rejoin we are a new node: what we knew of the object, and any
+ * delegation of the old identity (whose slots the rejoin freed), is gone. */
+static void lk_gen_check(struct drfs_fs *fs, struct lkobj *o)
+{
+	if (o->gen == fs->conn_gen)
+		return;
+	o->gen = fs->conn_gen;
+	o->known = false;
+	o->deleg = false;
+	o->slot = -1;
+	o->streak = 0;
+}
+
+/* Do @recs (n) hold a record of another node? */
+static bool others_hold(const struct drfs_fs *fs, const struct rec *recs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(recs[i].node, fs->node))
+			return true;
+	return false;
+}
+
+/* Take the delegation with this write?  (See "node-local grants".) */
+static bool deleg_wanted(struct drfs_fs *fs, struct lkobj *o, bool contended,
+			 const struct rec *recs, int n)
+{
+	int64_t now = mono_ns();
+
+	return !contended && !others_hold(fs, recs, n) &&
+	       drfs_deleg_local_ok(now,
+				   __atomic_load_n(&fs->lease_local_until,
+						   __ATOMIC_RELAXED),
+				   drfs_is_fenced(fs), 0) &&
+	       drfs_deleg_may_take(
+		       o->streak, now, o->cool_ns,
+		       __atomic_load_n(&fs->lkcache->ndeleg, __ATOMIC_RELAXED),
+		       DELEG_MAX, DELEG_STREAK, DELEG_COOL_NS);
+}
+
 /*
  * Apply @lk for (kind, owner) to the lock object of @o, o->m held: the
- * work of drfs_lock_set().  One guarded write when the state of the object
- * is known and shows no conflict; a read first otherwise.
+ * work of drfs_lock_set().  In memory under our delegation; otherwise one
+ * guarded write when the state of the object is known and shows no
+ * conflict, a read first if not.  Another live node's delegation is
+ * recalled first (at most RECALL_TRIES times, then -EAGAIN: a node that
+ * does not answer counts as holding a conflicting lock until its lease
+ * ends).
  */
 static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			    uint64_t owner, const struct drfs_lk *lk,
-			    struct drfs_lk *conflict)
+			    struct drfs_lk *conflict, bool wait)
 {
 	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX];
 	struct lk_scratch sc = {0};
-	int ret = 0;
+	int ret = 0, recalls = 0;
+	bool contended = false, unanswered = false;
 
 	drfs_lock_oid(oid, o->ino);
-	if (o->gen != fs->conn_gen) {
-		o->gen = fs->conn_gen; /* after a rejoin: we are a new node */
-		o->known = false;
-	}
+	lk_gen_check(fs, o);
 	for (;;) {
 		rados_write_op_t op;
-		bool fresh = false, dead = false, wake;
-		int n, nm = 0, nout, nrm = 0, nn = 0;
+		bool fresh = false, dead = false, wake, local, drop_d = false;
+		bool take;
+		int n, nm = 0, nout, nrm = 0, nn = 0, nset, slot = -1;
 		size_t toklen;
 
+		if (o->deleg && !deleg_usable(fs, o)) {
+			/* lease near its end, fenced or watch broken: give
+			 * it back and go the cluster's way */
+			ret = lk_surrender(fs, o);
+			if (ret < 0)
+				break;
+		}
+		local = o->deleg;
 		if (!o->known) {
 			ret = lk_read(fs, o, oid);
 			if (ret < 0)
 				break;
 			fresh = true;
+		}
+		if (!local && o->dnode[0]) {
+			if (strcmp(o->dnode, fs->node)) {
+				contended = true;
+				if (!fresh) {
+					o->known = false;
+					continue;
+				}
+				/* its holder took it when no other node had
+				 * a record, and only it changes the object
+				 * since: nothing of ours to release */
+				if (lk->type == F_UNLCK)
+					break;
+				ret = fence_if_dead(fs, o->dnode);
+				if (ret < 0)
+					break;
+				if (ret == 0) {
+					/* alive: it gives back, then we
+					 * look again; a holder that did
+					 * not answer holds a conflict */
+					if (recalls == RECALL_TRIES ||
+					    unanswered || !wait) {
+						if (!wait)
+							recall_async(fs, o,
+								     oid);
+						drfs_stat_add(
+							fs,
+							DRFS_ST_LOCK_CONFLICTS,
+							1);
+						o->known = false;
+						ret = -EAGAIN;
+						break;
+					}
+					recalls++;
+					unanswered = lk_recall(fs, oid, true) ==
+						     -ETIMEDOUT;
+					o->known = false;
+					continue;
+				}
+				dead = true; /* its records go too */
+			}
+			drop_d = true;
+			ret = 0;
 		}
 		n = o->nrecs;
 		ret = lk_scratch_alloc(&sc, n);
@@ -614,8 +1105,11 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			drfs_stat_add(fs, DRFS_ST_LOCK_CONFLICTS, 1);
 		if (ret < 0)
 			break;
-		if (nm == 0 && lk->type == F_UNLCK && !dead)
+		if (nm == 0 && lk->type == F_UNLCK && !dead && !drop_d) {
+			if (local)
+				o->used_ns = mono_ns();
 			break; /* nothing to release */
+		}
 		nout = drfs_lk_apply(ranges, nm, lk, out);
 		/* the records that stay, the owner's old ones and any dead
 		 * node's go */
@@ -639,18 +1133,6 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 				nrecs[nn++] = *r;
 			}
 		}
-		toklen = (size_t)snprintf(
-			tok, sizeof(tok), "%s.%" PRIx64, fs->node,
-			__atomic_add_fetch(&fs->lkcache->seq, 1,
-					   __ATOMIC_RELAXED));
-		op = drfs_wop_new();
-		if (o->exists)
-			drfs_op_cmpxattr(op, LK_TOKEN_XATTR, o->token,
-					 o->toklen);
-		else
-			drfs_op_create(op, true);
-		if (nrm)
-			drfs_op_rmn(op, keys, kl, (size_t)nrm);
 		for (int i = 0; i < nout; i++) {
 			struct rec *r = &nrecs[nn + i];
 
@@ -659,22 +1141,64 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			r->owner = owner;
 			r->lk = out[i];
 			rec_key(r);
+		}
+		if (local) {
+			/* under our delegation: exact in memory, written
+			 * out when it is given back */
+			lk_remember(o, nrecs, nn + nout, o->token, o->toklen);
+			o->used_ns = mono_ns();
+			drfs_stat_add(fs, DRFS_ST_LOCK_LOCAL, 1);
+			break;
+		}
+		next_token(fs, tok, &toklen);
+		op = drfs_wop_new();
+		if (o->exists)
+			drfs_op_cmpxattr(op, LK_TOKEN_XATTR, o->token,
+					 o->toklen);
+		else
+			drfs_op_create(op, true);
+		if (drop_d) {
+			keys[nrm] = DRFS_LK_DELEG_KEY;
+			kl[nrm] = strlen(DRFS_LK_DELEG_KEY);
+			nrm++;
+		}
+		if (nrm)
+			drfs_op_rmn(op, keys, kl, (size_t)nrm);
+		for (int i = 0; i < nout; i++) {
+			struct rec *r = &nrecs[nn + i];
+
 			rec_val(r, vals[i]);
 			keys[i] = r->key;
 			kl[i] = strlen(r->key);
 			vptr[i] = vals[i];
 			vl[i] = LK_VAL_LEN;
 		}
-		if (nout)
-			drfs_op_setn(op, keys, vptr, kl, vl, (size_t)nout);
+		nset = nout;
+		take = o->exists &&
+		       deleg_wanted(fs, o, contended, nrecs, nn + nout);
+		if (take && (slot = deleg_arm(fs, o, oid)) >= 0) {
+			/* the watch is in place before "d" is */
+			keys[nset] = DRFS_LK_DELEG_KEY;
+			kl[nset] = strlen(DRFS_LK_DELEG_KEY);
+			vptr[nset] = fs->node;
+			vl[nset] = strlen(fs->node);
+			nset++;
+		} else {
+			take = false;
+		}
+		if (nset)
+			drfs_op_setn(op, keys, vptr, kl, vl, (size_t)nset);
 		drfs_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
 		wake = lk->type == F_UNLCK || nrm > 0;
 		ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
 		drfs_wop_free(op);
+		if (ret < 0 && take)
+			deleg_disarm(fs, slot);
 		if (ret == -ECANCELED || ret == -EEXIST || ret == -ENOENT) {
 			/* another node changed it since we looked (or
 			 * created or removed it): look again */
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+			contended = true;
 			o->known = false;
 			continue;
 		}
@@ -683,6 +1207,20 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			break;
 		}
 		lk_remember(o, nrecs, nn + nout, tok, toklen);
+		o->dnode[0] = 0;
+		if (take) {
+			o->deleg = true;
+			o->slot = slot;
+			o->used_ns = mono_ns();
+			snprintf(o->dnode, sizeof(o->dnode), "%s", fs->node);
+			drfs_stat_add(fs, DRFS_ST_LOCK_DELEGS, 1);
+		}
+		if (contended || others_hold(fs, o->recs, o->nrecs))
+			o->streak = 0;
+		else
+			o->streak++;
+		if (contended)
+			o->cool_ns = mono_ns();
 		if (wake)
 			lk_notify(fs, oid);
 		break;
@@ -692,7 +1230,8 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 }
 
 static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
-		     const struct drfs_lk *lk, struct drfs_lk *conflict)
+		     const struct drfs_lk *lk, struct drfs_lk *conflict,
+		     bool wait)
 {
 	struct drfs_lkcache *lc = fs->lkcache;
 	struct lkobj *o;
@@ -704,7 +1243,7 @@ static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	if (!o)
 		return -ENOMEM;
 	pthread_mutex_lock(&o->m);
-	ret = lk_change_locked(fs, o, kind, owner, lk, conflict);
+	ret = lk_change_locked(fs, o, kind, owner, lk, conflict, wait);
 	pthread_mutex_unlock(&o->m);
 	lkobj_put(lc, o);
 	return ret;
@@ -716,7 +1255,16 @@ int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
 		return -EIO;
 	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
-	return lk_change(fs, ino, kind, owner, lk, conflict);
+	return lk_change(fs, ino, kind, owner, lk, conflict, true);
+}
+
+int drfs_lock_retry(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		    const struct drfs_lk *lk)
+{
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
+	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
+	return lk_change(fs, ino, kind, owner, lk, NULL, false);
 }
 
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
@@ -725,6 +1273,7 @@ int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	struct drfs_lkcache *lc = fs->lkcache;
 	char oid[DRFS_OID_MAX];
 	struct lkobj *o;
+	bool unanswered = false;
 	int ret;
 
 	if (!lc)
@@ -734,10 +1283,34 @@ int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		return -ENOMEM;
 	drfs_lock_oid(oid, ino);
 	pthread_mutex_lock(&o->m);
-	if (o->gen != fs->conn_gen)
-		o->gen = fs->conn_gen;
-	/* a question about other nodes: ask the object */
-	ret = lk_read(fs, o, oid);
+	lk_gen_check(fs, o);
+	if (o->deleg && !deleg_usable(fs, o)) {
+		ret = lk_surrender(fs, o);
+		if (ret < 0)
+			goto out;
+	}
+	/* a question about other nodes: ask the object, unless we hold its
+	 * delegation (then our records are all there is); another live
+	 * node's delegation is recalled first */
+	ret = 0;
+	for (int tries = 0; !o->deleg; tries++) {
+		ret = lk_read(fs, o, oid);
+		if (ret < 0 || !o->dnode[0] || !strcmp(o->dnode, fs->node))
+			break;
+		ret = fence_if_dead(fs, o->dnode);
+		if (ret != 0)
+			break; /* dead: its records are ignored below */
+		if (tries == RECALL_TRIES || unanswered) {
+			/* a live holder that does not give back: its locks
+			 * are not known here; the range asked about is
+			 * reported write-locked, as a lock request finds it */
+			lk->type = F_WRLCK;
+			goto out;
+		}
+		unanswered = lk_recall(fs, oid, true) == -ETIMEDOUT;
+	}
+	if (ret == 1)
+		ret = 0;
 	if (ret == 0)
 		lk->type = F_UNLCK;
 	for (int i = 0; ret == 0 && i < o->nrecs; i++) {
@@ -746,11 +1319,12 @@ int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		if (same_owner(fs, r, kind, owner) || r->kind != kind ||
 		    !drfs_lk_conflict(&r->lk, lk))
 			continue;
-		if (fence_if_dead(fs, r->node) == 1)
+		if (!o->deleg && fence_if_dead(fs, r->node) == 1)
 			continue;
 		*lk = r->lk;
 		break;
 	}
+out:
 	pthread_mutex_unlock(&o->m);
 	lkobj_put(lc, o);
 	return ret;
@@ -773,8 +1347,98 @@ static int lkcache_start(struct drfs_fs *fs)
 	if (!lc)
 		return -ENOMEM;
 	pthread_mutex_init(&lc->lock, NULL);
+	pthread_mutex_init(&lc->rq_lock, NULL);
+	pthread_cond_init(&lc->rq_cond, NULL);
+	lc->fs = fs;
 	fs->lkcache = lc;
+	if (pthread_create(&lc->recaller, NULL, recaller_main, fs) == 0)
+		lc->rq_started = true;
+	else
+		drfs_warn("no recaller thread: lock delegations are off");
 	return 0;
+}
+
+/*
+ * Before a rejoin (conn_lock held for writing): the old identity's
+ * delegations die with it (its session goes, so other nodes drop its "d"
+ * keys as a dead node's); their watches are undone on the old client and
+ * queued recalls dropped (they would be answered on it).
+ */
+static void deleg_forget_all(struct drfs_fs *fs)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	struct drfs_watch w[DELEG_MAX];
+	struct recall *list;
+	int n = 0;
+
+	if (!lc)
+		return;
+	pthread_mutex_lock(&lc->lock);
+	for (int i = 0; i < DELEG_MAX; i++)
+		if (lc->slots[i].used) {
+			w[n++] = lc->slots[i].w;
+			drfs_watch_forget(&lc->slots[i].w);
+			lc->slots[i].used = false;
+		}
+	lc->ndeleg = 0;
+	/* (no lock operation runs: they hold conn_lock for reading) so the
+	 * entries can be told at once, and become evictable again */
+	for (int b = 0; b < LK_BUCKETS; b++)
+		for (struct lkobj *e = lc->table[b]; e; e = e->next) {
+			e->deleg = false;
+			e->slot = -1;
+		}
+	pthread_mutex_unlock(&lc->lock);
+	for (int i = 0; i < n; i++)
+		drfs_unwatch(&w[i]);
+	pthread_mutex_lock(&lc->rq_lock);
+	list = lc->rq;
+	lc->rq = NULL;
+	pthread_mutex_unlock(&lc->rq_lock);
+	while (list) {
+		struct recall *r = list;
+
+		list = r->next;
+		free(r);
+	}
+}
+
+/* At unmount (no lock operation running): every delegation is given
+ * back, its watch undone. */
+static void deleg_stop(struct drfs_fs *fs)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	uint64_t inos[DELEG_MAX];
+	int n = 0;
+
+	if (!lc || !lc->rq_started)
+		return;
+	pthread_mutex_lock(&lc->rq_lock);
+	lc->rq_stop = true;
+	pthread_cond_signal(&lc->rq_cond);
+	pthread_mutex_unlock(&lc->rq_lock);
+	pthread_join(lc->recaller, NULL);
+	lc->rq_started = false;
+	pthread_mutex_lock(&lc->lock);
+	for (int i = 0; i < DELEG_MAX; i++)
+		if (lc->slots[i].used)
+			inos[n++] = lc->slots[i].ino;
+	pthread_mutex_unlock(&lc->lock);
+	drfs_conn_rdlock(fs);
+	for (int i = 0; i < n; i++)
+		deleg_give_back(fs, inos[i], false, false);
+	/* (one whose give-back failed keeps its watch until here) */
+	for (int i = 0; i < DELEG_MAX; i++)
+		if (lc->slots[i].used)
+			deleg_disarm(fs, i);
+	drfs_conn_unlock(fs);
+	drfs_watch_flush(fs);
+	while (lc->rq) {
+		struct recall *r = lc->rq;
+
+		lc->rq = r->next;
+		free(r);
+	}
 }
 
 /* No lock operation may be running (the FUSE loop has ended). */
@@ -793,6 +1457,8 @@ static void lkcache_stop(struct drfs_fs *fs)
 			lkobj_free(o);
 		}
 	pthread_mutex_destroy(&lc->lock);
+	pthread_mutex_destroy(&lc->rq_lock);
+	pthread_cond_destroy(&lc->rq_cond);
 	free(lc);
 }
 
@@ -803,6 +1469,7 @@ static int session_put(struct drfs_fs *fs, bool first)
 	char val[256];
 	int n, pr = 0, ret;
 	rados_write_op_t op = drfs_wop_new();
+	int64_t sent = mono_ns(); /* before the expiry is computed */
 
 	n = snprintf(val, sizeof(val), "%" PRId64 " %s datarootfs-%s",
 		     drfs_now_ns() + (int64_t)DRFS_LEASE * 1000000000, fs->addr,
@@ -817,6 +1484,11 @@ static int session_put(struct drfs_fs *fs, bool first)
 	if (ret == 0) {
 		memcpy(fs->session_val, val, (size_t)n);
 		fs->session_vlen = (size_t)n;
+		__atomic_store_n(&fs->lease_local_until,
+				 drfs_lease_local_after(first, sent, mono_ns(),
+							&fs->lease_bound,
+							&fs->lease_local_off),
+				 __ATOMIC_RELAXED);
 	}
 	return ret;
 }
@@ -1021,6 +1693,7 @@ out_session:
 	pthread_mutex_unlock(&fs->session_lock);
 	pthread_join(fs->session_thread, NULL);
 out_cache:
+	deleg_stop(fs);
 	lkcache_stop(fs);
 	return ret;
 }
@@ -1053,6 +1726,8 @@ int drfs_rejoin_locked(struct drfs_fs *fs, char *err, size_t errlen)
 	int ret;
 
 	memcpy(old, fs->node, sizeof(old));
+	__atomic_store_n(&fs->lease_local_until, 0, __ATOMIC_RELAXED);
+	deleg_forget_all(fs);
 	ret = drfs_reconnect_locked(fs, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -1085,6 +1760,7 @@ void drfs_session_stop(struct drfs_fs *fs)
 	pthread_join(fs->session_thread, NULL);
 	pthread_join(fs->reaper_thread, NULL);
 	fs->session_up = false;
+	deleg_stop(fs);
 	lkcache_stop(fs);
 	op = drfs_wop_new();
 	drfs_op_rm(op, fs->node);

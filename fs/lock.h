@@ -8,7 +8,14 @@
  * "l.<ino>"; every change is one compound op guarded by the object's
  * change token (xattr "v"), so two nodes never both get a conflicting
  * lock.  A node caches the lock objects it used: an uncontended lock or
- * unlock is one guarded write, without a read first (see lock.c).
+ * unlock is one guarded write, without a read first (see lock.c).  A node
+ * that keeps using a lock object alone takes its delegation (key "d",
+ * naming the node): its lock and unlock requests on it, and F_GETLK, are
+ * then decided in memory, where its records are exact (the object's are
+ * stale), until it gives the delegation back: when another node recalls
+ * it, after DELEG_IDLE_NS unused, before a request once its lease, its
+ * fencing or its watch no longer allow local grants, at unmount.  A
+ * rejoin forgets them (doc/design.md, "Node-local grants").
  *
  * Each mounted node keeps a session key in object "sessions" (its client
  * address and lease expiry), renewed every DRFS_LEASE_RENEW seconds.  A
@@ -35,6 +42,9 @@
 #define DRFS_LEASE_GAP_NS (2 * DRFS_LEASE_RENEW * 1000000000ll)
 
 enum drfs_lk_kind { DRFS_LK_POSIX = 0, DRFS_LK_FLOCK = 1 };
+
+/* omap key of a lock object naming the node that holds its delegation */
+#define DRFS_LK_DELEG_KEY "d"
 
 struct drfs_lk {
 	uint64_t start, end; /* inclusive; end UINT64_MAX = to EOF */
@@ -76,24 +86,70 @@ bool drfs_lease_expired(int64_t expire_ns, int64_t now_ns);
  * for the cluster's fault.  (Waiting longer is always safe.)
  */
 bool drfs_lease_judge(int64_t now, int64_t ok_last, int64_t ok_since);
+/*
+ * May a node that holds a delegation grant locally at @now (CLOCK_MONOTONIC
+ * ns)?  Only before @lease_until (drfs_fs.lease_local_until: meant to end
+ * before any other node can judge its lease over; 0: no renewal has landed
+ * yet, never), while not fenced, and while the watch other nodes recall
+ * through is not broken (@watch_ms: what drfs_watch_check() returned, ms
+ * since its last confirmation or -errno; any value >= 0 will do).
+ */
+bool drfs_deleg_local_ok(int64_t now, int64_t lease_until, bool fenced,
+			 int watch_ms);
+/* local grants end this long before our lease could be judged over */
+#define DRFS_DELEG_MARGIN_NS (DRFS_LEASE_SKEW_NS + 2000000000ll)
+/*
+ * A lease renewal sent at @sent landed at @done (CLOCK_MONOTONIC ns): the
+ * new lease_local_until.  *@bound (the bound the renewal before gave;
+ * updated) is @sent + DRFS_LEASE - DRFS_DELEG_MARGIN_NS.  One that landed
+ * at or after the bound before it (another node may have judged that
+ * lease over and be fencing us) turns local grants off (0) until a lease
+ * after it (*@off); @first (a new session) clears that.
+ */
+int64_t drfs_lease_local_after(bool first, int64_t sent, int64_t done,
+			       int64_t *bound, int64_t *off);
+/*
+ * May a node take the delegation of a lock object with its next write?
+ * Once @streak, its uncontended writes in a row on the object so far, has
+ * reached @min_streak (DELEG_STREAK); only when @cool_ns (DELEG_COOL_NS)
+ * or more have passed since the last contention or recall seen, at
+ * @cool_since (0: never); and while it holds fewer than @max (DELEG_MAX)
+ * delegations (@held).  lock.c also wants the write itself uncontended,
+ * no other node's record left in the object, and drfs_deleg_local_ok().
+ */
+bool drfs_deleg_may_take(int streak, int64_t now, int64_t cool_since, int held,
+			 int max, int min_streak, int64_t cool_ns);
 
 /*
  * Apply @lk (lock or unlock) for @owner on @ino.  -EAGAIN when another
- * owner holds a conflicting lock (described in *conflict if non-NULL).
- * Returns once the change is replicated (an unlock is seen by every node
- * that asks afterwards).  Needs the session (drfs_session_start): -ENOLCK
- * without.
+ * owner holds a conflicting lock (described in *conflict if non-NULL), or
+ * when another live node holds the delegation of @ino and has not given it
+ * back after RECALL_TRIES recalls or left one unanswered for RECALL_MS.
+ * Returns once the change is replicated, or made in memory under this
+ * node's delegation (an unlock is seen by every node that asks afterwards:
+ * it recalls the delegation first).  Needs the session
+ * (drfs_session_start): -ENOLCK without.
  */
 int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  const struct drfs_lk *lk, struct drfs_lk *conflict);
+/*
+ * drfs_lock_set() for a blocked request being tried again: another live
+ * node's delegation is recalled without waiting for its answer (-EAGAIN at
+ * once; the give-back notifies the lock object, which wakes the waiter).
+ */
+int drfs_lock_retry(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		    const struct drfs_lk *lk);
 /* F_GETLK: *lk becomes the first conflicting lock, or type F_UNLCK
- * (always read from the object, never from the cache). */
+ * (read from the object, never from the cache; under this node's own
+ * delegation from memory, where the records are exact).  Another live
+ * node's delegation is recalled first, -EAGAIN as for drfs_lock_set(). */
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  struct drfs_lk *lk);
 /* Drop all locks of @owner on @ino (close). */
 int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
 		      uint64_t owner);
-/* Name of the object whose notifications announce unlocks of @ino. */
+/* Name of the lock object of @ino; its notifications announce unlocks
+ * ("u") and carry recalls of its delegation ("r"). */
 void drfs_lock_oid(char out[DRFS_OID_MAX], uint64_t ino);
 
 /* Node session: register, renew in a thread, deregister. */

@@ -1,10 +1,13 @@
 /*
  * Unit tests of the pure lock logic (fs/lock.h): range split and merge
- * (drfs_lk_apply) against a byte-map model, conflict detection, and the
- * lease judgement.  No cluster needed.
+ * (drfs_lk_apply) against a byte-map model, conflict detection, the
+ * lease judgement, and when a delegation may be taken and used (node-local
+ * grants).  No cluster needed.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,4 +207,114 @@ Test(lock, lease_judge)
 				    since + lease, since));
 	cr_assert(drfs_lease_judge(since + lease + DRFS_LEASE_GAP_NS,
 				   since + lease, since));
+}
+
+Test(lock, deleg_local_ok_until_lease_margin)
+{
+	const int64_t s = 1000000000ll, until = 1000 * s;
+
+	cr_assert(drfs_deleg_local_ok(until - 1, until, false, 0));
+	cr_assert(drfs_deleg_local_ok(until - DRFS_LEASE * s, until, false, 0));
+	/* at lease_until other nodes may be about to judge us: no more */
+	cr_assert(!drfs_deleg_local_ok(until, until, false, 0));
+	cr_assert(!drfs_deleg_local_ok(until + 1, until, false, 0));
+	/* 0: no renewal has landed yet (just mounted, or rejoining), whatever
+	 * the clock says */
+	cr_assert(!drfs_deleg_local_ok(1, 0, false, 0));
+	cr_assert(!drfs_deleg_local_ok(0, 0, false, 0));
+	cr_assert(!drfs_deleg_local_ok(-1, 0, false, 0));
+	cr_assert(!drfs_deleg_local_ok(INT64_MIN, 0, false, 0));
+}
+
+Test(lock, deleg_local_ok_fenced_or_watch_broken)
+{
+	const int64_t s = 1000000000ll, until = 1000 * s, now = until - s;
+
+	cr_assert(!drfs_deleg_local_ok(now, until, true, 0));
+	cr_assert(!drfs_deleg_local_ok(now, until, true, 1000));
+	/* drfs_watch_check: ms since the last confirmation, or -errno */
+	cr_assert(drfs_deleg_local_ok(now, until, false, 0));
+	cr_assert(drfs_deleg_local_ok(now, until, false, 1));
+	cr_assert(drfs_deleg_local_ok(now, until, false, 25000));
+	cr_assert(!drfs_deleg_local_ok(now, until, false, -1));
+	cr_assert(!drfs_deleg_local_ok(now, until, false, -ENOTCONN));
+	cr_assert(!drfs_deleg_local_ok(now, until, false, INT_MIN));
+}
+
+Test(lock, deleg_may_take_streak_and_max)
+{
+	const int64_t s = 1000000000ll, cool = 30 * s, now = 5 * s;
+	const int min = 2, max = 128;
+
+	/* cool_since 0: never contended, even while now < cool */
+	cr_assert(drfs_deleg_may_take(min, now, 0, 0, max, min, cool));
+	cr_assert(drfs_deleg_may_take(min + 1, now, 0, 0, max, min, cool));
+	cr_assert(!drfs_deleg_may_take(min - 1, now, 0, 0, max, min, cool));
+	cr_assert(!drfs_deleg_may_take(0, now, 0, 0, max, min, cool));
+	/* each one held has a watch: no more than max */
+	cr_assert(drfs_deleg_may_take(min, now, 0, max - 1, max, min, cool));
+	cr_assert(!drfs_deleg_may_take(min, now, 0, max, max, min, cool));
+	cr_assert(!drfs_deleg_may_take(min, now, 0, max + 1, max, min, cool));
+	cr_assert(!drfs_deleg_may_take(min, now, 0, 0, 0, min, cool));
+}
+
+Test(lock, deleg_may_take_cool_down)
+{
+	const int64_t s = 1000000000ll, cool = 30 * s, since = 1000 * s;
+	const int min = 2, max = 128;
+
+	cr_assert(!drfs_deleg_may_take(min, since, since, 0, max, min, cool));
+	cr_assert(!drfs_deleg_may_take(min, since + cool - 1, since, 0, max,
+				       min, cool));
+	cr_assert(drfs_deleg_may_take(min, since + cool, since, 0, max, min,
+				      cool));
+	cr_assert(drfs_deleg_may_take(min, since + 2 * cool, since, 0, max, min,
+				      cool));
+	/* a long streak does not shorten the cool-down, nor does it lift
+	 * the cap */
+	cr_assert(!drfs_deleg_may_take(100, since + cool - 1, since, 0, max,
+				       min, cool));
+	cr_assert(!drfs_deleg_may_take(100, since + cool, since, max, max, min,
+				       cool));
+}
+
+/* The lease bound of local grants, renewal after renewal (seconds). */
+#define S(x) ((int64_t)(x)*1000000000)
+
+Test(lock, lease_local_after_on_time_and_late)
+{
+	int64_t bound = 0, off = 0;
+	const int64_t until = S(DRFS_LEASE) - DRFS_DELEG_MARGIN_NS;
+
+	/* the first renewal of a session sets the bound from its send time */
+	cr_assert_eq(
+		drfs_lease_local_after(true, S(100), S(100) + 5, &bound, &off),
+		S(100) + until);
+	/* on time: landed before the bound the one before gave */
+	cr_assert_eq(
+		drfs_lease_local_after(false, S(104), S(105), &bound, &off),
+		S(104) + until);
+	/* late: sent before the bound, landed at it: off for a lease */
+	cr_assert_eq(drfs_lease_local_after(false, S(108), S(104) + until,
+					    &bound, &off),
+		     0);
+	cr_assert_eq(off, S(104) + until + S(DRFS_LEASE));
+	/* renewals on time (every 4 s) within that lease keep them off */
+	for (int64_t t = S(122); t < off; t += S(4))
+		cr_assert_eq(drfs_lease_local_after(false, t, t + S(1) / 10,
+						    &bound, &off),
+			     0, "renewal sent at %lld ns", (long long)t);
+	/* the first one landing after it turns them on again */
+	{
+		int64_t at = off, got;
+
+		got = drfs_lease_local_after(false, at, at + 1, &bound, &off);
+		cr_assert_eq(got, at + until);
+		cr_assert_eq(bound, at + until);
+	}
+	/* a new session (rejoin) starts afresh */
+	drfs_lease_local_after(false, S(900), S(900), &bound, &off);
+	cr_assert_eq(drfs_lease_local_after(true, S(901), S(901), &bound, &off),
+		     S(901) + until);
+	cr_assert_eq(off, 0);
 }
