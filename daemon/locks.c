@@ -135,6 +135,8 @@ static void watch_cb(void *arg, const struct drfs_notify_in *n)
 	struct watch *wt = arg;
 	struct lockwait *lw = wt->lw;
 
+	/* an unlock's new state first (before the waker looks) */
+	drfs_lock_hint(lw->d->fs, wt->ino, n->data, n->len);
 	drfs_notify_ack(n);
 	/* a recall (ours or another waiting node's) frees nothing; the
 	 * give-back that answers it notifies */

@@ -269,6 +269,8 @@ static void render_prom(struct drfsd *d, struct sbuf *b)
 	    lbl, ld(&fs->stats[DRFS_ST_LOCK_LOCAL]));
 	put(b, "datarootfs_lock_recalls_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
 	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]));
+	put(b, "datarootfs_lock_hints_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCK_HINTS]));
 	for (int i = 0; i < 3; i++)
 		put(b,
 		    "datarootfs_localcache_breaches_total{fs=\"%s\","
@@ -317,10 +319,11 @@ static void render_txt(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_LOCKS_BROKEN]), DRFS_LEASE);
 	put(b,
 	    "delegations  taken=%" PRIu64 " local=%" PRIu64
-	    " recalls_sent=%" PRIu64 "\n",
+	    " recalls_sent=%" PRIu64 " hints_used=%" PRIu64 "\n",
 	    ld(&fs->stats[DRFS_ST_LOCK_DELEGS]),
 	    ld(&fs->stats[DRFS_ST_LOCK_LOCAL]),
-	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]));
+	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]),
+	    ld(&fs->stats[DRFS_ST_LOCK_HINTS]));
 	put(b,
 	    "localcache   %s, %s, epoch %" PRIu64 ", breaches rewrite=%" PRIu64
 	    " truncate=%" PRIu64 " rename_over=%" PRIu64 "\n",

@@ -89,6 +89,7 @@ enum drfs_stat {
 	DRFS_ST_LOCK_LOCAL, /* lock requests granted under a delegation */
 	DRFS_ST_LOCK_RECALLS, /* delegations this node asked another to give back */
 	DRFS_ST_LOCK_DELEGS, /* delegations this node took */
+	DRFS_ST_LOCK_HINTS, /* lock states taken from another node's notify */
 	DRFS_ST_LC_BREACH, /* 3 counters: rewrite, truncate, rename over */
 	DRFS_ST_LC_BREACH_TRUNCATE,
 	DRFS_ST_LC_BREACH_RENAME,

@@ -579,6 +579,45 @@ static void lk_notify(struct drfs_fs *fs, const char *oid)
 	drfs_notify_async(fs, oid, "u", 1, 2000);
 }
 
+/*
+ * The same, telling the change: the token it was guarded by (@ptok), the
+ * one it left (@tok) and the records now there (at most HINT_RECS; else a
+ * plain "u").  A waiter whose state of the object is the one @ptok names
+ * takes the new state (drfs_lock_hint) and tries its write at once, not a
+ * read first.  "U" plen ptok tlen tok n, then n times: kl key LK_VAL_LEN.
+ */
+#define HINT_RECS 8
+static void lk_notify_state(struct drfs_fs *fs, const char *oid,
+			    const char *ptok, size_t plen, const char *tok,
+			    size_t tlen, const struct rec *recs, int n)
+{
+	char buf[3 + 2 * LK_TOKEN_MAX + HINT_RECS * (1 + 96 + LK_VAL_LEN)];
+	size_t len = 0;
+
+	if (n > HINT_RECS || plen > 255 || tlen > 255) {
+		lk_notify(fs, oid);
+		return;
+	}
+	buf[len++] = 'U';
+	buf[len++] = (char)plen;
+	memcpy(buf + len, ptok, plen);
+	len += plen;
+	buf[len++] = (char)tlen;
+	memcpy(buf + len, tok, tlen);
+	len += tlen;
+	buf[len++] = (char)n;
+	for (int i = 0; i < n; i++) {
+		size_t kl = strlen(recs[i].key);
+
+		buf[len++] = (char)kl;
+		memcpy(buf + len, recs[i].key, kl);
+		len += kl;
+		rec_val(&recs[i], buf + len);
+		len += LK_VAL_LEN;
+	}
+	drfs_notify_async(fs, oid, buf, len, 2000);
+}
+
 /* ---- node-local grants (delegations) ---- */
 
 static bool deleg_usable(struct drfs_fs *fs, struct lkobj *o)
@@ -1206,6 +1245,11 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			o->known = false;
 			break;
 		}
+		if (wake && !take && o->exists) /* (before o->token changes) */
+			lk_notify_state(fs, oid, o->token, o->toklen, tok,
+					toklen, nrecs, nn + nout);
+		else if (wake)
+			lk_notify(fs, oid);
 		lk_remember(o, nrecs, nn + nout, tok, toklen);
 		o->dnode[0] = 0;
 		if (take) {
@@ -1221,8 +1265,6 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			o->streak++;
 		if (contended)
 			o->cool_ns = mono_ns();
-		if (wake)
-			lk_notify(fs, oid);
 		break;
 	}
 	lk_scratch_free(&sc);
@@ -1265,6 +1307,66 @@ int drfs_lock_retry(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		return -EIO;
 	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
 	return lk_change(fs, ino, kind, owner, lk, NULL, false);
+}
+
+void drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, const void *data,
+		    size_t len)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	const unsigned char *p = data, *end = p + len;
+	struct rec recs[HINT_RECS];
+	const unsigned char *ptok, *tok;
+	size_t plen, tlen, b = (size_t)(ino % LK_BUCKETS);
+	struct lkobj *o;
+	int n;
+
+	if (!lc || len < 4 || *p++ != 'U')
+		return;
+	plen = *p++;
+	ptok = p;
+	p += plen;
+	if (p >= end || plen == 0 || plen >= LK_TOKEN_MAX)
+		return;
+	tlen = *p++;
+	tok = p;
+	p += tlen;
+	if (p >= end || tlen == 0 || tlen >= LK_TOKEN_MAX)
+		return;
+	n = *p++;
+	if (n > HINT_RECS)
+		return;
+	for (int i = 0; i < n; i++) {
+		size_t kl;
+
+		if (p >= end)
+			return;
+		kl = *p++;
+		if ((size_t)(end - p) < kl + LK_VAL_LEN ||
+		    rec_parse((const char *)p, kl, (const char *)p + kl,
+			      LK_VAL_LEN, &recs[i]) < 0)
+			return;
+		p += kl + LK_VAL_LEN;
+	}
+	/* only an entry we have, and only if nobody is using it (a librados
+	 * thread does not wait for a lock held over RADOS calls) */
+	pthread_mutex_lock(&lc->lock);
+	for (o = lc->table[b]; o; o = o->next)
+		if (o->ino == ino)
+			break;
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&lc->lock);
+	if (!o)
+		return;
+	if (pthread_mutex_trylock(&o->m) == 0) {
+		if (o->known && o->exists && !o->deleg && !o->dnode[0] &&
+		    o->gen == fs->conn_gen && o->toklen == plen &&
+		    !memcmp(o->token, ptok, plen) &&
+		    lk_remember(o, recs, n, (const char *)tok, tlen) == 0)
+			drfs_stat_add(fs, DRFS_ST_LOCK_HINTS, 1);
+		pthread_mutex_unlock(&o->m);
+	}
+	lkobj_put(lc, o);
 }
 
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,

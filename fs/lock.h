@@ -137,6 +137,16 @@ int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
  * node's delegation is recalled without waiting for its answer (-EAGAIN at
  * once; the give-back notifies the lock object, which wakes the waiter).
  */
+/*
+ * Another node's notify on the lock object of @ino (librados thread; no
+ * RADOS call, no waiting): an unlock's "U" names the token it was guarded
+ * by, the one it left and the records now there.  If this node's state of
+ * the object is exactly the one guarded by, it takes the new one, so its
+ * waiter's next try is one guarded write without a read first (a stale
+ * hint cannot be taken: the tokens would not match).
+ */
+void drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, const void *data,
+		    size_t len);
 int drfs_lock_retry(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		    const struct drfs_lk *lk);
 /* F_GETLK: *lk becomes the first conflicting lock, or type F_UNLCK

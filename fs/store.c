@@ -67,6 +67,7 @@ const char *drfs_stat_name(int i, char *buf, size_t size)
 		"lock_local_grants",
 		"lock_recalls",
 		"lock_delegations",
+		"lock_hints",
 		"lc_breach_rewrite",
 		"lc_breach_truncate",
 		"lc_breach_rename_over",

@@ -109,6 +109,11 @@ check_eq "handoff between nodes: no violation, no timeout" "0 0 0" \
 	"$(jq -r '"\(.violations) \(.timeouts) \(.errors)"' <<<"$out")"
 ok "every handoff woken by the notify (max ${max} us < 400 ms; the poll is 1 s)" \
 	test "${max%.*}" -lt 400000
+# the unlock's notify carries the new state: the woken waiter writes at
+# once, without reading the object first
+hints() { sed -n 's/^delegations .*hints_used=\([0-9]*\).*/\1/p' "$1/.datarootfs-stats.txt"; }
+ok "woken waiters took the unlock's state from its notify (node1 $(hints "$A"), node2 $(hints "$B"))" \
+	test "$(hints "$A")" -ge 2 -a "$(hints "$B")" -ge 2
 
 # 5. lock, unlock, unmount at once: node2 gets it, no record is left
 touch "$A/last"
