@@ -402,7 +402,28 @@ if has metadata; then
 fi
 
 # --- locks ------------------------------------------------------------------------------------
+# settle: the lock jobs measure latency in microseconds; the purges the
+# jobs before left behind (our reapers, CephFS's purge queue) are
+# background work, not part of them.  Wait (at most 60 s) until every pool
+# sees under 20 op/s for 3 s in a row; both targets get the same quiet.
+settle() {
+	local quiet=0 i ops=?
+	for i in $(seq 60); do
+		ops=$(ceph -c "$CEPH_CONF" osd pool stats -f json 2>/dev/null |
+			jq '[.[].client_io_rate | (.read_op_per_sec // 0) +
+				(.write_op_per_sec // 0)] | add // 0' 2>/dev/null)
+		if [ "${ops%.*}" -lt 20 ] 2>/dev/null; then
+			quiet=$((quiet + 1))
+			[ $quiet -ge 3 ] && { say "cluster quiet after $i s"; return 0; }
+		else
+			quiet=0
+		fi
+		sleep 1
+	done
+	say "cluster not quiet after 60 s ($ops op/s): measuring anyway"
+}
 if has locks; then
+	settle
 	for t in "${TARGETS[@]}"; do
 		say "locks on $t"
 		r1=$(root1 "$t")
