@@ -931,7 +931,6 @@ static int lock_one(void *arg, const char *key, size_t klen, const char *val,
 	struct ctx *c = x->c;
 	char node[37];
 	bool fix = false;
-
 	bool deleg = klen == strlen(DRFS_LK_DELEG_KEY) &&
 		     !memcmp(key, DRFS_LK_DELEG_KEY, klen);
 

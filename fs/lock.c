@@ -350,7 +350,7 @@ struct lkobj {
 #define LK_BUCKETS 1024
 #define LK_KEEP 4096 /* entries kept before idle ones are evicted */
 
-/* Delegations (see "node-local grants" above). */
+/* Delegations (design.md, "Node-local grants"). */
 #define DELEG_MAX 128 /* held at once (each has a watch) */
 #define DELEG_STREAK 2 /* uncontended writes in a row before one is taken */
 #define DELEG_COOL_NS (30 * 1000000000ll) /* none this long after contention */
@@ -385,7 +385,6 @@ struct drfs_lkcache {
 	struct lkobj *table[LK_BUCKETS];
 	size_t count;
 	uint64_t seq; /* atomic: token counter */
-	struct drfs_fs *fs;
 	struct dslot slots[DELEG_MAX]; /* used: lock */
 	int ndeleg; /* lock: slots in use */
 	/* recalls to answer, for the recaller thread (rq_lock) */
@@ -591,10 +590,10 @@ static void lk_notify_state(struct drfs_fs *fs, const char *oid,
 			    const char *ptok, size_t plen, const char *tok,
 			    size_t tlen, const struct rec *recs, int n)
 {
-	char buf[3 + 2 * LK_TOKEN_MAX + HINT_RECS * (1 + 96 + LK_VAL_LEN)];
+	char buf[4 + 2 * LK_TOKEN_MAX + HINT_RECS * (1 + 96 + LK_VAL_LEN)];
 	size_t len = 0;
 
-	if (n > HINT_RECS || plen > 255 || tlen > 255) {
+	if (n > HINT_RECS || plen >= LK_TOKEN_MAX || tlen >= LK_TOKEN_MAX) {
 		lk_notify(fs, oid);
 		return;
 	}
@@ -616,6 +615,48 @@ static void lk_notify_state(struct drfs_fs *fs, const char *oid,
 		len += LK_VAL_LEN;
 	}
 	drfs_notify_async(fs, oid, buf, len, 2000);
+}
+
+/* The arrays one attempt of lk_change_locked() builds its op in, sized
+ * for @n records in the object (and up to 3 new ones). */
+struct lk_scratch {
+	struct rec *nrecs;
+	struct drfs_lk *ranges, *out;
+	char (*vals)[LK_VAL_LEN];
+	const char **keys, **vptr;
+	size_t *kl, *vl;
+};
+
+static void lk_scratch_free(struct lk_scratch *sc)
+{
+	free(sc->nrecs);
+	free(sc->ranges);
+	free(sc->out);
+	free(sc->keys);
+	free(sc->kl);
+	free(sc->vptr);
+	free(sc->vl);
+	free(sc->vals);
+	memset(sc, 0, sizeof(*sc));
+}
+
+static int lk_scratch_alloc(struct lk_scratch *sc, int n)
+{
+	size_t m = (size_t)n + 3;
+
+	lk_scratch_free(sc);
+	sc->ranges = malloc(((size_t)n + 1) * sizeof(*sc->ranges));
+	sc->out = malloc(m * sizeof(*sc->out));
+	sc->nrecs = malloc(m * sizeof(*sc->nrecs));
+	sc->keys = malloc((2 * (size_t)n + 3) * sizeof(*sc->keys));
+	sc->kl = malloc((2 * (size_t)n + 3) * sizeof(*sc->kl));
+	sc->vptr = malloc(m * sizeof(*sc->vptr));
+	sc->vl = malloc(m * sizeof(*sc->vl));
+	sc->vals = malloc(m * LK_VAL_LEN);
+	if (!sc->ranges || !sc->out || !sc->nrecs || !sc->keys || !sc->kl ||
+	    !sc->vptr || !sc->vl || !sc->vals)
+		return -ENOMEM;
+	return 0;
 }
 
 /* ---- node-local grants (delegations) ---- */
@@ -728,13 +769,11 @@ static void deleg_drop(struct drfs_fs *fs, struct lkobj *o)
 	o->deleg = false;
 }
 
-static int64_t next_token(struct drfs_fs *fs, char tok[LK_TOKEN_MAX],
-			  size_t *len)
+static void next_token(struct drfs_fs *fs, char tok[LK_TOKEN_MAX], size_t *len)
 {
 	*len = (size_t)snprintf(
 		tok, LK_TOKEN_MAX, "%s.%" PRIx64, fs->node,
 		__atomic_add_fetch(&fs->lkcache->seq, 1, __ATOMIC_RELAXED));
-	return 0;
 }
 
 /*
@@ -747,26 +786,21 @@ static int64_t next_token(struct drfs_fs *fs, char tok[LK_TOKEN_MAX],
 static int lk_surrender(struct drfs_fs *fs, struct lkobj *o)
 {
 	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX], from[48], to[48];
-	const char **keys = NULL, **vals = NULL;
-	size_t *kl = NULL, *vl = NULL, toklen;
-	char(*vbuf)[LK_VAL_LEN] = NULL;
-	int n = o->nrecs, ret = -ENOMEM;
+	struct lk_scratch sc = {0};
+	int n = o->nrecs, ret;
+	size_t toklen;
 	rados_write_op_t op;
 
 	drfs_lock_oid(oid, o->ino);
-	keys = malloc(((size_t)n + 1) * sizeof(*keys));
-	vals = malloc(((size_t)n + 1) * sizeof(*vals));
-	kl = malloc(((size_t)n + 1) * sizeof(*kl));
-	vl = malloc(((size_t)n + 1) * sizeof(*vl));
-	vbuf = malloc(((size_t)n + 1) * LK_VAL_LEN);
-	if (!keys || !vals || !kl || !vl || !vbuf)
+	ret = lk_scratch_alloc(&sc, n);
+	if (ret < 0)
 		goto out;
 	for (int i = 0; i < n; i++) {
-		rec_val(&o->recs[i], vbuf[i]);
-		keys[i] = o->recs[i].key;
-		kl[i] = strlen(o->recs[i].key);
-		vals[i] = vbuf[i];
-		vl[i] = LK_VAL_LEN;
+		rec_val(&o->recs[i], sc.vals[i]);
+		sc.keys[i] = o->recs[i].key;
+		sc.kl[i] = strlen(o->recs[i].key);
+		sc.vptr[i] = sc.vals[i];
+		sc.vl[i] = LK_VAL_LEN;
 	}
 	snprintf(from, sizeof(from), "%s:", fs->node);
 	snprintf(to, sizeof(to), "%s;", fs->node); /* ';' follows ':' */
@@ -776,7 +810,7 @@ static int lk_surrender(struct drfs_fs *fs, struct lkobj *o)
 	drfs_op_rm_range(op, from, to);
 	drfs_op_rm(op, DRFS_LK_DELEG_KEY);
 	if (n)
-		drfs_op_setn(op, keys, vals, kl, vl, (size_t)n);
+		drfs_op_setn(op, sc.keys, sc.vptr, sc.kl, sc.vl, (size_t)n);
 	drfs_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
 	drfs_wop_free(op);
@@ -796,11 +830,7 @@ static int lk_surrender(struct drfs_fs *fs, struct lkobj *o)
 		ret = 0;
 	}
 out:
-	free(keys);
-	free(vals);
-	free(kl);
-	free(vl);
-	free(vbuf);
+	lk_scratch_free(&sc);
 	return ret;
 }
 
@@ -931,48 +961,6 @@ static bool same_owner(const struct drfs_fs *fs, const struct rec *r, int kind,
 	       !strcmp(r->node, fs->node);
 }
 
-/* The arrays one attempt of lk_change_locked() builds its op in, sized
- * for @n records in the object (and up to 3 new ones). */
-struct lk_scratch {
-	struct rec *nrecs;
-	struct drfs_lk *ranges, *out;
-	char (*vals)[LK_VAL_LEN];
-	const char **keys, **vptr;
-	size_t *kl, *vl;
-};
-
-static void lk_scratch_free(struct lk_scratch *sc)
-{
-	free(sc->nrecs);
-	free(sc->ranges);
-	free(sc->out);
-	free(sc->keys);
-	free(sc->kl);
-	free(sc->vptr);
-	free(sc->vl);
-	free(sc->vals);
-	memset(sc, 0, sizeof(*sc));
-}
-
-static int lk_scratch_alloc(struct lk_scratch *sc, int n)
-{
-	size_t m = (size_t)n + 3;
-
-	lk_scratch_free(sc);
-	sc->ranges = malloc(((size_t)n + 1) * sizeof(*sc->ranges));
-	sc->out = malloc(m * sizeof(*sc->out));
-	sc->nrecs = malloc(m * sizeof(*sc->nrecs));
-	sc->keys = malloc((2 * (size_t)n + 3) * sizeof(*sc->keys));
-	sc->kl = malloc((2 * (size_t)n + 3) * sizeof(*sc->kl));
-	sc->vptr = malloc(m * sizeof(*sc->vptr));
-	sc->vl = malloc(m * sizeof(*sc->vl));
-	sc->vals = malloc(m * LK_VAL_LEN);
-	if (!sc->ranges || !sc->out || !sc->nrecs || !sc->keys || !sc->kl ||
-	    !sc->vptr || !sc->vl || !sc->vals)
-		return -ENOMEM;
-	return 0;
-}
-
 /* After a rejoin we are a new node: what we knew of the object, and any
  * delegation of the old identity (whose slots the rejoin freed), is gone. */
 static void lk_gen_check(struct drfs_fs *fs, struct lkobj *o)
@@ -1001,7 +989,8 @@ static bool deleg_wanted(struct drfs_fs *fs, struct lkobj *o, bool contended,
 {
 	int64_t now = mono_ns();
 
-	return !contended && !others_hold(fs, recs, n) &&
+	return fs->lkcache->rq_started && !contended &&
+	       !others_hold(fs, recs, n) &&
 	       drfs_deleg_local_ok(now,
 				   __atomic_load_n(&fs->lease_local_until,
 						   __ATOMIC_RELAXED),
@@ -1451,13 +1440,23 @@ static int lkcache_start(struct drfs_fs *fs)
 	pthread_mutex_init(&lc->lock, NULL);
 	pthread_mutex_init(&lc->rq_lock, NULL);
 	pthread_cond_init(&lc->rq_cond, NULL);
-	lc->fs = fs;
 	fs->lkcache = lc;
 	if (pthread_create(&lc->recaller, NULL, recaller_main, fs) == 0)
 		lc->rq_started = true;
 	else
 		drfs_warn("no recaller thread: lock delegations are off");
 	return 0;
+}
+
+/* Drop queued recalls unanswered (their client is going away). */
+static void recalls_free(struct recall *list)
+{
+	while (list) {
+		struct recall *r = list;
+
+		list = r->next;
+		free(r);
+	}
 }
 
 /*
@@ -1497,12 +1496,7 @@ static void deleg_forget_all(struct drfs_fs *fs)
 	list = lc->rq;
 	lc->rq = NULL;
 	pthread_mutex_unlock(&lc->rq_lock);
-	while (list) {
-		struct recall *r = list;
-
-		list = r->next;
-		free(r);
-	}
+	recalls_free(list);
 }
 
 /* At unmount (no lock operation running): every delegation is given
@@ -1535,12 +1529,8 @@ static void deleg_stop(struct drfs_fs *fs)
 			deleg_disarm(fs, i);
 	drfs_conn_unlock(fs);
 	drfs_watch_flush(fs);
-	while (lc->rq) {
-		struct recall *r = lc->rq;
-
-		lc->rq = r->next;
-		free(r);
-	}
+	recalls_free(lc->rq);
+	lc->rq = NULL;
 }
 
 /* No lock operation may be running (the FUSE loop has ended). */
