@@ -51,6 +51,14 @@ struct wbuf {
 	 * a write into buf's range punches them out.  Written in one
 	 * batch at flush (drfs_write_ext), laid over reads meanwhile. */
 	struct wpieces x;
+	/* Pieces being written by a background flush (x_start), while
+	 * writes go on into x: immutable, laid under x in reads.  Set
+	 * while xf_busy; xf_cond is signalled when the flush is done. */
+	struct wpieces xf;
+	bool xf_busy;
+	bool xf_running; /* the flusher holds conn_lock and writes */
+	bool xf_cancel; /* rejoin: the old session's flush must not run */
+	pthread_cond_t xf_cond;
 };
 
 /*
@@ -152,6 +160,8 @@ struct drfsd {
 	size_t nbuckets;
 	size_t nnodes;
 	size_t wb_max; /* flush the write buffer beyond this */
+	unsigned wb_pieces; /* scattered pieces per file before a flush */
+	unsigned xf_threads; /* atomic: background flushes not yet gone */
 	struct lockwait *lw;
 	/* localcache area (local.c) */
 	char *lc_name; /* name of the area under the root, NULL: disabled */

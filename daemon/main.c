@@ -31,6 +31,7 @@
 #include "ops.h"
 #include "rcache.h"
 #include "rejoin.h"
+#include "wb.h"
 
 struct options {
 	char *conf;
@@ -52,6 +53,7 @@ struct options {
 	char *cache_size;
 	char *md_timeout;
 	int inval_timeout_ms;
+	int wb_pieces;
 	char *area_name[DRFS_AREA__N]; /* trashdir_name=, cache_name=, ... */
 	char *source;
 	int nonopt;
@@ -84,6 +86,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("cache_size=%s", cache_size),
 	OPT("md_timeout=%s", md_timeout),
 	OPT("inval_timeout=%d", inval_timeout_ms),
+	OPT("writeback_pieces=%d", wb_pieces),
 	OPT("trashdir_name=%s", area_name[DRFS_AREA_TRASHDIR]),
 	OPT("cache_name=%s", area_name[DRFS_AREA_CACHE]),
 	OPT("temp_name=%s", area_name[DRFS_AREA_TEMP]),
@@ -133,6 +136,10 @@ static void usage(const char *prog)
 	       "acknowledge a\n"
 	       "                        change before fencing them (default "
 	       "5000)\n"
+	       "    -o writeback_pieces=N  random writes buffered per file "
+	       "before they are\n"
+	       "                        written out in the background "
+	       "(2-65536, default 4096)\n"
 	       "    -o trashdir_name=NAME, cache_name=NAME, temp_name=NAME\n"
 	       "                        where Moodle's $CFG->trashdir, "
 	       "cachedir, "
@@ -507,6 +514,14 @@ static int check_cache_opts(struct options *o)
 			o->inval_timeout_ms);
 		return -1;
 	}
+	if (o->wb_pieces < 0 ||
+	    (o->wb_pieces && (o->wb_pieces < 2 || o->wb_pieces > 65536))) {
+		fprintf(stderr,
+			"datarootfs: writeback_pieces=%d: must be from 2 to "
+			"65536\n",
+			o->wb_pieces);
+		return -1;
+	}
 	if (o->cache_size && parse_size(o->cache_size, &o->cache_bytes) < 0) {
 		fprintf(stderr,
 			"datarootfs: cache_size=%s: must be a size such as "
@@ -627,6 +642,7 @@ static int init_daemon(struct drfsd *d, const struct options *o)
 	d->md_timeout = o->md_timeout_s;
 	drfsd_coh_dir_seen(d, FUSE_ROOT_ID);
 	d->wb_max = 8u << 20;
+	d->wb_pieces = o->wb_pieces ? (unsigned)o->wb_pieces : 4096;
 	/* area names: mount options, else as recorded by mkfs */
 	drfs_area_names(d->area, &d->fs->sb, o->area_name);
 	if (drfs_area_enabled(d->area, DRFS_AREA_FILEDIR))
@@ -828,6 +844,7 @@ out_table:
 	if (d.table)
 		drfsd_nodes_free(&d);
 	free(d.table);
+	drfsd_wb_threads_wait(&d);
 out_disconnect:
 	drfs_disconnect(d.fs);
 out:

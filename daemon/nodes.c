@@ -48,6 +48,7 @@ struct dnode *drfsd_node_get(struct drfsd *d, uint64_t ino, uint64_t lookups)
 		}
 		n->ino = ino;
 		pthread_mutex_init(&n->lock, NULL);
+		pthread_cond_init(&n->wb.xf_cond, NULL);
 		n->next = *bucket(d, ino);
 		*bucket(d, ino) = n;
 		d->nnodes++;
@@ -78,8 +79,9 @@ static void node_free_locked(struct drfsd *d, struct dnode *n)
 	d->nnodes--;
 	if (n->has_lfd)
 		close(n->lfd);
+	drfsd_wb_release(n); /* waits for a background flush */
+	pthread_cond_destroy(&n->wb.xf_cond);
 	pthread_mutex_destroy(&n->lock);
-	drfsd_wb_release(n);
 	free(n);
 }
 

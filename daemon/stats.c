@@ -257,6 +257,8 @@ static void render_prom(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_BYTES_READ]));
 	put(b, "datarootfs_bytes_written_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
 	    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
+	put(b, "datarootfs_writeback_bg_flushes_total{fs=\"%s\"} %" PRIu64 "\n",
+	    lbl, ld(&fs->stats[DRFS_ST_WB_BG]));
 	put(b, "datarootfs_lock_requests_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
 	    ld(&fs->stats[DRFS_ST_LOCK_OPS]));
 	put(b, "datarootfs_lock_conflicts_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
@@ -306,9 +308,12 @@ static void render_txt(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_RADOS_READ]),
 	    ld(&fs->stats[DRFS_ST_RADOS_WRITE]),
 	    ld(&fs->stats[DRFS_ST_RADOS_RETRY]));
-	put(b, "bytes        read=%" PRIu64 " written=%" PRIu64 "\n",
+	put(b,
+	    "bytes        read=%" PRIu64 " written=%" PRIu64
+	    " (background flushes %" PRIu64 ")\n",
 	    ld(&fs->stats[DRFS_ST_BYTES_READ]),
-	    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]));
+	    ld(&fs->stats[DRFS_ST_BYTES_WRITTEN]),
+	    ld(&fs->stats[DRFS_ST_WB_BG]));
 	put(b, "checksums    errors=%" PRIu64 "\n",
 	    ld(&fs->stats[DRFS_ST_CSUM_ERR]));
 	put(b,

@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "wb.h"
@@ -289,6 +290,13 @@ static void wb_note_err(struct dnode *n, int ret, size_t len, uint64_t off)
 	__atomic_store_n(&n->dgen_seen, UINT64_MAX, __ATOMIC_RELAXED);
 }
 
+/* Wait for the background flush of the pieces (below), if any.  Caller holds n->lock. */
+static void x_wait(struct dnode *n)
+{
+	while (n->wb.xf_busy)
+		pthread_cond_wait(&n->wb.xf_cond, &n->lock);
+}
+
 /* Write out buf[0..len) synchronously and drop it from the buffer. */
 static void wb_write_head(struct drfsd *d, struct dnode *n, size_t len)
 {
@@ -323,11 +331,13 @@ static void wb_stream(struct drfsd *d, struct dnode *n)
 		if (wb->off == 0 || wb->off % DRFS_STRIPE) {
 			if (end < next)
 				return;
+			x_wait(n); /* newer than the background batch */
 			wb_write_head(d, n, (size_t)(next - wb->off));
 			continue;
 		}
 		if (end < next)
 			return;
+		x_wait(n);
 		if (!wb->ws) {
 			ret = drfs_ws_new(d->fs, n->ino, WB_DEPTH, &wb->ws);
 			if (ret < 0) {
@@ -362,34 +372,146 @@ static void wb_stream(struct drfsd *d, struct dnode *n)
  * starts a new buffer).  Pieces are written all at once at flush, each
  * stripe read and written once (drfs_write_ext), so N random 4 KiB
  * writes cost a few round trips per stripe instead of ~4 each.
+ * At d->wb_pieces pieces (mount option writeback_pieces=), or when they
+ * and the buffer reach d->wb_max, they are flushed in the background
+ * (below).
  * WB_XMOVE: a buffer up to this size is moved into the pieces when the
  * writer jumps; a larger one is a sequential stream, flushed first.
  */
-#define WB_XMAX 4096 /* pieces per inode; beyond, flush */
 #define WB_XMOVE (1u << 20)
 
-/* Write out every piece (one batch) and forget them. */
+/* Write the pieces of @s in one batch (drfs_write_ext). */
+static int x_write(struct drfsd *d, struct dnode *n, const struct wpieces *s,
+		   int64_t mtime_ns)
+{
+	struct drfs_wext *e = malloc(s->n * sizeof(*e));
+	int ret;
+
+	if (!e)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->n; i++)
+		e[i] = (struct drfs_wext){s->x[i].off, s->x[i].len,
+					  s->x[i].buf};
+	ret = drfs_write_ext(d->fs, n->ino, e, s->n, mtime_ns);
+	free(e);
+	return drfs_ret(d->fs, ret);
+}
+
+/* Write out every piece (one batch, after the background one) and forget
+ * them.  Caller holds n->lock. */
 static void x_flush(struct drfsd *d, struct dnode *n)
 {
 	struct wbuf *wb = &n->wb;
-	struct drfs_wext *e;
-	int ret;
 
+	x_wait(n);
 	if (!wb->x.n)
 		return;
-	e = malloc(wb->x.n * sizeof(*e));
-	if (!e) {
-		ret = -ENOMEM;
-	} else {
-		for (unsigned i = 0; i < wb->x.n; i++)
-			e[i] = (struct drfs_wext){
-				wb->x.x[i].off, wb->x.x[i].len, wb->x.x[i].buf};
-		ret = drfs_write_ext(d->fs, n->ino, e, wb->x.n, wb->mtime_ns);
-		free(e);
-	}
-	wb_note_err(n, drfs_ret(d->fs, ret), wb->x.bytes, wb->x.x[0].off);
+	wb_note_err(n, x_write(d, n, &wb->x, wb->mtime_ns), wb->x.bytes,
+		    wb->x.x[0].off);
 	wp_free(&wb->x);
 	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
+}
+
+/* ---- background flush of the pieces ---- */
+
+/*
+ * When the pieces reach their bound, they move to wb->xf and a thread
+ * writes them while the writer goes on into an empty wb->x: the write
+ * that filled them does not wait for the batch (~2,000 stripe blocks
+ * read and written), only one that fills the next set before the first
+ * is done does (two sets at most: the memory stays bounded).  Reads lay
+ * xf, then x, then the buffer over what they read from RADOS, so what
+ * they see does not depend on how far the batch got; every other write
+ * of the inode's data (the buffer, the stream, a sync flush) waits for xf
+ * first, so an older byte never lands after a newer one.  close, fsync,
+ * a cluster lock's release and truncate wait too (drfsd_wb_flush_locked),
+ * and an error of the batch is kept in wb->err for the next write, close
+ * or fsync, as for the stream.
+ *
+ * The thread holds conn_lock for reading while it writes, like a request.
+ * A rejoin (conn_lock held for writing) can therefore only meet a flush
+ * that has not started: it marks it cancelled, and the thread drops the
+ * pieces of the old session unwritten.
+ */
+struct xjob {
+	struct drfsd *d;
+	struct dnode *n;
+	int64_t mtime_ns;
+};
+
+static void *x_bg_main(void *arg)
+{
+	struct xjob *j = arg;
+	struct drfsd *d = j->d;
+	struct dnode *n = j->n;
+	struct wbuf *wb = &n->wb;
+	bool cancel;
+	int ret = 0;
+
+	drfs_conn_rdlock(d->fs);
+	pthread_mutex_lock(&n->lock);
+	cancel = wb->xf_cancel;
+	wb->xf_running = !cancel;
+	pthread_mutex_unlock(&n->lock);
+	if (!cancel) /* xf is not changed by anyone while xf_busy */
+		ret = x_write(d, n, &wb->xf, j->mtime_ns);
+	pthread_mutex_lock(&n->lock);
+	if (!cancel)
+		wb_note_err(n, ret, wb->xf.bytes, wb->xf.x[0].off);
+	wp_free(&wb->xf);
+	wb->xf_busy = wb->xf_running = wb->xf_cancel = false;
+	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&wb->xf_cond);
+	pthread_mutex_unlock(&n->lock); /* n may be freed from here on */
+	drfs_conn_unlock(d->fs);
+	free(j);
+	__atomic_sub_fetch(&d->xf_threads, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Hand the pieces to a background flush (after the one before is done);
+ * without a thread, write them here.  Caller holds n->lock. */
+static void x_start(struct drfsd *d, struct dnode *n)
+{
+	struct wbuf *wb = &n->wb;
+	struct xjob *j;
+	pthread_attr_t at;
+	pthread_t t;
+	int ret;
+
+	x_wait(n);
+	if (!wb->x.n)
+		return;
+	j = malloc(sizeof(*j));
+	if (!j) {
+		x_flush(d, n);
+		return;
+	}
+	*j = (struct xjob){d, n, wb->mtime_ns};
+	wb->xf = wb->x;
+	memset(&wb->x, 0, sizeof(wb->x));
+	wb->xf_busy = true;
+	__atomic_add_fetch(&d->xf_threads, 1, __ATOMIC_ACQ_REL);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&t, &at, x_bg_main, j);
+	pthread_attr_destroy(&at);
+	if (ret != 0) { /* as before: the writer waits */
+		__atomic_sub_fetch(&d->xf_threads, 1, __ATOMIC_RELEASE);
+		free(j);
+		wb->xf_busy = false;
+		wb->x = wb->xf;
+		memset(&wb->xf, 0, sizeof(wb->xf));
+		x_flush(d, n);
+		return;
+	}
+	drfs_stat_add(d->fs, DRFS_ST_WB_BG, 1);
+}
+
+void drfsd_wb_threads_wait(struct drfsd *d)
+{
+	while (__atomic_load_n(&d->xf_threads, __ATOMIC_ACQUIRE))
+		usleep(1000);
 }
 
 /*
@@ -402,6 +524,7 @@ int drfsd_wb_flush_locked(struct drfsd *d, struct dnode *n)
 	struct wbuf *wb = &n->wb;
 	int ret;
 
+	x_wait(n); /* older than anything here */
 	if (wb->ws) {
 		ret = drfs_ws_sync(wb->ws, wb->mtime_ns);
 		wb_note_err(n, drfs_ret(d->fs, ret), 0, wb->off);
@@ -530,8 +653,10 @@ int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 	wb->mtime_ns = drfs_now_ns();
 	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
 	wb_stream(d, n);
-	if (wb->len >= d->wb_max || wb->x.bytes + wb->len >= d->wb_max ||
-	    wb->x.n >= WB_XMAX)
+	if (wb->x.n &&
+	    (wb->x.n >= d->wb_pieces || wb->x.bytes + wb->len >= d->wb_max))
+		x_start(d, n);
+	if (wb->len >= d->wb_max)
 		drfsd_wb_flush_locked(d, n);
 out:
 	pthread_mutex_unlock(&n->lock);
@@ -542,11 +667,13 @@ out:
 void drfsd_wb_apply(struct dnode *n, struct drfs_attr *a)
 {
 	pthread_mutex_lock(&n->lock);
-	if (n->wb.len || n->wb.x.n) {
+	if (n->wb.len || n->wb.x.n || n->wb.xf_busy) {
 		if (n->wb.len && n->wb.off + n->wb.len > a->size)
 			a->size = n->wb.off + n->wb.len;
 		if (wp_end(&n->wb.x) > a->size)
 			a->size = wp_end(&n->wb.x);
+		if (wp_end(&n->wb.xf) > a->size)
+			a->size = wp_end(&n->wb.xf);
 		a->mtime_ns = a->ctime_ns = n->wb.mtime_ns;
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -557,7 +684,12 @@ bool drfsd_wb_discard(struct dnode *n)
 	bool dirty;
 
 	pthread_mutex_lock(&n->lock);
-	dirty = n->wb.len || n->wb.x.n || (n->wb.ws && drfs_ws_busy(n->wb.ws));
+	dirty = n->wb.len || n->wb.x.n || n->wb.xf_busy ||
+		(n->wb.ws && drfs_ws_busy(n->wb.ws));
+	/* a background flush cannot be running (it holds conn_lock): it
+	 * drops the old session's pieces when it gets to run */
+	if (n->wb.xf_busy)
+		n->wb.xf_cancel = true;
 	wp_free(&n->wb.x);
 	/* waits for the old session's ops in flight, keeps nothing of them */
 	drfs_ws_free(n->wb.ws);
@@ -573,6 +705,9 @@ bool drfsd_wb_discard(struct dnode *n)
 
 void drfsd_wb_release(struct dnode *n)
 {
+	pthread_mutex_lock(&n->lock);
+	x_wait(n);
+	pthread_mutex_unlock(&n->lock);
 	drfs_ws_free(n->wb.ws); /* waits for writes still in flight */
 	ra_free(n->ra);
 	free(n->wb.buf);
@@ -597,7 +732,8 @@ ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
 	pthread_mutex_lock(&n->lock);
 	if (!wb->err && wb->ws)
 		wb->err = drfs_ret(d->fs, drfs_ws_take_err(wb->ws));
-	if (wb->err || (!wb->x.n && (!wb->len || wb->len > WB_XMOVE)) ||
+	if (wb->err ||
+	    (!wb->x.n && !wb->xf_busy && (!wb->len || wb->len > WB_XMOVE)) ||
 	    (wb->ws && drfs_ws_busy(wb->ws))) {
 		/* nothing buffered but a long run, or a stream in flight:
 		 * as a sync */
@@ -614,12 +750,15 @@ ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
 		goto out;
 	}
 	xend = wp_end(&wb->x);
+	if (wp_end(&wb->xf) > xend)
+		xend = wp_end(&wb->xf);
 	vend = rsize > xend ? rsize : xend;
 	if (wb->len && wb->off + wb->len > vend)
 		vend = wb->off + wb->len;
 	end = off >= vend ? off : (off + size < vend ? off + size : vend);
 	if (end - off > (uint64_t)r)
 		memset(buf + r, 0, end - off - (uint64_t)r);
+	wp_overlay(&wb->xf, off, buf, (size_t)(end - off)); /* older */
 	wp_overlay(&wb->x, off, buf, (size_t)(end - off));
 	if (wb->len && wb->off < end && wb->off + wb->len > off) {
 		uint64_t a = wb->off > off ? wb->off : off;

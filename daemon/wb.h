@@ -53,6 +53,10 @@ ssize_t drfsd_ra_read(struct drfsd *d, struct dnode *n, const void *fh,
  */
 ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
 		      size_t size, char *buf, bool *done);
+/* Before the connection goes at exit: wait until every background flush
+ * thread is gone (they are waited for one by one by the flushes and
+ * drfsd_wb_release; this waits for their last steps). */
+void drfsd_wb_threads_wait(struct drfsd *d);
 /* Drop @n's read-ahead, e.g. before its connection goes. */
 void drfsd_ra_drop(struct dnode *n);
 /* Handle @fh is released: drop the read-ahead it started. */

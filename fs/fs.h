@@ -83,6 +83,7 @@ enum drfs_stat {
 	DRFS_ST_CSUM_ERR,
 	DRFS_ST_BYTES_READ,
 	DRFS_ST_BYTES_WRITTEN,
+	DRFS_ST_WB_BG, /* scattered writes flushed in the background */
 	DRFS_ST_LOCK_OPS,
 	DRFS_ST_LOCK_CONFLICTS,
 	DRFS_ST_LOCKS_BROKEN,

@@ -61,6 +61,7 @@ const char *drfs_stat_name(int i, char *buf, size_t size)
 		"checksum_errors",
 		"bytes_read",
 		"bytes_written",
+		"writeback_bg_flushes",
 		"lock_ops",
 		"lock_conflicts",
 		"locks_broken",

@@ -60,6 +60,12 @@ ok "unknown option: refused before contacting the cluster" test $((SECONDS - sta
 check_eq "unknown option: exit 1" 1 "$rc"
 contains "unknown option: named" bogus_option "$out"
 
+for v in 1 70000 -1; do
+	out=$("$DATAROOTFS" -f -o mon_host=127.0.0.1:1,conf=$CEPH_CONF,writeback_pieces=$v "$T_FS" "$M" 2>&1); rc=$?
+	check_eq "writeback_pieces=$v: exit 1" 1 "$rc"
+	contains "writeback_pieces=$v: says the range" 'writeback_pieces=.*must be from 2 to 65536' "$out"
+done
+
 out=$("$DATAROOTFS" -f -o conf=/nonexistent/ceph.conf "$T_FS" "$M" 2>&1); rc=$?
 check_eq "missing ceph.conf: exit 1" 1 "$rc"
 contains "missing ceph.conf: named" /nonexistent/ceph.conf "$out"

@@ -107,6 +107,41 @@ check_eq "random writes beyond its end on the full pool: fsync says ENOSPC" "fsy
 check_eq "the file from before the quota still holds its 24 MiB" "$sha_before" \
 	"$(head -c $((24 << 20)) "$A/temp/before" | sha1sum)"
 ok "the filesystem still answers" timeout 20 ls -l "$A/temp"
+# the same through a mount whose pieces go out in the background every
+# 16 writes (writeback_pieces=16): a batch that fails after its write()s
+# returned must still reach the writer, from a later write(), fsync() or
+# close() - the first call after the batch is done
+C=$T_DIR/c
+FS=$QFS mount_fs "$C" "pool=$P,writeback_pieces=16" || exit 1
+bgs() { awk '/^bytes/ {gsub(/[()]/, ""); print $NF}' "$C/.datarootfs-stats.txt"; }
+res=$(timeout 120 "$PY" - "$C/temp/before" <<'PYEOF'
+import errno, os, random, sys
+r = random.Random(6)
+fd = os.open(sys.argv[1], os.O_WRONLY)
+call, i = "pwrite", 0
+try:
+    for i in range(400):
+        os.pwrite(fd, r.randbytes(4096), r.randrange(25 << 20, 60 << 20))
+    call = "fsync"
+    os.fsync(fd)
+    call = "close"
+    os.close(fd)
+    print("ok")
+    sys.exit()
+except OSError as e:
+    print(call, errno.errorcode.get(e.errno, e.errno), i)
+try:
+    os.close(fd)
+except OSError:
+    pass
+PYEOF
+)
+say "background writer: ${res}; background flushes: $(bgs)"
+contains "a background batch on the full pool: a later write() says ENOSPC" '^pwrite ENOSPC [0-9]+$' "$res"
+ok "the batches went out in the background" test "$(bgs)" -ge 1
+check_eq "the file from before the quota still holds its 24 MiB (background)" "$sha_before" \
+	"$(head -c $((24 << 20)) "$C/temp/before" | sha1sum)"
+umount_fs "$C"
 
 ok "remove the quota" ceph_ osd pool set-quota "$P" max_bytes 0
 start=$SECONDS

@@ -8,6 +8,11 @@
 #      RADOS writes, not two or more each (the node's op counters).
 #   2. After close, the other node reads exactly the model (close-to-open),
 #      and fsck verifies every checksum.
+#   1c. The same mix through a third mount that flushes every 16 pieces
+#       in the background (writeback_pieces=16): reads and fstat during
+#       the batches in flight still match the model; another node reads
+#       the model after close.  Then the mix again with fsyncs and
+#       truncates in between (they wait for the batch in flight).
 #   2b. A truncate after a contiguous run overwrote every piece: the size
 #      is the truncated size plus what came after (fstat, other node).
 #   3. kill -9 after an fsync loses nothing that was fsynced; what came
@@ -98,6 +103,79 @@ ok "node 1 too, from a new open" cmp "$T_DIR/model1" "$A/temp/r1"
 ok "and so does a 2-node mix on top (node 2 writes)" \
 	test "$(rw "$B/temp/r1" 8 300 "$B/.datarootfs-stats.txt" "$T_DIR/model1b" | cut -d' ' -f1)" = ok
 ok "node 1 reads node 2's result" cmp "$T_DIR/model1b" "$A/temp/r1"
+
+# 1c. background flushes (a third daemon, small batches)
+C=$T_DIR/c
+mount_fs "$C" writeback_pieces=16 || exit 1
+bg() { awk '/^bytes/ {gsub(/[()]/, ""); print $NF}' "$C/.datarootfs-stats.txt"; }
+bg0=$(bg)
+cp "$T_DIR/model1b" "$T_DIR/base4"
+ok "a 12 MiB file for the background mix" cp "$T_DIR/base4" "$C/temp/r4"
+res=$(rw "$C/temp/r4" 11 1500 "$C/.datarootfs-stats.txt" "$T_DIR/model4")
+contains "1500 random reads/writes with background flushes match the model" '^ok ' "$res"
+bg1=$(bg)
+say "background flushes during the mix: $((bg1 - bg0))"
+ok "the pieces went out in the background (at least 20 batches)" test $((bg1 - bg0)) -ge 20
+ok "node 1 reads exactly the model after close" cmp "$T_DIR/model4" "$A/temp/r4"
+"$PY" - "$C/temp/r4" "$T_DIR/model4" >"$T_DIR/r4b.out" 2>&1 <<'PYEOF'
+import os, random, sys
+r = random.Random(12)
+fd = os.open(sys.argv[1], os.O_RDWR)
+model = bytearray(open(sys.argv[2], "rb").read())
+for i in range(3000):
+    k = r.random()
+    if k < 0.01:
+        n = r.randrange(0, len(model) + 100000)
+        os.ftruncate(fd, n)
+        model = model[:n] + bytes(max(0, n - len(model)))
+    elif k < 0.02:
+        os.fsync(fd)
+    elif k < 0.6:
+        off, n = r.randrange(0, len(model) + 5000), r.choice([4096, 100, 70000])
+        data = r.randbytes(n)
+        os.pwrite(fd, data, off)
+        if off > len(model):
+            model.extend(bytes(off - len(model)))
+        model[off:off + n] = data
+    else:
+        off, n = r.randrange(0, len(model) + 10), r.choice([4096, 9000])
+        if os.pread(fd, n, off) != bytes(model[off:off + n]):
+            print("op %d: read %d at %d differs" % (i, n, off)); sys.exit()
+    if os.fstat(fd).st_size != len(model):
+        print("op %d: size" % i); sys.exit()
+os.close(fd)
+open(sys.argv[2], "wb").write(model)
+print("ok")
+PYEOF
+check_eq "3000 ops with truncates and fsyncs between background batches" ok "$(cat "$T_DIR/r4b.out")"
+ok "node 2 reads exactly that model after close" cmp "$T_DIR/model4" "$B/temp/r4"
+# the same offsets written twice: the first set goes out in the
+# background, the second (newer) one at fsync must land after it
+"$PY" - "$C/temp/r5" "$T_DIR/model5" >"$T_DIR/r5.out" 2>&1 <<'PYEOF'
+import os, random, sys
+r = random.Random(13)
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+model = bytearray(12 << 20)
+os.pwrite(fd, model, 0)
+os.fsync(fd)
+for rnd in range(60):
+    pick = r.sample(range(0, (12 << 20) // 4096), 17)
+    for o in pick:
+        # a write moves the one before into the pieces: the 17th makes
+        # them 16, which starts a background batch
+        os.pwrite(fd, b"o" * 4096, o * 4096)
+        model[o * 4096:(o + 1) * 4096] = b"o" * 4096
+    for o in pick[:16]:
+        os.pwrite(fd, b"%04d" % rnd * 1024, o * 4096)
+        model[o * 4096:(o + 1) * 4096] = b"%04d" % rnd * 1024
+    os.fsync(fd)
+os.close(fd)
+open(sys.argv[2], "wb").write(model)
+print("ok")
+PYEOF
+check_eq "writes after a background batch of the same bytes win (60 rounds)" ok "$(cat "$T_DIR/r5.out")"
+ok "and the other node reads exactly that" cmp "$T_DIR/model5" "$B/temp/r5"
+umount_fs "$C"
 
 # 2b. A truncate after every piece was overwritten by a contiguous run:
 # the pieces' end must not outlive them (it raised the size of the file
