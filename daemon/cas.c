@@ -15,6 +15,8 @@
 
 #include "cas.h"
 #include "log.h"
+#include "nodes.h"
+#include "wb.h"
 
 int drfsd_cas_check(struct drfsd *d, uint64_t parent, const char *name,
 		    uint64_t newparent, const char *newname, unsigned flags,
@@ -29,6 +31,19 @@ int drfsd_cas_check(struct drfsd *d, uint64_t parent, const char *name,
 	if (cas <= 0)
 		return 0;
 	ret = drfs_lookup(d->fs, parent, name, src);
+	if (ret == 0 && S_ISREG(src->mode)) {
+		/* still open here with writes buffered: what is hashed and
+		 * sealed is what the writer wrote (as on a local disk),
+		 * not what reached RADOS so far (the kernel holds the
+		 * source's inode for the rename: the node stays) */
+		struct dnode *sn = drfsd_node(d, src->ino);
+
+		if (sn && drfsd_wb_dirty(sn)) {
+			ret = drfsd_wb_sync(d, sn);
+			if (ret == 0)
+				ret = drfs_lookup(d->fs, parent, name, src);
+		}
+	}
 	if (ret == 0 &&
 	    (!S_ISREG(src->mode) || (src->flags & DRFS_IF_IMMUTABLE)))
 		cas = 0; /* already pool content (back from trash) */

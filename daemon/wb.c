@@ -679,6 +679,17 @@ void drfsd_wb_apply(struct dnode *n, struct drfs_attr *a)
 	pthread_mutex_unlock(&n->lock);
 }
 
+bool drfsd_wb_dirty(struct dnode *n)
+{
+	bool dirty;
+
+	pthread_mutex_lock(&n->lock);
+	dirty = n->wb.len || n->wb.x.n || n->wb.xf_busy ||
+		(n->wb.ws && drfs_ws_busy(n->wb.ws));
+	pthread_mutex_unlock(&n->lock);
+	return dirty;
+}
+
 bool drfsd_wb_discard(struct dnode *n)
 {
 	bool dirty;

@@ -18,6 +18,8 @@
  */
 int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 		   const char *buf, size_t len);
+/* Whether @n holds writes not yet stored (buffer, pieces, in flight). */
+bool drfsd_wb_dirty(struct dnode *n);
 /* Flush and hand out (and clear) the pending error. */
 int drfsd_wb_sync(struct drfsd *d, struct dnode *n);
 /* Make everything buffered durable; caller holds n->lock.  Returns the

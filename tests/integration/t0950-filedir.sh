@@ -34,6 +34,34 @@ ok "the content is unchanged" cmp "$T_DIR/content" "$A/$p"
 for i in 1 2 3; do cat "$B/$p" >/dev/null; done
 ok "warm reads (page cache kept across opens) return the content" cmp "$T_DIR/content" "$B/$p"
 
+# renamed into the pool while still open with writes buffered (as a local
+# disk would): what is hashed is what was written, not what reached RADOS
+head -c 700000 /dev/urandom >"$T_DIR/open-content"
+ho=$(sha1sum <"$T_DIR/open-content" | cut -c1-40)
+do_=filedir/${ho:0:2}/${ho:2:2}
+mkdir -p "$A/$do_"
+out=$(python3 - "$A/$do_/$ho.tmp" "$A/$do_/$ho" "$T_DIR/open-content" 2>&1 <<'PYEOF'
+import os, sys
+tmp, final, src = sys.argv[1:4]
+data = open(src, "rb").read()
+fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+os.write(fd, data[:300000])
+os.pwrite(fd, data[500000:], 500000)   # a piece
+os.pwrite(fd, data[300000:500000], 300000)
+os.rename(tmp, final)                   # fd still open, nothing synced
+try:
+    os.close(fd)
+except OSError as e:
+    print("close:", e)
+print("renamed")
+PYEOF
+)
+check_eq "rename into the pool with writes still buffered: allowed" renamed "$out"
+ok "and the other node reads exactly what was written" cmp "$T_DIR/open-content" "$B/$do_/$ho"
+out=$(echo x 2>&1 >>"$B/$do_/$ho")
+contains "and it is sealed pool content" 'Operation not permitted' "$out"
+ok "and it can be deleted (freed: the counts below do not see it)" rm "$A/$do_/$ho"
+
 # a tmp file whose content does not match the name is refused
 h=$(sha1sum <"$T_DIR/content" | cut -c1-40)
 bad=${h:0:39}$(printf %x $(( (0x${h:39:1} + 1) % 16 )))
