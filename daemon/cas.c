@@ -34,15 +34,20 @@ int drfsd_cas_check(struct drfsd *d, uint64_t parent, const char *name,
 	if (ret == 0 && S_ISREG(src->mode)) {
 		/* still open here with writes buffered: what is hashed and
 		 * sealed is what the writer wrote (as on a local disk),
-		 * not what reached RADOS so far (the kernel holds the
-		 * source's inode for the rename: the node stays) */
-		struct dnode *sn = drfsd_node(d, src->ino);
+		 * not what reached RADOS so far.  A lookup reference keeps
+		 * the node (the name may hold an inode the kernel does not
+		 * pin); an error of the write-back fails the rename and
+		 * stays for the writer's close. */
+		uint64_t ino = src->ino;
+		struct dnode *sn = drfsd_node_get(d, ino, 1);
 
 		if (sn && drfsd_wb_dirty(sn)) {
-			ret = drfsd_wb_sync(d, sn);
+			ret = drfsd_wb_sync_keep(d, sn);
 			if (ret == 0)
 				ret = drfs_lookup(d->fs, parent, name, src);
 		}
+		if (sn)
+			drfsd_node_forget(d, ino, 1);
 	}
 	if (ret == 0 &&
 	    (!S_ISREG(src->mode) || (src->flags & DRFS_IF_IMMUTABLE)))

@@ -1073,6 +1073,13 @@ static void drfs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 
 HELD(lookup, (fuse_req_t req, fuse_ino_t parent, const char *name),
      (req, parent, name))
+/* (a node freed here waits for its background batch, which needs the
+ * connection: no rejoin may hold it meanwhile) */
+HELD(forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup),
+     (req, ino, nlookup))
+HELD(forget_multi,
+     (fuse_req_t req, size_t count, struct fuse_forget_data *forgets),
+     (req, count, forgets))
 HELD(getattr, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
      (req, ino, fi))
 HELD(setattr,
@@ -1159,8 +1166,8 @@ const struct fuse_lowlevel_ops drfsd_ops = {
 	.init = drfs_op_init,
 	.destroy = drfs_op_destroy,
 	.lookup = held_lookup,
-	.forget = drfs_op_forget,
-	.forget_multi = drfs_op_forget_multi,
+	.forget = held_forget,
+	.forget_multi = held_forget_multi,
 	.getattr = held_getattr,
 	.setattr = held_setattr,
 	.readlink = held_readlink,

@@ -328,16 +328,19 @@ static void wb_stream(struct drfsd *d, struct dnode *n)
 		char *nb;
 		int ret;
 
+		if (end < next)
+			return;
+		/* newer than the background batch: after it (n->lock is
+		 * let go meanwhile, so a flush may have taken the buffer:
+		 * look again) */
+		if (wb->xf_busy) {
+			x_wait(n);
+			continue;
+		}
 		if (wb->off == 0 || wb->off % DRFS_STRIPE) {
-			if (end < next)
-				return;
-			x_wait(n); /* newer than the background batch */
 			wb_write_head(d, n, (size_t)(next - wb->off));
 			continue;
 		}
-		if (end < next)
-			return;
-		x_wait(n);
 		if (!wb->ws) {
 			ret = drfs_ws_new(d->fs, n->ino, WB_DEPTH, &wb->ws);
 			if (ret < 0) {
@@ -568,6 +571,16 @@ void drfsd_wb_drop_buf(struct dnode *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
+int drfsd_wb_sync_keep(struct drfsd *d, struct dnode *n)
+{
+	int ret;
+
+	pthread_mutex_lock(&n->lock);
+	ret = drfsd_wb_flush_locked(d, n);
+	pthread_mutex_unlock(&n->lock);
+	return ret;
+}
+
 /* Flush and hand out (and clear) the pending error. */
 int drfsd_wb_sync(struct drfsd *d, struct dnode *n)
 {
@@ -699,8 +712,10 @@ bool drfsd_wb_discard(struct dnode *n)
 		(n->wb.ws && drfs_ws_busy(n->wb.ws));
 	/* a background flush cannot be running (it holds conn_lock): it
 	 * drops the old session's pieces when it gets to run */
-	if (n->wb.xf_busy)
+	if (n->wb.xf_busy) {
 		n->wb.xf_cancel = true;
+		wp_free(&n->wb.xf); /* the thread will not look at it */
+	}
 	wp_free(&n->wb.x);
 	/* waits for the old session's ops in flight, keeps nothing of them */
 	drfs_ws_free(n->wb.ws);
@@ -747,12 +762,12 @@ ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
 	    (!wb->x.n && !wb->xf_busy && (!wb->len || wb->len > WB_XMOVE)) ||
 	    (wb->ws && drfs_ws_busy(wb->ws))) {
 		/* nothing buffered but a long run, or a stream in flight:
-		 * as a sync */
+		 * flush, and the caller reads as usual.  An error of the
+		 * write-back is the writer's: it stays for its next write,
+		 * fsync or close (a reader is not the one to be told). */
 		drfsd_wb_flush_locked(d, n);
-		ret = wb->err;
-		wb->err = 0;
 		pthread_mutex_unlock(&n->lock);
-		return ret;
+		return 0;
 	}
 	*done = true;
 	r = size ? drfs_read_size(d->fs, n->ino, off, size, buf, &rsize) : 0;

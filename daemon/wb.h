@@ -22,6 +22,9 @@ int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 bool drfsd_wb_dirty(struct dnode *n);
 /* Flush and hand out (and clear) the pending error. */
 int drfsd_wb_sync(struct drfsd *d, struct dnode *n);
+/* Flush; returns the pending error but leaves it for the writer's next
+ * write, fsync or close (for callers that are not the writer). */
+int drfsd_wb_sync_keep(struct drfsd *d, struct dnode *n);
 /* Make everything buffered durable; caller holds n->lock.  Returns the
  * pending error (kept in wb->err). */
 int drfsd_wb_flush_locked(struct drfsd *d, struct dnode *n);
@@ -50,8 +53,8 @@ ssize_t drfsd_ra_read(struct drfsd *d, struct dnode *n, const void *fh,
 /*
  * Before a read of @n: with scattered writes buffered, read [off, off +
  * size) into @buf with them laid over what is stored (*done set; bytes
- * or -errno); else flush what is buffered (as drfsd_wb_sync, whose error
- * it returns) and leave the read to the caller.
+ * or -errno); else flush what is buffered and leave the read to the
+ * caller (0; an error of the flush stays for the writer).
  */
 ssize_t drfsd_wb_read(struct drfsd *d, struct dnode *n, uint64_t off,
 		      size_t size, char *buf, bool *done);
