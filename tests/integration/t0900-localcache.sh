@@ -28,7 +28,10 @@ cd "$A/localcache" || exit 1
 check_eq "compat: tmp renamed over an existing final name works" '<?php return 2;' "$(cat bootstrap.php)"
 : >"theme/123/x.error"
 ok "compat: empty marker with O_TRUNC works" test -f theme/123/x.error
-mkdir -p htmlpurifier && echo a >htmlpurifier/def.ser && echo b >htmlpurifier/def.ser
+# (a file is sealed when its creating handle is released; the kernel sends
+# that release after close() returns: give it the moment it needs, so the
+# second write is the rewrite of a sealed file counted below)
+mkdir -p htmlpurifier && echo a >htmlpurifier/def.ser && sleep 0.5 && echo b >htmlpurifier/def.ser
 check_eq "compat: in-place rewrite of a sealed file works" b "$(cat htmlpurifier/def.ser)"
 rm -rf theme/123
 ok "compat: deleting an old revision directory works" test ! -e theme/123
