@@ -119,6 +119,12 @@ struct dnode {
 struct dfile {
 	struct dnode *n;
 	uint64_t gen; /* d->gen at open */
+	/* The owner of its flock locks: unique per open and never reused.
+	 * (The kernel's lock_owner for flock comes from the struct file's
+	 * address, which the next open may get again while the release of
+	 * this one, sent after close returns, is still on its way: that
+	 * release would drop the new open's lock.) */
+	uint64_t flock_owner;
 };
 
 enum drfsd_op {

@@ -528,8 +528,12 @@ void drfs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		return;
 	}
 	lk.pid = fuse_req_ctx(req)->pid;
-	lock_request(req, ino, DRFS_LK_FLOCK, fi->lock_owner, &lk,
-		     !(op & LOCK_NB));
+	/* flock belongs to the open file: our owner of it (struct dfile) */
+	lock_request(req, ino, DRFS_LK_FLOCK,
+		     drfsd_is_local(ino) || drfsd_is_stats(ino)
+			     ? fi->lock_owner
+			     : ((struct dfile *)(uintptr_t)fi->fh)->flock_owner,
+		     &lk, !(op & LOCK_NB));
 }
 
 void drfsd_locks_on_flush(struct drfsd *d, struct dnode *n, uint64_t owner)

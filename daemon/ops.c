@@ -464,8 +464,11 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 		return -ENOMEM;
 	}
 	keep = drfsd_node_open(d, n, cfd);
+	static uint64_t flock_seq; /* atomic */
+
 	f->n = n;
 	f->gen = d->gen;
+	f->flock_owner = __atomic_add_fetch(&flock_seq, 1, __ATOMIC_RELAXED);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->keep_cache = keep;
 	fi->direct_io = 0;
@@ -720,7 +723,7 @@ static void drfs_op_release(fuse_req_t req, fuse_ino_t ino,
 	if (f->gen == d->gen) {
 		ret = drfsd_wb_sync(d, n);
 		if (fi->flock_release)
-			drfsd_locks_on_release(d, n, fi->lock_owner);
+			drfsd_locks_on_release(d, n, f->flock_owner);
 	}
 	drfsd_ra_release(n, f);
 	free(f);
