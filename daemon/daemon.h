@@ -56,7 +56,6 @@ struct wbuf {
 	 * while xf_busy; xf_cond is signalled when the flush is done. */
 	struct wpieces xf;
 	bool xf_busy;
-	bool xf_running; /* the flusher holds conn_lock and writes */
 	bool xf_cancel; /* rejoin: the old session's flush must not run */
 	pthread_cond_t xf_cond;
 };

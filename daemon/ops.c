@@ -445,6 +445,9 @@ static void drfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			drfsd_area_at(ctx_of(req), newparent, newname));
 }
 
+/* flock owners of struct dfile: one per open, never reused (atomic) */
+static uint64_t flock_seq;
+
 /*
  * Count an open; @cfd (or -1) is a read cache fd for the node, kept until
  * its last close here (so a read never sees it change or go).
@@ -464,8 +467,6 @@ static int open_common(fuse_req_t req, fuse_ino_t ino,
 		return -ENOMEM;
 	}
 	keep = drfsd_node_open(d, n, cfd);
-	static uint64_t flock_seq; /* atomic */
-
 	f->n = n;
 	f->gen = d->gen;
 	f->flock_owner = __atomic_add_fetch(&flock_seq, 1, __ATOMIC_RELAXED);

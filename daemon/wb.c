@@ -290,7 +290,8 @@ static void wb_note_err(struct dnode *n, int ret, size_t len, uint64_t off)
 	__atomic_store_n(&n->dgen_seen, UINT64_MAX, __ATOMIC_RELAXED);
 }
 
-/* Wait for the background flush of the pieces (below), if any.  Caller holds n->lock. */
+/* Wait for the background flush of the pieces (below), if any.  Caller
+ * holds n->lock. */
 static void x_wait(struct dnode *n)
 {
 	while (n->wb.xf_busy)
@@ -454,7 +455,6 @@ static void *x_bg_main(void *arg)
 	drfs_conn_rdlock(d->fs);
 	pthread_mutex_lock(&n->lock);
 	cancel = wb->xf_cancel;
-	wb->xf_running = !cancel;
 	pthread_mutex_unlock(&n->lock);
 	if (!cancel) /* xf is not changed by anyone while xf_busy */
 		ret = x_write(d, n, &wb->xf, j->mtime_ns);
@@ -462,7 +462,7 @@ static void *x_bg_main(void *arg)
 	if (!cancel)
 		wb_note_err(n, ret, wb->xf.bytes, wb->xf.x[0].off);
 	wp_free(&wb->xf);
-	wb->xf_busy = wb->xf_running = wb->xf_cancel = false;
+	wb->xf_busy = wb->xf_cancel = false;
 	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&wb->xf_cond);
 	pthread_mutex_unlock(&n->lock); /* n may be freed from here on */
@@ -692,13 +692,20 @@ void drfsd_wb_apply(struct dnode *n, struct drfs_attr *a)
 	pthread_mutex_unlock(&n->lock);
 }
 
+/* Writes of @n not yet stored: buffer, pieces, batch or stream in
+ * flight.  Caller holds n->lock. */
+static bool wb_dirty_locked(struct dnode *n)
+{
+	return n->wb.len || n->wb.x.n || n->wb.xf_busy ||
+	       (n->wb.ws && drfs_ws_busy(n->wb.ws));
+}
+
 bool drfsd_wb_dirty(struct dnode *n)
 {
 	bool dirty;
 
 	pthread_mutex_lock(&n->lock);
-	dirty = n->wb.len || n->wb.x.n || n->wb.xf_busy ||
-		(n->wb.ws && drfs_ws_busy(n->wb.ws));
+	dirty = wb_dirty_locked(n);
 	pthread_mutex_unlock(&n->lock);
 	return dirty;
 }
@@ -708,8 +715,7 @@ bool drfsd_wb_discard(struct dnode *n)
 	bool dirty;
 
 	pthread_mutex_lock(&n->lock);
-	dirty = n->wb.len || n->wb.x.n || n->wb.xf_busy ||
-		(n->wb.ws && drfs_ws_busy(n->wb.ws));
+	dirty = wb_dirty_locked(n);
 	/* a background flush cannot be running (it holds conn_lock): it
 	 * drops the old session's pieces when it gets to run */
 	if (n->wb.xf_busy) {

@@ -12,7 +12,10 @@
 #       in the background (writeback_pieces=16): reads and fstat during
 #       the batches in flight still match the model; another node reads
 #       the model after close.  Then the mix again with fsyncs and
-#       truncates in between (they wait for the batch in flight).
+#       truncates in between (they wait for the batch in flight); the
+#       same offsets written twice around a batch (the newer bytes win);
+#       a batch failing while nobody calls (EPERM: sealed by the other
+#       node) reaches the writer's fsync, not the reads in between.
 #   2b. A truncate after a contiguous run overwrote every piece: the size
 #      is the truncated size plus what came after (fstat, other node).
 #   3. kill -9 after an fsync loses nothing that was fsynced; what came
