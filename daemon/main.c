@@ -620,6 +620,8 @@ static int connect_fs(const struct options *o, struct drfsd *d)
 	if (ret < 0)
 		return ret;
 	ret = drfs_sb_load(d->fs, err, sizeof(err));
+	if (ret == 0)
+		ret = drfs_format_upgrade(d->fs, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(stderr, "datarootfs: %s\n", err);
 		drfs_disconnect(d->fs);

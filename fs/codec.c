@@ -16,6 +16,7 @@
 #define TIMES_MAGIC 0x31545244u /* "DRT1" */
 #define DENTRY_MAGIC 0x31455244u /* "DRE1" */
 #define BLOCK_MAGIC 0x31425244u /* "DRB1" */
+#define BLOCK2_MAGIC 0x32425244u /* "DRB2" */
 #define STRIPE_MAGIC 0x31535244u /* "DRS1" */
 
 uint64_t drfs_hash(const void *buf, size_t len)
@@ -170,23 +171,157 @@ void drfs_block_encode(const struct drfs_block *b, char out[DRFS_BLOCK_LEN])
 {
 	char *p = out;
 
-	/* 16 bytes: magic, len, hash.  The hash is the data's own checksum,
-	 * so the record needs no second one: a flipped bit in it shows up
-	 * as a data mismatch, which is reported the same way. */
+	/* 144 bytes: magic, len, 16 piece hashes, hash of the record.  The
+	 * record needs its own hash here: a length cut by a flipped bit
+	 * would otherwise drop whole pieces unnoticed. */
+	put32(&p, BLOCK2_MAGIC);
+	put32(&p, b->len);
+	for (unsigned i = 0; i < DRFS_PIECES; i++)
+		put64(&p, b->piece[i]);
+	seal(out, &p, DRFS_BLOCK_LEN);
+}
+
+void drfs_block_encode_v1(const struct drfs_block *b,
+			  char out[DRFS_BLOCK_V1_LEN])
+{
+	char *p = out;
+
 	put32(&p, BLOCK_MAGIC);
 	put32(&p, b->len);
 	put64(&p, b->hash);
+}
+
+/* Pieces holding stored bytes of a block of @len bytes. */
+static unsigned pieces_of(uint32_t len)
+{
+	return (len + DRFS_PIECE - 1) / DRFS_PIECE;
 }
 
 int drfs_block_decode(const char *buf, size_t len, struct drfs_block *b)
 {
 	const char *p = buf;
 
-	if (len != DRFS_BLOCK_LEN || get32(&p) != BLOCK_MAGIC)
+	memset(b, 0, sizeof(*b));
+	if (len == DRFS_BLOCK_V1_LEN) {
+		/* 16 bytes: magic, len, hash.  The hash is the data's own
+		 * checksum: a flipped bit in the record shows up as a data
+		 * mismatch, reported the same way. */
+		if (get32(&p) != BLOCK_MAGIC)
+			return -EIO;
+		b->v1 = true;
+		b->len = get32(&p);
+		b->hash = get64(&p);
+		return b->len <= DRFS_PIECE * DRFS_PIECES ? 0 : -EIO;
+	}
+	if (check(buf, len, DRFS_BLOCK_LEN, BLOCK2_MAGIC) < 0)
 		return -EIO;
+	p = buf + 4;
 	b->len = get32(&p);
-	b->hash = get64(&p);
+	for (unsigned i = 0; i < DRFS_PIECES; i++)
+		b->piece[i] = get64(&p);
+	if (b->len > DRFS_PIECE * DRFS_PIECES)
+		return -EIO;
+	for (unsigned i = pieces_of(b->len); i < DRFS_PIECES; i++)
+		if (b->piece[i])
+			return -EIO;
 	return 0;
+}
+
+/* Hash of piece @i of a block of @len stored bytes at @blk. */
+static uint64_t piece_hash(const char *blk, uint32_t len, unsigned i)
+{
+	uint32_t ps = i * DRFS_PIECE;
+	uint32_t pe = ps + DRFS_PIECE < len ? ps + DRFS_PIECE : len;
+
+	return drfs_hash(blk + ps, pe - ps);
+}
+
+void drfs_block_make(struct drfs_block *b, const char *blk, uint32_t len)
+{
+	unsigned n = pieces_of(len);
+
+	memset(b, 0, sizeof(*b));
+	b->len = len;
+	for (unsigned i = 0; i < n; i++)
+		b->piece[i] = piece_hash(blk, len, i);
+}
+
+void drfs_block_rehash(struct drfs_block *b, const char *blk, uint32_t len,
+		       uint16_t mask)
+{
+	unsigned n = pieces_of(len);
+
+	b->len = len;
+	for (unsigned i = 0; i < DRFS_PIECES; i++)
+		if (i >= n)
+			b->piece[i] = 0;
+		else if (mask & (1u << i))
+			b->piece[i] = piece_hash(blk, len, i);
+}
+
+void drfs_block_need(const struct drfs_block *b, uint32_t lo, uint32_t hi,
+		     uint32_t *n0, uint32_t *n1)
+{
+	if (hi > b->len)
+		hi = b->len;
+	if (lo >= hi) {
+		*n0 = *n1 = 0;
+		return;
+	}
+	if (b->v1) {
+		*n0 = 0;
+		*n1 = b->len;
+		return;
+	}
+	*n0 = lo / DRFS_PIECE * DRFS_PIECE;
+	*n1 = (hi + DRFS_PIECE - 1) / DRFS_PIECE * DRFS_PIECE;
+	if (*n1 > b->len)
+		*n1 = b->len;
+}
+
+int drfs_block_check(const struct drfs_block *b, const char *blk,
+		     uint32_t have0, uint32_t have1, uint32_t lo, uint32_t hi)
+{
+	uint32_t n0, n1;
+
+	drfs_block_need(b, lo, hi, &n0, &n1);
+	if (n0 == n1)
+		return 0;
+	if (n0 < have0 || n1 > have1)
+		return -EIO;
+	if (b->v1)
+		return drfs_hash(blk, b->len) == b->hash ? 0 : -EIO;
+	for (unsigned i = n0 / DRFS_PIECE; i * DRFS_PIECE < n1; i++)
+		if (piece_hash(blk, b->len, i) != b->piece[i])
+			return -EIO;
+	return 0;
+}
+
+void drfs_block_plan(const struct drfs_block *old,
+		     const uint32_t cov[DRFS_PIECES], uint32_t dend,
+		     uint32_t *newlen, uint16_t *write, uint16_t *need)
+{
+	uint32_t oldlen = old ? old->len : 0;
+	uint32_t len = dend > oldlen ? dend : oldlen;
+
+	*newlen = len;
+	*write = *need = 0;
+	for (unsigned i = 0; i < DRFS_PIECES; i++) {
+		uint32_t ps = i * DRFS_PIECE, pe = ps + DRFS_PIECE;
+		uint32_t end = pe < len ? pe : len;
+		bool grows = ps < len && pe > oldlen && len > oldlen;
+
+		if (ps >= len)
+			break;
+		if (cov[i] || grows)
+			*write |= (uint16_t)(1u << i);
+		if (ps >= oldlen)
+			continue; /* no old bytes in it */
+		if (old && old->v1)
+			*need |= (uint16_t)(1u << i);
+		else if ((*write & (1u << i)) && cov[i] < end - ps)
+			*need |= (uint16_t)(1u << i);
+	}
 }
 
 void drfs_stripe_rec_encode(uint64_t stripe, char out[DRFS_STRIPE_REC_LEN])

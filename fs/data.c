@@ -9,7 +9,13 @@
  * exclusive create when the object does not exist yet), so two nodes
  * writing different bytes of one block never lose each other's update and
  * the checksum always matches the bytes stored.  The checksums of old
- * blocks are verified before they are merged: corruption is never copied.
+ * bytes are verified before they are merged: corruption is never copied.
+ * Each block record holds a checksum per 4 KiB piece (codec.h): reads
+ * fetch and verify only the pieces asked for, and writes into stripes >= 1
+ * read, verify and write only the pieces that change (write_pieces, the
+ * scattered writes' xst_*); stripe 0 merges whole blocks.  A record of the
+ * first format (one checksum per block) makes a read ask for the whole
+ * block (sio_verify: -EAGAIN) and a write store the block's record anew.
  *
  * Stripe 0 is the inode object, so for small files the new size, times,
  * data and checksums change in one compound op.  For writes beyond stripe
@@ -64,7 +70,10 @@ struct sio {
 	rados_read_op_t rop;
 	struct drfs_aio *c;
 	char *buf; /* blocks b0..b1 as stored */
-	size_t got;
+	uint32_t rd0,
+		rd1; /* object bytes asked for (rd0 in buf at its place) */
+	size_t got; /* bytes read from rd0 on */
+	bool narrow; /* read only the 4 KiB pieces of [o0, o1) */
 	int rval, prval_read, prval_keys, prval_x;
 	rados_omap_iter_t keys_it;
 	rados_xattrs_iter_t xattrs_it;
@@ -145,13 +154,25 @@ static int sio_read_submit(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
 	}
 	if (want_data) {
 		size_t len = (size_t)(rb1 - rb0 + 1) * DRFS_BLOCK;
+		uint32_t r0 = rb0 * DRFS_BLOCK, r1 = (rb1 + 1) * DRFS_BLOCK;
 
+		if (s->narrow) { /* the pieces of [o0, o1) within them */
+			uint32_t n0 = s->o0 / DRFS_PIECE * DRFS_PIECE;
+			uint32_t n1 = (s->o1 + DRFS_PIECE - 1) / DRFS_PIECE *
+				      DRFS_PIECE;
+
+			r0 = n0 > r0 ? n0 : r0;
+			r1 = n1 < r1 ? n1 : r1;
+		}
+		s->rd0 = r0;
+		s->rd1 = r1;
 		if (!s->buf) /* (read-ahead brings a pool buffer) */
 			s->buf = calloc(1, len);
 		if (!s->buf)
 			return -ENOMEM;
-		drfs_rd_read(s->rop, (uint64_t)rb0 * DRFS_BLOCK, len, s->buf,
-			     &s->got, &s->prval_read);
+		drfs_rd_read(s->rop, r0, r1 - r0,
+			     s->buf + (r0 - rb0 * DRFS_BLOCK), &s->got,
+			     &s->prval_read);
 		for (uint32_t b = rb0; b <= rb1; b++) {
 			drfs_block_key(keybuf[n], b);
 			keys[n] = keybuf[n];
@@ -273,32 +294,59 @@ static void log_lost(struct drfs_fs *fs, const struct sio *s, uint64_t ino)
 		 (s->stripe + 1) * DRFS_STRIPE - 1);
 }
 
+/* @v clamped to the block that starts at @bs: a block offset. */
+static uint32_t in_block(uint64_t v, uint64_t bs)
+{
+	if (v <= bs)
+		return 0;
+	return v - bs >= DRFS_BLOCK ? DRFS_BLOCK : (uint32_t)(v - bs);
+}
+
+static void log_mismatch(struct drfs_fs *fs, const char *oid, uint32_t b,
+			 uint32_t len)
+{
+	drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
+	drfs_err("checksum mismatch in object %s block %u (offset %u, %u "
+		 "bytes): returning EIO",
+		 oid, b, b * DRFS_BLOCK, len);
+}
+
 /*
- * Verify block @b of a completed read (whose buffer starts at block
- * @rb0) and zero what lies beyond its stored length.  0 or -EIO.
+ * Verify what bytes [lo, hi) of block @b need of a completed read (whose
+ * buffer starts at block @rb0), and zero what lies beyond the block's
+ * stored length.  0, -EIO, or -EAGAIN: the record is of the first format
+ * and wants bytes the read did not ask for (read the whole block).
  */
-static int sio_verify_block(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
-			    uint32_t b)
+static int sio_verify(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
+		      uint32_t b, uint32_t lo, uint32_t hi)
 {
 	char *p = s->buf + (size_t)(b - rb0) * DRFS_BLOCK;
-	size_t avail = 0, start = (size_t)(b - rb0) * DRFS_BLOCK;
+	uint64_t bs = (uint64_t)b * DRFS_BLOCK;
+	uint32_t n0, n1;
 
-	if (s->got > start)
-		avail = s->got - start;
 	if (!s->have[b]) {
 		memset(p, 0, DRFS_BLOCK); /* hole */
 		return 0;
 	}
-	if (avail < s->rec[b].len ||
-	    drfs_hash(p, s->rec[b].len) != s->rec[b].hash) {
-		drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
-		drfs_err("checksum mismatch in object %s block %u (offset %u, "
-			 "%u bytes): returning EIO",
-			 s->oid, b, b * DRFS_BLOCK, s->rec[b].len);
+	drfs_block_need(&s->rec[b], lo, hi, &n0, &n1);
+	if (n0 < n1 && (n0 < in_block(s->rd0, bs) || n1 > in_block(s->rd1, bs)))
+		return -EAGAIN;
+	if (drfs_block_check(&s->rec[b], p, in_block(s->rd0, bs),
+			     in_block(s->rd0 + s->got, bs), lo, hi) < 0) {
+		log_mismatch(fs, s->oid, b, s->rec[b].len);
 		return -EIO;
 	}
 	memset(p + s->rec[b].len, 0, DRFS_BLOCK - s->rec[b].len);
 	return 0;
+}
+
+/* All of block @b (read whole). */
+static int sio_verify_block(struct drfs_fs *fs, struct sio *s, uint32_t rb0,
+			    uint32_t b)
+{
+	int ret = sio_verify(fs, s, rb0, b, 0, DRFS_BLOCK);
+
+	return ret == -EAGAIN ? -EIO : ret;
 }
 
 static int attrs_from(struct sio *s, uint64_t ino, struct drfs_attr *a,
@@ -332,7 +380,8 @@ bad:
 
 /* One attempt of drfs_read(); *again: a racing writer, try again. */
 static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-			 size_t len, char *buf, bool *again, uint64_t *size)
+			 size_t len, char *buf, bool *again, bool *whole,
+			 uint64_t *size)
 {
 	uint64_t s0, s1, n, mk0, mkn;
 	struct sio *io;
@@ -368,6 +417,7 @@ static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 			r0 = a0, r1 = a0 + 1;
 		sio_init(&io[i], ino, st, (uint32_t)(r0 - a0),
 			 (uint32_t)(r1 - a0));
+		io[i].narrow = !*whole;
 		if (st == 0) {
 			io[i].mk0 = mk0;
 			io[i].mkn = mkn;
@@ -434,8 +484,17 @@ static ssize_t read_once(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 				       0, DRFS_BLOCK);
 				continue;
 			}
-			ret = sio_verify_block(fs, s, s->b0, b);
-			if (ret < 0)
+			ret = sio_verify(
+				fs, s, s->b0, b, in_block(a0 + s->o0, bstart),
+				in_block(off + len < a0 + s->o1 ? off + len
+								: a0 + s->o1,
+					 bstart));
+			if (ret == -EAGAIN) { /* a first-format record */
+				*whole = true;
+				*again = true;
+				ret = 0;
+			}
+			if (ret < 0 || *again)
 				goto out;
 		}
 		/* copy the requested part */
@@ -469,7 +528,7 @@ out:
  * which only the inode's stripe records tell apart).
  */
 static ssize_t read_cached(struct drfs_fs *fs, uint64_t ino, uint64_t off,
-			   size_t len, char *buf, uint64_t *size)
+			   size_t len, char *buf, uint64_t *size, bool *whole)
 {
 	uint64_t s0 = drfs_stripe_of(off), s1, n;
 	struct drfs_attr a;
@@ -497,6 +556,7 @@ static ssize_t read_cached(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 
 		sio_init(&io[i], ino, s0 + i, (uint32_t)(r0 - a0),
 			 (uint32_t)(r1 - a0));
+		io[i].narrow = true;
 		ret = sio_read_submit(fs, &io[i], io[i].b0, io[i].b1, true,
 				      false);
 		if (ret < 0)
@@ -512,8 +572,17 @@ static ssize_t read_cached(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 		struct sio *s = &io[i];
 		uint64_t a0 = s->stripe * DRFS_STRIPE;
 
-		for (uint32_t b = s->b0; ret == 0 && b <= s->b1; b++)
-			ret = sio_verify_block(fs, s, s->b0, b);
+		for (uint32_t b = s->b0; ret == 0 && b <= s->b1; b++) {
+			uint64_t bs = a0 + (uint64_t)b * DRFS_BLOCK;
+
+			/* -EAGAIN (first-format record): the full way,
+			 * whole blocks */
+			ret = sio_verify(fs, s, s->b0, b,
+					 in_block(a0 + s->o0, bs),
+					 in_block(a0 + s->o1, bs));
+			if (ret == -EAGAIN)
+				*whole = true;
+		}
 		if (ret == 0)
 			memcpy(buf + (a0 + s->o0 - off),
 			       s->buf + (s->o0 - s->b0 * DRFS_BLOCK),
@@ -543,17 +612,18 @@ ssize_t drfs_read(struct drfs_fs *fs, uint64_t ino, uint64_t off, size_t len,
 ssize_t drfs_read_size(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 		       size_t len, char *buf, uint64_t *size)
 {
+	bool whole = false; /* once a first-format record asks for it */
 	ssize_t ret;
 
 	if (len == 0)
 		return -EINVAL;
-	ret = read_cached(fs, ino, off, len, buf, size);
+	ret = read_cached(fs, ino, off, len, buf, size, &whole);
 	if (ret != -EAGAIN)
 		return ret;
 	for (int i = 0; i < 5; i++) {
 		bool again = false;
 
-		ret = read_once(fs, ino, off, len, buf, &again, size);
+		ret = read_once(fs, ino, off, len, buf, &again, &whole, size);
 
 		if (!again)
 			return ret;
@@ -617,9 +687,9 @@ static int sio_merge(struct drfs_fs *fs, struct sio *s, const char *src,
 	for (uint32_t b = s->b0; b <= s->b1; b++) {
 		uint32_t bs = b * DRFS_BLOCK;
 		uint32_t be = bs + DRFS_BLOCK < wend ? bs + DRFS_BLOCK : wend;
-		struct drfs_block rec = {
-			be - bs, drfs_hash(s->wbuf + (bs - wstart), be - bs)};
+		struct drfs_block rec;
 
+		drfs_block_make(&rec, s->wbuf + (bs - wstart), be - bs);
 		drfs_block_key(keybuf[n], b);
 		drfs_block_encode(&rec, recbuf[n]);
 		keys[n] = keybuf[n];
@@ -673,11 +743,11 @@ static int write_stripe(struct drfs_fs *fs, struct sio *s, const char *src,
 				if (!nb) {
 					ret = -ENOMEM;
 				} else {
+					/* (s->rd0 still says where the
+					 * bytes read start) */
 					memcpy(nb + (size_t)(rb0 - s->b0) *
 							       DRFS_BLOCK,
 					       s->buf, s->got);
-					s->got += (size_t)(rb0 - s->b0) *
-						  DRFS_BLOCK;
 					free(s->buf);
 					s->buf = nb;
 				}
@@ -831,6 +901,9 @@ static int record_stripes(struct drfs_fs *fs, uint64_t ino, uint64_t first,
 	return ret == -ENOENT ? 0 : drfs_ret(fs, ret);
 }
 
+static int write_pieces(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
+			const struct drfs_wext *x, bool *marked);
+
 static int write_do(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 		    const char *buf, size_t len, int64_t mtime_ns)
 {
@@ -943,8 +1016,11 @@ static int write_do(struct drfs_fs *fs, uint64_t ino, uint64_t off,
 				if (r < 0 && ret == 0)
 					ret = r;
 			} else if (ret == 0 && s->oid[0]) {
-				ret = write_stripe(
-					fs, s, buf + (a0 + s->o0 - off), &wa);
+				/* partial blocks: by 4 KiB piece */
+				struct drfs_wext x = {off, len, buf};
+
+				ret = write_pieces(fs, ino, s->stripe, &x,
+						   &s->marked);
 			}
 			marks[i] = s->marked;
 			sio_release(s);
@@ -974,9 +1050,12 @@ int drfs_write(struct drfs_fs *fs, uint64_t ino, uint64_t off, const char *buf,
 /*
  * One stripe's part of a scattered write: the blocks the extents touch,
  * each with its own 64 KiB slot.  A block the extents cover whole is
- * written blind; a partial one is read (with its record) and verified
- * first, then the op is guarded by the object version that read saw, as
- * a partial block of drfs_write is.
+ * written blind.  For a partial one the record is read, with the old
+ * bytes of the 4 KiB pieces that keep some (drfs_block_plan; a first
+ * guess, then what the record says), verified; only the pieces that
+ * change are written, with the record, and the op is guarded by the
+ * object version that read saw, as a partial block of drfs_write is.  A
+ * 4 KiB write at a 4 KiB boundary so reads 144 bytes and writes 4 KiB.
  */
 struct xst {
 	uint64_t stripe;
@@ -987,7 +1066,10 @@ struct xst {
 	unsigned nb; /* dirty blocks */
 	uint32_t blk[DRFS_BLOCKS_PER_STRIPE]; /* their numbers, ascending */
 	uint32_t cov[DRFS_BLOCKS_PER_STRIPE]; /* bytes covered, by slot */
+	uint32_t pcov[DRFS_BLOCKS_PER_STRIPE][DRFS_PIECES]; /* ... by piece */
 	uint32_t dend[DRFS_BLOCKS_PER_STRIPE]; /* end of dirty bytes, by slot */
+	uint16_t rmask[DRFS_BLOCKS_PER_STRIPE]; /* pieces to read, by slot */
+	uint32_t rd0[DRFS_BLOCKS_PER_STRIPE], rd1[DRFS_BLOCKS_PER_STRIPE];
 	bool partial; /* some block needs its old bytes */
 	char *buf; /* nb slots of DRFS_BLOCK */
 	/* the read */
@@ -998,7 +1080,11 @@ struct xst {
 	int prval_keys, prval_x;
 	size_t got[DRFS_BLOCKS_PER_STRIPE];
 	int prval[DRFS_BLOCKS_PER_STRIPE];
-	uint32_t oldlen[DRFS_BLOCKS_PER_STRIPE]; /* stored length, by slot */
+	/* the plan, by slot (drfs_block_plan) */
+	struct drfs_block orec[DRFS_BLOCKS_PER_STRIPE];
+	bool ohave[DRFS_BLOCKS_PER_STRIPE]; /* orec is a record read */
+	uint32_t newlen[DRFS_BLOCKS_PER_STRIPE];
+	uint16_t wmask[DRFS_BLOCKS_PER_STRIPE];
 	uint64_t ver, osize;
 	bool exists;
 	/* the write */
@@ -1050,7 +1136,22 @@ static int xst_init(struct xst *s, uint64_t ino, uint64_t stripe,
 					slot[b] = 0;
 				} else {
 					int k = slot[b];
+					uint64_t bs = be - DRFS_BLOCK;
 
+					for (uint64_t u = p; u < q;) {
+						uint32_t pi =
+							(uint32_t)((u - bs) /
+								   DRFS_PIECE);
+						uint64_t pe =
+							bs +
+							(uint64_t)(pi + 1) *
+								DRFS_PIECE;
+						uint64_t v = q < pe ? q : pe;
+
+						s->pcov[k][pi] +=
+							(uint32_t)(v - u);
+						u = v;
+					}
 					s->cov[k] += (uint32_t)(q - p);
 					if (q - (be - DRFS_BLOCK) > s->dend[k])
 						s->dend[k] =
@@ -1068,9 +1169,14 @@ static int xst_init(struct xst *s, uint64_t ino, uint64_t stripe,
 					s->blk[s->nb++] = b;
 				}
 	}
-	for (unsigned k = 0; k < s->nb; k++)
+	for (unsigned k = 0; k < s->nb; k++) {
 		if (s->cov[k] < DRFS_BLOCK)
 			s->partial = true;
+		/* first guess: the pieces written in part */
+		for (unsigned i = 0; i < DRFS_PIECES; i++)
+			if (s->pcov[k][i] && s->pcov[k][i] < DRFS_PIECE)
+				s->rmask[k] |= (uint16_t)(1u << i);
+	}
 	s->buf = calloc(s->nb ? s->nb : 1, DRFS_BLOCK);
 	return s->buf ? 0 : -ENOMEM;
 }
@@ -1093,11 +1199,26 @@ static int xst_read_submit(struct drfs_fs *fs, struct xst *s)
 	else
 		drfs_rd_stat(s->rop, &s->osize, &s->prval_x); /* version */
 	for (unsigned k = 0; k < s->nb; k++) {
+		char *slot = s->buf + (size_t)k * DRFS_BLOCK;
+
 		if (s->cov[k] == DRFS_BLOCK)
 			continue;
-		drfs_rd_read(s->rop, (uint64_t)s->blk[k] * DRFS_BLOCK,
-			     DRFS_BLOCK, s->buf + (size_t)k * DRFS_BLOCK,
-			     &s->got[k], &s->prval[k]);
+		s->rd0[k] = s->rd1[k] = 0;
+		s->got[k] = 0;
+		if (s->rmask[k]) { /* one extent: first to last piece */
+			unsigned lo = (unsigned)__builtin_ctz(s->rmask[k]);
+			unsigned hi =
+				32u - (unsigned)__builtin_clz(s->rmask[k]);
+
+			s->rd0[k] = lo * DRFS_PIECE;
+			s->rd1[k] = hi * DRFS_PIECE;
+			memset(slot + s->rd0[k], 0, s->rd1[k] - s->rd0[k]);
+			drfs_rd_read(s->rop,
+				     (uint64_t)s->blk[k] * DRFS_BLOCK +
+					     s->rd0[k],
+				     s->rd1[k] - s->rd0[k], slot + s->rd0[k],
+				     &s->got[k], &s->prval[k]);
+		}
 		drfs_block_key(keybuf[n], s->blk[k]);
 		keys[n] = keybuf[n];
 		klens[n] = strlen(keybuf[n]);
@@ -1119,21 +1240,65 @@ static int xst_slot(const struct xst *s, uint32_t b)
 }
 
 /*
- * Wait for the read, verify the old blocks (zeros beyond their stored
- * length, and for holes).  0, 1 (read again), or -errno.
+ * Plan each slot's write from the records read (drfs_block_plan), verify
+ * the old pieces it keeps and zero the slot beyond the old length.  0, 1
+ * (the record wants old bytes not read yet: read again, more), or -EIO.
+ */
+static int xst_plan(struct drfs_fs *fs, struct xst *s)
+{
+	bool more = false;
+
+	for (unsigned k = 0; k < s->nb; k++) {
+		char *slot = s->buf + (size_t)k * DRFS_BLOCK;
+		const struct drfs_block *old = s->ohave[k] ? &s->orec[k] : NULL;
+		uint32_t oldlen = old ? old->len : 0;
+		uint32_t h0 = s->rd0[k], h1 = s->rd0[k] + (uint32_t)s->got[k];
+		uint16_t need;
+		int ret = 0;
+
+		if (s->cov[k] == DRFS_BLOCK) {
+			s->newlen[k] = DRFS_BLOCK;
+			s->wmask[k] = 0xffff;
+			continue;
+		}
+		drfs_block_plan(old, s->pcov[k], s->dend[k], &s->newlen[k],
+				&s->wmask[k], &need);
+		if (need & ~s->rmask[k]) {
+			s->rmask[k] |= need;
+			more = true;
+			continue;
+		}
+		if (need && old->v1)
+			ret = drfs_block_check(old, slot, h0, h1, 0, oldlen);
+		for (unsigned i = 0;
+		     need && !old->v1 && i < DRFS_PIECES && ret == 0; i++)
+			if (need & (1u << i))
+				ret = drfs_block_check(old, slot, h0, h1,
+						       i * DRFS_PIECE,
+						       i * DRFS_PIECE + 1);
+		if (ret < 0) {
+			log_mismatch(fs, s->oid, s->blk[k], oldlen);
+			return -EIO;
+		}
+		memset(slot + oldlen, 0, DRFS_BLOCK - oldlen);
+	}
+	return more ? 1 : 0;
+}
+
+/*
+ * Wait for the read, take the records, plan and verify (xst_plan).  0, 1
+ * (read again), or -errno.
  */
 static int xst_read_finish(struct drfs_fs *fs, struct xst *s, uint64_t ino)
 {
 	char *k, *v;
 	size_t kl, vl;
-	bool have[DRFS_BLOCKS_PER_STRIPE] = {false};
-	struct drfs_block rec[DRFS_BLOCKS_PER_STRIPE];
 	int ret;
 
 	s->exists = true; /* blind: we did not look */
-	memset(s->oldlen, 0, sizeof(s->oldlen));
+	memset(s->ohave, 0, sizeof(s->ohave));
 	if (!s->c)
-		return 0;
+		return xst_plan(fs, s);
 	ret = drfs_aio_wait(s->c, &s->ver);
 	if (ret == -ENOENT && s->stripe > 0) {
 		if (s->marked) {
@@ -1155,7 +1320,7 @@ static int xst_read_finish(struct drfs_fs *fs, struct xst *s, uint64_t ino)
 		s->exists = false;
 		for (unsigned i = 0; i < s->nb; i++)
 			memset(s->buf + (size_t)i * DRFS_BLOCK, 0, DRFS_BLOCK);
-		return 0;
+		return xst_plan(fs, s);
 	}
 	if (ret < 0)
 		return ret;
@@ -1177,38 +1342,18 @@ static int xst_read_finish(struct drfs_fs *fs, struct xst *s, uint64_t ino)
 	while (s->keys_it &&
 	       drfs_omap_next(s->keys_it, &k, &v, &kl, &vl) == 0 && k) {
 		unsigned long b;
+		int slot;
 
 		if (kl != 10 || strncmp(k, "b.", 2))
 			continue;
 		b = strtoul(k + 2, NULL, 16);
-		if (b >= DRFS_BLOCKS_PER_STRIPE ||
-		    drfs_block_decode(v, vl, &rec[b]) < 0 ||
-		    rec[b].len > DRFS_BLOCK)
+		slot = b < DRFS_BLOCKS_PER_STRIPE ? xst_slot(s, (uint32_t)b)
+						  : -1;
+		if (slot < 0 || drfs_block_decode(v, vl, &s->orec[slot]) < 0)
 			return -EIO;
-		have[b] = true;
+		s->ohave[slot] = true;
 	}
-	for (unsigned i = 0; i < s->nb; i++) {
-		uint32_t b = s->blk[i];
-		char *p = s->buf + (size_t)i * DRFS_BLOCK;
-
-		if (s->cov[i] == DRFS_BLOCK)
-			continue;
-		if (!have[b]) {
-			memset(p, 0, DRFS_BLOCK); /* hole */
-			continue;
-		}
-		if (s->got[i] < rec[b].len ||
-		    drfs_hash(p, rec[b].len) != rec[b].hash) {
-			drfs_stat_add(fs, DRFS_ST_CSUM_ERR, 1);
-			drfs_err("checksum mismatch in object %s block %u "
-				 "(offset %u, %u bytes): returning EIO",
-				 s->oid, b, b * DRFS_BLOCK, rec[b].len);
-			return -EIO;
-		}
-		memset(p + rec[b].len, 0, DRFS_BLOCK - rec[b].len);
-		s->oldlen[i] = rec[b].len;
-	}
-	return 0;
+	return xst_plan(fs, s);
 }
 
 /* Merge the extents into the slots and build the guarded write. */
@@ -1247,12 +1392,33 @@ static void xst_build(struct xst *s)
 	if (s->stripe > 0 && s->exists && s->marked)
 		drfs_op_assert_exists(s->wop);
 	for (unsigned i = 0; i < s->nb; i++) {
-		uint32_t len =
-			s->dend[i] > s->oldlen[i] ? s->dend[i] : s->oldlen[i];
 		const char *p = s->buf + (size_t)i * DRFS_BLOCK;
-		struct drfs_block rec = {len, drfs_hash(p, len)};
+		uint64_t bo = (uint64_t)s->blk[i] * DRFS_BLOCK;
+		uint32_t len = s->newlen[i];
+		struct drfs_block rec;
 
-		drfs_op_write(s->wop, p, len, (uint64_t)s->blk[i] * DRFS_BLOCK);
+		/* the pieces that change, in runs */
+		for (unsigned j = 0; j < DRFS_PIECES;) {
+			unsigned e = j;
+			uint32_t w0 = j * DRFS_PIECE, w1;
+
+			if (!(s->wmask[i] & (1u << j))) {
+				j++;
+				continue;
+			}
+			while (e < DRFS_PIECES && (s->wmask[i] & (1u << e)))
+				e++;
+			w1 = e * DRFS_PIECE < len ? e * DRFS_PIECE : len;
+			drfs_op_write(s->wop, p + w0, w1 - w0, bo + w0);
+			j = e;
+		}
+		if (s->ohave[i] && !s->orec[i].v1 && s->cov[i] < DRFS_BLOCK) {
+			/* the old record, with the pieces written hashed */
+			rec = s->orec[i];
+			drfs_block_rehash(&rec, p, len, s->wmask[i]);
+		} else { /* all of it is in the slot */
+			drfs_block_make(&rec, p, len);
+		}
 		drfs_block_key(keybuf[i], s->blk[i]);
 		drfs_block_encode(&rec, recbuf[i]);
 		keys[i] = keybuf[i];
@@ -1301,6 +1467,24 @@ static int xst_write_sync(struct drfs_fs *fs, struct xst *s, uint64_t ino)
 			return ret;
 		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 	}
+}
+
+/* Stripe @stripe >= 1's part of extent @x, alone (drfs_write's partial
+ * stripes); *marked as for write_stripe. */
+static int write_pieces(struct drfs_fs *fs, uint64_t ino, uint64_t stripe,
+			const struct drfs_wext *x, bool *marked)
+{
+	struct xst s;
+	int ret = xst_init(&s, ino, stripe, x, 1);
+
+	if (ret == 0) {
+		s.marked = *marked;
+		ret = xst_write_sync(fs, &s, ino);
+		*marked = s.marked;
+	}
+	xst_release(&s);
+	free(s.buf);
+	return ret;
 }
 
 #define XST_INFLIGHT 8 /* stripes in flight at once (4 MiB of slots each) */
@@ -1569,8 +1753,7 @@ static int trim_do(struct drfs_fs *fs, uint64_t ino, uint64_t old_size,
 					sio_release(&s);
 					return ret;
 				}
-				rec.len = boff;
-				rec.hash = drfs_hash(s.buf, boff);
+				drfs_block_make(&rec, s.buf, boff);
 				drfs_block_key(key, b);
 				drfs_block_encode(&rec, val);
 				drfs_op_set(s.wop, key, val, sizeof(val));
@@ -1948,9 +2131,10 @@ int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
 	 * recorded object that was lost is made anew in full, which loses
 	 * nothing.) */
 	for (unsigned b = 0; b < DRFS_BLOCKS_PER_STRIPE; b++) {
-		struct drfs_block rec = {
-			DRFS_BLOCK,
-			drfs_hash(o->buf + (size_t)b * DRFS_BLOCK, DRFS_BLOCK)};
+		struct drfs_block rec;
+
+		drfs_block_make(&rec, o->buf + (size_t)b * DRFS_BLOCK,
+				DRFS_BLOCK);
 
 		drfs_block_key(keybuf[b], b);
 		drfs_block_encode(&rec, recbuf[b]);

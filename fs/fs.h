@@ -32,7 +32,12 @@
 #include "codec.h"
 #include "layout.h"
 
-#define DRFS_FORMAT 1
+/*
+ * Format versions: 1, one checksum per 64 KiB block; 2, one per 4 KiB
+ * piece (codec.h).  This datarootfs reads both; the first mount raises a
+ * format-1 filesystem to 2 (drfs_format_upgrade).
+ */
+#define DRFS_FORMAT 2
 #define DRFS_MAGIC "datarootfs"
 #define DRFS_DEFAULT_POOL "datarootfs"
 #define DRFS_DEFAULT_FS "dataroot"
@@ -217,6 +222,13 @@ int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,
 	      size_t errlen);
 /* Read and check the superblock into fs->sb. */
 int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen);
+/*
+ * Before a daemon serves: raise a format-1 filesystem to DRFS_FORMAT, as
+ * it is about to store records a daemon of format 1 cannot read.  Refused
+ * (-EBUSY, with @err) while another node runs such a daemon.  Tools that
+ * only read (fsck, status) leave the format as it is.
+ */
+int drfs_format_upgrade(struct drfs_fs *fs, char *err, size_t errlen);
 
 /*
  * Purge every node's localcache: bump the superblock's purge epoch and

@@ -5,8 +5,9 @@
  * inode object itself (so a small file is one object: attributes, data and
  * checksums change in one compound op), stripe n >= 1 in object
  * "i.<ino>.<n>".  Each stripe is checksummed per DRFS_BLOCK bytes: the omap
- * key "b.<block index in stripe>" holds the stored length and XXH3-64 of
- * that block.  A block with no key is a hole and reads as zeros.
+ * key "b.<block index in stripe>" holds the stored length of that block and
+ * an XXH3-64 of each DRFS_PIECE of it (codec.h).  A block with no key is a
+ * hole and reads as zeros.
  *
  * Stripe records: the inode object's omap key "s.<stripe, 16 hex>" says
  * that stripe object n >= 1 was written (it exists).  A stripe object

@@ -1563,9 +1563,10 @@ static int session_put(struct drfs_fs *fs, bool first)
 	rados_write_op_t op = drfs_wop_new();
 	int64_t sent = mono_ns(); /* before the expiry is computed */
 
-	n = snprintf(val, sizeof(val), "%" PRId64 " %s datarootfs-%s",
+	/* "/f<format>": what this daemon stores (drfs_format_upgrade) */
+	n = snprintf(val, sizeof(val), "%" PRId64 " %s datarootfs-%s/f%u",
 		     drfs_now_ns() + (int64_t)DRFS_LEASE * 1000000000, fs->addr,
-		     DRFS_VERSION);
+		     DRFS_VERSION, DRFS_FORMAT);
 	drfs_op_create(op, false);
 	if (!first) /* still ours? (absent or changed: we were fenced) */
 		drfs_op_cmp(op, fs->node, fs->session_val, fs->session_vlen,

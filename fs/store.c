@@ -19,6 +19,7 @@
 
 #include "fs.h"
 #include "internal.h"
+#include "lock.h"
 #include "log.h"
 
 #define INO_BATCH 1024
@@ -345,6 +346,84 @@ int drfs_sb_load(struct drfs_fs *fs, char *err, size_t errlen)
 		ret = -EPROTO;
 	}
 	return ret;
+}
+
+/* ---- format upgrade ---- */
+
+struct old_nodes {
+	const char *self;
+	int64_t now;
+	int n;
+	char first[160];
+};
+
+/* The format a node's session says its daemon stores ("datarootfs-<ver>
+ * /f<format>"; none before format 2). */
+static unsigned session_format(const char *info)
+{
+	const char *f = strstr(info, "/f");
+
+	return f ? (unsigned)strtoul(f + 2, NULL, 10) : 1;
+}
+
+static void old_node(void *ctx, const char *node, const char *addr,
+		     int64_t expire_ns, const char *info)
+{
+	struct old_nodes *o = ctx;
+
+	if (!strcmp(node, o->self) || expire_ns <= o->now ||
+	    session_format(info) >= DRFS_FORMAT)
+		return;
+	if (o->n++ == 0)
+		snprintf(o->first, sizeof(o->first), "%s at %s (%s)", node,
+			 addr, info);
+}
+
+int drfs_format_upgrade(struct drfs_fs *fs, char *err, size_t errlen)
+{
+	char want[16], to[16];
+	struct old_nodes o = {fs->node, drfs_now_ns(), 0, ""};
+	rados_write_op_t op;
+	int pr = 0, ret;
+
+	if (fs->sb.format >= DRFS_FORMAT)
+		return 0;
+	ret = drfs_sessions_list(fs, old_node, &o);
+	if (ret < 0) {
+		drfs_seterr(err, errlen, "cannot list the nodes of '%s': %s",
+			    fs->fsname, strerror(-ret));
+		return ret;
+	}
+	if (o.n) {
+		drfs_seterr(err, errlen,
+			    "filesystem '%s' has format version %u and %d "
+			    "node(s) mount it with a datarootfs that cannot "
+			    "read format %u, first %s: upgrade or unmount "
+			    "them, then mount here",
+			    fs->fsname, fs->sb.format, o.n, DRFS_FORMAT,
+			    o.first);
+		return -EBUSY;
+	}
+	snprintf(want, sizeof(want), "%u", fs->sb.format);
+	snprintf(to, sizeof(to), "%u", DRFS_FORMAT);
+	op = drfs_wop_new();
+	drfs_op_assert_exists(op);
+	drfs_op_cmp(op, "format", want, strlen(want), &pr);
+	drfs_op_set(op, "format", to, strlen(to));
+	ret = drfs_wop(fs, "sb", op, 0);
+	drfs_wop_free(op);
+	if (ret == -ECANCELED) /* raised meanwhile (or changed): look again */
+		return drfs_sb_load(fs, err, errlen);
+	if (ret < 0) {
+		drfs_seterr(err, errlen,
+			    "cannot raise the format of '%s' to %u: %s",
+			    fs->fsname, DRFS_FORMAT, strerror(-ret));
+		return ret;
+	}
+	drfs_info("filesystem '%s': format version %u raised to %u", fs->fsname,
+		  fs->sb.format, DRFS_FORMAT);
+	fs->sb.format = DRFS_FORMAT;
+	return 0;
 }
 
 int drfs_mkfs(struct drfs_fs *fs, const struct drfs_mkfs_opts *o, char *err,

@@ -5,7 +5,7 @@
 mkfs_fs
 ok "mkfs refuses to overwrite an existing filesystem" \
 	bash -c "! $DATAROOTCTL -c $CEPH_CONF -n $T_FS mkfs 2>$T_DIR/e && grep -q 'already exists' $T_DIR/e"
-ok "status shows the filesystem" bash -c "$DATAROOTCTL -c $CEPH_CONF -n $T_FS status | grep -q 'format *1'"
+ok "status shows the filesystem" bash -c "$DATAROOTCTL -c $CEPH_CONF -n $T_FS status | grep -q 'format *2'"
 
 N1=$T_DIR/node1 N2=$T_DIR/node2
 ok "mount node1" mount_fs "$N1"
@@ -78,14 +78,32 @@ check_eq "unknown cephx user: exit 1" 1 "$rc"
 contains "unknown cephx user: says authentication/keyring" 'auth|keyring|ermission' "$out"
 
 # a filesystem made by a newer datarootfs: refused, nothing changed
-rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" setomapval sb format 2
+SB() { rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" "$@"; }
+SB setomapval sb format 3
 out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF "$T_FS" "$M" 2>&1); rc=$?
 check_eq "newer format: mount exits 1" 1 "$rc"
-check_eq "newer format: one clear line" "datarootfs: filesystem '$T_FS' has format version 2; this datarootfs supports up to 1 (upgrade it)" "$out"
+check_eq "newer format: one clear line" "datarootfs: filesystem '$T_FS' has format version 3; this datarootfs supports up to 2 (upgrade it)" "$out"
 out=$(ctl fsck 2>&1); rc=$?
 check_eq "newer format: fsck refuses (operational error, 8)" 8 "$rc"
-check_eq "newer format: the superblock is unchanged" 2 "$(rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" getomapval sb format - 2>/dev/null)"
-rados -c "$CEPH_CONF" -p datarootfs -N "$T_FS" setomapval sb format 1
+check_eq "newer format: the superblock is unchanged" 3 "$(SB getomapval sb format - 2>/dev/null)"
+
+# format 1 (one checksum per block): raised to 2 by the first mount, but
+# not while a node whose datarootfs reads only format 1 mounts it
+SB setomapval sb format 1
+old=00000000-0000-4000-8000-00000000beef
+SB setomapval sessions "$old" "$(( $(date +%s) + 3600 ))000000000 127.0.0.1:0/7 datarootfs-0.3.0"
+out=$("$DATAROOTFS" -f -o conf=$CEPH_CONF "$T_FS" "$M" 2>&1); rc=$?
+check_eq "format 1, an old node mounted: mount exits 1" 1 "$rc"
+contains "format 1, an old node mounted: says which and what to do" \
+	"format version 1 and 1 node\(s\) mount it with a datarootfs that cannot read format 2, first $old at 127.0.0.1:0/7 \(datarootfs-0.3.0\): upgrade or unmount them" "$out"
+check_eq "format 1, an old node mounted: the format is unchanged" 1 "$(SB getomapval sb format - 2>/dev/null)"
+ok "fsck reads a format-1 filesystem" ctl fsck
+SB rmomapkey sessions "$old"
+ok "format 1, no old node: mounted" mount_fs "$M"
+check_eq "format 1, no old node: raised to 2" 2 "$(SB getomapval sb format - 2>/dev/null)"
+contains "format 1, no old node: logged" "format version 1 raised to 2" "$(cat "$T_DIR/daemon.$(basename "$M").log")"
+contains "the node's session says it stores format 2" "datarootfs-[^ ]*/f2" "$(ctl status 2>&1)"
+umount_fs "$M"
 
 ok "no mount left behind" bash -c "! grep -q ' $M ' /proc/mounts"
 
