@@ -164,9 +164,9 @@ one 1 "no key for client\.admin in keyring /nonexistent" "status: missing keyrin
 check_eq "pool, cluster and credential errors changed nothing" "$before" "$(state)"
 
 # --- a filesystem made by a newer datarootfs ---
-R setomapval sb format 2
+R setomapval sb format 3
 before=$(state)
-msg="filesystem '$T_FS' has format version 2; this datarootfs supports up to 1 \(upgrade it\)"
+msg="filesystem '$T_FS' has format version 3; this datarootfs supports up to 2 \(upgrade it\)"
 for cmd in status fsck "fsck --repair --offline" "purge --cache" "purge --temp --older-than 1d" \
 	"purge --localcache" recover; do
 	code=1
@@ -176,7 +176,7 @@ for cmd in status fsck "fsck --repair --offline" "purge --cache" "purge --temp -
 done
 one 1 "a filesystem '$T_FS' already exists" "mkfs: newer format: refused, exit 1" "${G[@]}" mkfs
 check_eq "newer format: nothing changed" "$before" "$(state)"
-R setomapval sb format 1
+R setomapval sb format 2
 
 check_eq "at last, the stale intent is still there for a real recover" 1 \
 	"$("$DATAROOTCTL" "${G[@]}" recover 2>/dev/null | grep -c '^1 rename intent')"
