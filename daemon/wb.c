@@ -679,8 +679,15 @@ out:
 /* Show buffered writes in @a: the size they reach, their mtime. */
 void drfsd_wb_apply(struct dnode *n, struct drfs_attr *a)
 {
+	uint64_t ws_end;
+
 	pthread_mutex_lock(&n->lock);
-	if (n->wb.len || n->wb.x.n || n->wb.xf_busy) {
+	/* (a stream's stripes may wait for their size raise, and other
+	 * nodes hear of the raises at its sync) */
+	ws_end = n->wb.ws ? drfs_ws_end(n->wb.ws) : 0;
+	if (n->wb.len || n->wb.x.n || n->wb.xf_busy || ws_end) {
+		if (ws_end > a->size)
+			a->size = ws_end;
 		if (n->wb.len && n->wb.off + n->wb.len > a->size)
 			a->size = n->wb.off + n->wb.len;
 		if (wp_end(&n->wb.x) > a->size)

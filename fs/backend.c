@@ -597,7 +597,7 @@ int drfs_aio_remove(struct drfs_fs *fs, const char *oid, struct drfs_aio **out)
 	return ret < 0 ? aio_unsent(fs, out, ret) : 0;
 }
 
-int drfs_aio_wait(struct drfs_aio *a, uint64_t *ver)
+static int aio_wait(struct drfs_aio *a, uint64_t *ver, bool announce)
 {
 	if (!a->waited) {
 		int ret;
@@ -605,8 +605,9 @@ int drfs_aio_wait(struct drfs_aio *a, uint64_t *ver)
 		rados_aio_wait_for_complete(a->c);
 		ret = rados_aio_get_return_value(a->c);
 		a->ver = rados_aio_get_version(a->c);
-		a->ret = a->kind == AIO_READ ? drfs_ret(a->fs, ret)
-					     : landed(a->fs, a->oid, ret);
+		a->ret = a->kind == AIO_READ || !announce
+				 ? drfs_ret(a->fs, ret)
+				 : landed(a->fs, a->oid, ret);
 		if (a->kind == AIO_WRITE && ret < 0)
 			a->ver = 0; /* did not land */
 		a->waited = true;
@@ -614,6 +615,16 @@ int drfs_aio_wait(struct drfs_aio *a, uint64_t *ver)
 	if (ver)
 		*ver = a->ver;
 	return a->ret;
+}
+
+int drfs_aio_wait(struct drfs_aio *a, uint64_t *ver)
+{
+	return aio_wait(a, ver, true);
+}
+
+int drfs_aio_wait_unannounced(struct drfs_aio *a, uint64_t *ver)
+{
+	return aio_wait(a, ver, false);
 }
 
 void drfs_aio_release(struct drfs_aio *a)

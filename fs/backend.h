@@ -145,6 +145,12 @@ int drfs_aio_write(struct drfs_fs *fs, const char *oid, rados_write_op_t op,
 		   int flags, drfs_aio_fn cb, void *arg, struct drfs_aio **out);
 int drfs_aio_remove(struct drfs_fs *fs, const char *oid, struct drfs_aio **out);
 int drfs_aio_wait(struct drfs_aio *a, uint64_t *ver);
+/*
+ * drfs_aio_wait() without the announcement, for a writer that announces
+ * the inode itself (drfs_inval_note) before anyone is told the change
+ * is done: the stream's size raises, announced once at its sync.
+ */
+int drfs_aio_wait_unannounced(struct drfs_aio *a, uint64_t *ver);
 void drfs_aio_release(struct drfs_aio *a);
 
 /* ---- omap listings ---- */

@@ -1880,18 +1880,30 @@ struct wsop {
 	rados_write_op_t wop;
 	struct drfs_aio *c;
 	bool done; /* protected by ws->lock */
-	struct wsop *next; /* submitted, not reaped; ws->lock */
+	struct wsop *next; /* in ws->ops (ws->lock) or in ws->pend */
 };
 
 struct drfs_wstream {
 	struct drfs_fs *fs;
 	uint64_t ino;
-	unsigned depth; /* at most this many stripes in flight */
-	pthread_mutex_t lock; /* protects ops, inflight; taken by callbacks */
+	unsigned depth; /* at most this many stripes queued or in flight */
+	pthread_mutex_t lock; /* protects ops, inflight, events, cdone */
 	pthread_cond_t cond;
 	struct wsop *ops;
 	unsigned inflight; /* submitted and not completed */
+	uint64_t events; /* completions so far (a waiter's wake-up) */
+	bool cdone; /* the size raise in flight completed */
 	/* The rest belongs to the stream's (serialised) caller. */
+	struct wsop *pend, **pend_tail; /* FIFO: waiting for the size */
+	unsigned npend;
+	uint64_t want; /* the end of everything handed to us */
+	int64_t mtime_ns; /* the newest the caller gave */
+	struct drfs_aio *cc; /* the size raise in flight, or NULL */
+	rados_write_op_t cwop;
+	char cabuf[DRFS_ATTR_LEN]; /* its attributes */
+	uint64_t csize; /* the size it sets */
+	size_t crec; /* the first crec of unrec ride in it */
+	bool unannounced; /* a raise landed that nobody was told of */
 	uint64_t raised; /* the size is known to be at least this */
 	bool have_a; /* raw_a/ver: the inode as our last op left it */
 	char raw_a[DRFS_ATTR_LEN];
@@ -1909,6 +1921,18 @@ static void ws_complete(void *arg)
 	pthread_mutex_lock(&ws->lock);
 	o->done = true;
 	ws->inflight--;
+	ws->events++;
+	pthread_cond_broadcast(&ws->cond);
+	pthread_mutex_unlock(&ws->lock);
+}
+
+static void ws_ccomplete(void *arg)
+{
+	struct drfs_wstream *ws = arg;
+
+	pthread_mutex_lock(&ws->lock);
+	ws->cdone = true;
+	ws->events++;
 	pthread_cond_broadcast(&ws->cond);
 	pthread_mutex_unlock(&ws->lock);
 }
@@ -1923,6 +1947,7 @@ int drfs_ws_new(struct drfs_fs *fs, uint64_t ino, unsigned depth,
 	ws->fs = fs;
 	ws->ino = ino;
 	ws->depth = depth ? depth : 1;
+	ws->pend_tail = &ws->pend;
 	pthread_mutex_init(&ws->lock, NULL);
 	pthread_cond_init(&ws->cond, NULL);
 	*out = ws;
@@ -1933,6 +1958,14 @@ static void ws_note_err(struct drfs_wstream *ws, int ret)
 {
 	if (ret < 0 && !ws->err)
 		ws->err = ret;
+}
+
+static void wsop_free(struct wsop *o)
+{
+	drfs_aio_release(o->c);
+	drfs_wop_free(o->wop);
+	drfs_sbuf_put(o->buf, o->cap);
+	free(o);
 }
 
 /* Release completed ops (all of them with @wait); note results. */
@@ -1966,10 +1999,7 @@ static void ws_reap(struct drfs_wstream *ws, bool wait)
 		} else if (ws->nunrec < ws->capunrec) {
 			ws->unrec[ws->nunrec++] = o->stripe;
 		}
-		drfs_aio_release(o->c);
-		drfs_wop_free(o->wop);
-		drfs_sbuf_put(o->buf, o->cap);
-		free(o);
+		wsop_free(o);
 	}
 }
 
@@ -1996,12 +2026,76 @@ static int ws_load(struct drfs_wstream *ws)
 }
 
 /*
- * Stages A and C of the stream in one guarded op on the inode object:
- * raise the size to @end (if below), set mtime = ctime = @mtime_ns and
- * record the stripes written since the last such op.  Guarded by the
- * version our last op left (no read first); a change by anyone else
- * (-ERANGE) makes us read the inode and try again.
+ * Stages A and C of the stream in one op on the inode object: raise the
+ * size to @end (if below), set mtime = ctime = @mtime_ns and record the
+ * stripes written since the last such op (ws->unrec).  Guarded by the
+ * version our last op left (no read first); a change by anyone else fails
+ * it with -ERANGE, and we read the inode and try again.  Built from what
+ * we know of the inode (ws_load first when we know nothing); *@size is
+ * the size it sets, @abuf its attributes.
  */
+static int ws_commit_op(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns,
+			char *abuf, uint64_t *size, rados_write_op_t *out)
+{
+	char tbuf[DRFS_TIMES_LEN];
+	rados_write_op_t op;
+	struct drfs_attr a;
+	uint64_t old_size;
+	int ret;
+
+	if (!ws->have_a) {
+		ret = ws_load(ws);
+		if (ret < 0)
+			return ret;
+	}
+	if (drfs_attr_decode(ws->raw_a, sizeof(ws->raw_a), &a) < 0)
+		return -EIO;
+	if (!S_ISREG(a.mode))
+		return -EISDIR;
+	if (a.flags & DRFS_IF_IMMUTABLE)
+		return -EPERM;
+	old_size = a.size;
+	op = drfs_wop_new();
+	drfs_op_assert_version(op, ws->ver);
+	if (end > a.size) {
+		drfs_op_drop_records(op, a.size, end);
+		a.size = end;
+	}
+	drfs_attr_encode(&a, abuf);
+	if (a.size != old_size)
+		drfs_op_setxattr(op, "a", abuf, DRFS_ATTR_LEN);
+	drfs_times_encode(mtime_ns, mtime_ns, tbuf);
+	drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
+	/* records go after the drop above: they are below the size */
+	for (size_t i = 0; i < ws->nunrec; i++) {
+		char key[DRFS_STRIPE_KEY_MAX], val[DRFS_STRIPE_REC_LEN];
+		uint64_t st = ws->unrec[i];
+
+		if (st * DRFS_STRIPE >= a.size)
+			continue; /* truncated meanwhile */
+		drfs_stripe_key(key, st);
+		drfs_stripe_rec_encode(st, val);
+		drfs_op_set(op, key, val, sizeof(val));
+	}
+	*size = a.size;
+	*out = op;
+	return 0;
+}
+
+/* A commit built with the first @nrec unrecorded stripes landed at @ver. */
+static void ws_landed(struct drfs_wstream *ws, const char *abuf, uint64_t size,
+		      size_t nrec, uint64_t ver)
+{
+	ws->ver = ver;
+	memcpy(ws->raw_a, abuf, sizeof(ws->raw_a));
+	ws->nunrec -= nrec;
+	memmove(ws->unrec, ws->unrec + nrec, ws->nunrec * sizeof(*ws->unrec));
+	if (size > ws->raised)
+		ws->raised = size;
+}
+
+/* A commit, waited for and announced (size, times, records: other nodes
+ * drop their copy - this is after every byte it records landed). */
 static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 {
 	char oid[DRFS_OID_MAX];
@@ -2009,55 +2103,17 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 
 	drfs_oid(oid, ws->ino, 0);
 	for (;;) {
-		char abuf[DRFS_ATTR_LEN], tbuf[DRFS_TIMES_LEN];
+		char abuf[DRFS_ATTR_LEN];
 		rados_write_op_t op;
-		struct drfs_attr a;
-		uint64_t old_size, ver;
+		size_t nrec = ws->nunrec;
+		uint64_t size, ver;
 
-		if (!ws->have_a) {
-			ret = ws_load(ws);
-			if (ret < 0)
-				return ret;
-		}
-		if (drfs_attr_decode(ws->raw_a, sizeof(ws->raw_a), &a) < 0)
-			return -EIO;
-		if (!S_ISREG(a.mode))
-			return -EISDIR;
-		if (a.flags & DRFS_IF_IMMUTABLE)
-			return -EPERM;
-		old_size = a.size;
-		op = drfs_wop_new();
-		drfs_op_assert_version(op, ws->ver);
-		if (end > a.size) {
-			drfs_op_drop_records(op, a.size, end);
-			a.size = end;
-		}
-		drfs_attr_encode(&a, abuf);
-		if (a.size != old_size)
-			drfs_op_setxattr(op, "a", abuf, sizeof(abuf));
-		drfs_times_encode(mtime_ns, mtime_ns, tbuf);
-		drfs_op_setxattr(op, "t", tbuf, sizeof(tbuf));
-		/* records go after the drop above: they are below the size */
-		for (size_t i = 0; i < ws->nunrec; i++) {
-			char key[DRFS_STRIPE_KEY_MAX], val[DRFS_STRIPE_REC_LEN];
-			uint64_t st = ws->unrec[i];
-
-			if (st * DRFS_STRIPE >= a.size)
-				continue; /* truncated meanwhile */
-			drfs_stripe_key(key, st);
-			drfs_stripe_rec_encode(st, val);
-			drfs_op_set(op, key, val, sizeof(val));
-		}
-		/* size, times, records: other nodes drop their copy (this
-		 * is after every byte it records landed) */
+		ret = ws_commit_op(ws, end, mtime_ns, abuf, &size, &op);
+		if (ret < 0)
+			return ret;
 		ret = drfs_wop_ver(ws->fs, oid, op, 0, &ver);
-		if (ver) { /* landed (ret: of the announcement) */
-			ws->ver = ver;
-			memcpy(ws->raw_a, abuf, sizeof(abuf));
-			ws->nunrec = 0;
-			if (a.size > ws->raised)
-				ws->raised = a.size;
-		}
+		if (ver) /* landed (ret: of the announcement) */
+			ws_landed(ws, abuf, size, nrec, ver);
 		drfs_wop_free(op);
 		if (ret == -ERANGE || ret == -EOVERFLOW) {
 			drfs_stat_add(ws->fs, DRFS_ST_RADOS_RETRY, 1);
@@ -2066,48 +2122,235 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 		}
 		if (ret < 0)
 			ws->have_a = false;
+		else
+			ws->unannounced =
+				false; /* (the inode, not one change) */
 		return drfs_ret(ws->fs, ret);
 	}
 }
 
-int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
-		uint64_t end, int64_t mtime_ns)
+/* Start a size raise to ws->want, with aio (at most one in flight: the
+ * next is guarded by the version this one leaves). */
+static void ws_commit_start(struct drfs_wstream *ws)
+{
+	char oid[DRFS_OID_MAX];
+	rados_write_op_t op;
+	int ret;
+
+	ret = ws_commit_op(ws, ws->want, ws->mtime_ns, ws->cabuf, &ws->csize,
+			   &op);
+	if (ret < 0) {
+		ws_note_err(ws, drfs_ret(ws->fs, ret));
+		return;
+	}
+	ws->crec = ws->nunrec;
+	pthread_mutex_lock(&ws->lock);
+	ws->cdone = false;
+	pthread_mutex_unlock(&ws->lock);
+	drfs_oid(oid, ws->ino, 0);
+	ret = drfs_aio_write(ws->fs, oid, op, 0, ws_ccomplete, ws, &ws->cc);
+	if (ret < 0) { /* not sent */
+		drfs_wop_free(op);
+		ws_note_err(ws, ret);
+		return;
+	}
+	ws->cwop = op;
+}
+
+/*
+ * The size raise in flight completed: take what it left.  It is not
+ * announced here (that would be a notify round trip per stripe in the
+ * writer's way): our own cache drops the inode now, the other nodes are
+ * told once, by drfs_ws_sync() - before the flush that makes these
+ * bytes anyone's business returns.
+ */
+static void ws_commit_finish(struct drfs_wstream *ws)
+{
+	uint64_t ver;
+	int ret = drfs_aio_wait_unannounced(ws->cc, &ver);
+
+	if (ver) {
+		ws_landed(ws, ws->cabuf, ws->csize, ws->crec, ver);
+		ws->unannounced = true;
+		if (ws->fs->mdc)
+			drfs_mdc_inval(ws->fs->mdc, ws->ino);
+	}
+	drfs_aio_release(ws->cc);
+	drfs_wop_free(ws->cwop);
+	ws->cc = NULL;
+	ws->cwop = NULL;
+	if (ret == -ERANGE || ret == -EOVERFLOW) {
+		drfs_stat_add(ws->fs, DRFS_ST_RADOS_RETRY, 1);
+		ws->have_a = false; /* read and raise again */
+	} else if (ret < 0) {
+		ws->have_a = false;
+		ws_note_err(ws, ret);
+	}
+}
+
+/* Wait for the size raise in flight (its callback has run) and take it. */
+static void ws_commit_wait(struct drfs_wstream *ws)
+{
+	pthread_mutex_lock(&ws->lock);
+	while (!ws->cdone)
+		pthread_cond_wait(&ws->cond, &ws->lock);
+	pthread_mutex_unlock(&ws->lock);
+	ws_commit_finish(ws);
+}
+
+/* Send stripe @o: data and its 64 block records in one op. */
+static void ws_submit(struct drfs_wstream *ws, struct wsop *o)
 {
 	char keybuf[DRFS_BLOCKS_PER_STRIPE][16],
 		recbuf[DRFS_BLOCKS_PER_STRIPE][DRFS_BLOCK_LEN];
 	const char *keys[DRFS_BLOCKS_PER_STRIPE], *vals[DRFS_BLOCKS_PER_STRIPE];
 	size_t kl[DRFS_BLOCKS_PER_STRIPE], vl[DRFS_BLOCKS_PER_STRIPE];
 	char oid[DRFS_OID_MAX];
-	struct wsop *o = NULL;
+	int ret;
+
+	/* A whole stripe replaces every block: no read, no guard.  (A
+	 * recorded object that was lost is made anew in full, which loses
+	 * nothing.) */
+	for (unsigned b = 0; b < DRFS_BLOCKS_PER_STRIPE; b++) {
+		struct drfs_block rec;
+
+		drfs_block_make(&rec, o->buf + (size_t)b * DRFS_BLOCK,
+				DRFS_BLOCK);
+		drfs_block_key(keybuf[b], b);
+		drfs_block_encode(&rec, recbuf[b]);
+		keys[b] = keybuf[b];
+		kl[b] = strlen(keybuf[b]);
+		vals[b] = recbuf[b];
+		vl[b] = DRFS_BLOCK_LEN;
+	}
+	o->wop = drfs_wop_new();
+	drfs_op_write(o->wop, o->buf, DRFS_STRIPE, 0);
+	drfs_op_setn(o->wop, keys, vals, kl, vl, DRFS_BLOCKS_PER_STRIPE);
+	drfs_oid(oid, ws->ino, o->stripe);
+	pthread_mutex_lock(&ws->lock);
+	ws->inflight++;
+	o->next = ws->ops;
+	ws->ops = o;
+	pthread_mutex_unlock(&ws->lock);
+	ret = drfs_aio_write(ws->fs, oid, o->wop, 0, ws_complete, o, &o->c);
+	if (ret < 0) {
+		/* not submitted: the callback never runs; undo by hand */
+		pthread_mutex_lock(&ws->lock);
+		ws->inflight--;
+		ws->ops = o->next;
+		pthread_mutex_unlock(&ws->lock);
+		ws_note_err(ws, ret);
+		wsop_free(o);
+		return;
+	}
+	drfs_stat_add(ws->fs, DRFS_ST_BYTES_WRITTEN, DRFS_STRIPE);
+}
+
+/* After an error nothing more is sent: the queued stripes are dropped
+ * (the error reaches the writer). */
+static void ws_drop_pend(struct drfs_wstream *ws)
+{
+	struct wsop *o;
+
+	while ((o = ws->pend)) {
+		ws->pend = o->next;
+		wsop_free(o);
+	}
+	ws->pend_tail = &ws->pend;
+	ws->npend = 0;
+}
+
+/*
+ * Move the stream on without waiting: reap what completed, take a size
+ * raise that completed, send every queued stripe the size now covers,
+ * and start the next raise if stripes still wait for one.
+ */
+static void ws_pump(struct drfs_wstream *ws)
+{
+	ws_reap(ws, false);
+	if (ws->cc) {
+		bool cdone;
+
+		pthread_mutex_lock(&ws->lock);
+		cdone = ws->cdone;
+		pthread_mutex_unlock(&ws->lock);
+		if (cdone)
+			ws_commit_finish(ws);
+	}
+	while (!ws->err && ws->pend &&
+	       (ws->pend->stripe + 1) * DRFS_STRIPE <= ws->raised) {
+		struct wsop *o = ws->pend;
+
+		ws->pend = o->next;
+		if (!ws->pend)
+			ws->pend_tail = &ws->pend;
+		ws->npend--;
+		ws_submit(ws, o);
+	}
+	if (!ws->err && ws->pend && !ws->cc)
+		ws_commit_start(ws);
+	if (ws->err)
+		ws_drop_pend(ws);
+}
+
+/* Pump until @done(ws) holds (checked under ws->lock) or an error
+ * stops it, waiting for completions in between. */
+static void ws_pump_until(struct drfs_wstream *ws,
+			  bool (*done)(const struct drfs_wstream *ws))
+{
+	for (;;) {
+		uint64_t ev;
+
+		pthread_mutex_lock(&ws->lock);
+		ev = ws->events;
+		pthread_mutex_unlock(&ws->lock);
+		ws_pump(ws);
+		if (ws->err)
+			return;
+		pthread_mutex_lock(&ws->lock);
+		if (done(ws)) {
+			pthread_mutex_unlock(&ws->lock);
+			return;
+		}
+		/* something is in flight (the pump sent or raised what it
+		 * could), so a completion will come */
+		while (ws->events == ev)
+			pthread_cond_wait(&ws->cond, &ws->lock);
+		pthread_mutex_unlock(&ws->lock);
+	}
+}
+
+static bool ws_has_slot(const struct drfs_wstream *ws)
+{
+	return ws->inflight + ws->npend < ws->depth;
+}
+
+static bool ws_drained(const struct drfs_wstream *ws)
+{
+	return !ws->pend && !ws->cc;
+}
+
+int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
+		uint64_t end, int64_t mtime_ns)
+{
+	struct wsop *o;
 	int ret;
 
 	if (stripe == 0 || end < (stripe + 1) * DRFS_STRIPE) {
 		ret = -EINVAL;
 		goto fail;
 	}
-	ws_reap(ws, false);
+	/* Bounded: wait for a slot (our own callbacks free them). */
+	ws_pump_until(ws, ws_has_slot);
 	if (ws->err) {
 		ret = ws->err;
 		goto fail;
 	}
-	/* Stage A before the data (fs.h: never bytes beyond the size);
-	 * the records of what completed meanwhile ride along. */
-	if (ws->raised < (stripe + 1) * DRFS_STRIPE) {
-		ret = ws_commit(ws, end, mtime_ns);
-		if (ret < 0)
-			goto fail;
-	}
-	/* Bounded: wait for a slot (our own callbacks free them). */
-	pthread_mutex_lock(&ws->lock);
-	while (ws->inflight >= ws->depth)
-		pthread_cond_wait(&ws->cond, &ws->lock);
-	pthread_mutex_unlock(&ws->lock);
-	ws_reap(ws, false);
-	if (ws->nunrec + ws->depth + 1 > ws->capunrec) {
+	if (ws->nunrec + ws->npend + ws->depth + 1 > ws->capunrec) {
 		size_t ncap = ws->capunrec ? ws->capunrec * 2 : 16;
 		uint64_t *nu;
 
-		while (ncap < ws->nunrec + ws->depth + 1)
+		while (ncap < ws->nunrec + ws->npend + ws->depth + 1)
 			ncap *= 2;
 		nu = realloc(ws->unrec, ncap * sizeof(*nu));
 		if (!nu) {
@@ -2126,51 +2369,17 @@ int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
 	o->stripe = stripe;
 	o->buf = buf;
 	o->cap = cap;
-	buf = NULL;
-	/* A whole stripe replaces every block: no read, no guard.  (A
-	 * recorded object that was lost is made anew in full, which loses
-	 * nothing.) */
-	for (unsigned b = 0; b < DRFS_BLOCKS_PER_STRIPE; b++) {
-		struct drfs_block rec;
-
-		drfs_block_make(&rec, o->buf + (size_t)b * DRFS_BLOCK,
-				DRFS_BLOCK);
-
-		drfs_block_key(keybuf[b], b);
-		drfs_block_encode(&rec, recbuf[b]);
-		keys[b] = keybuf[b];
-		kl[b] = strlen(keybuf[b]);
-		vals[b] = recbuf[b];
-		vl[b] = DRFS_BLOCK_LEN;
-	}
-	o->wop = drfs_wop_new();
-	drfs_op_write(o->wop, o->buf, DRFS_STRIPE, 0);
-	drfs_op_setn(o->wop, keys, vals, kl, vl, DRFS_BLOCKS_PER_STRIPE);
-	drfs_oid(oid, ws->ino, stripe);
-	pthread_mutex_lock(&ws->lock);
-	ws->inflight++;
-	o->next = ws->ops;
-	ws->ops = o;
-	pthread_mutex_unlock(&ws->lock);
-	ret = drfs_aio_write(ws->fs, oid, o->wop, 0, ws_complete, o, &o->c);
-	if (ret < 0) {
-		/* not submitted: the callback never runs; undo by hand */
-		pthread_mutex_lock(&ws->lock);
-		ws->inflight--;
-		ws->ops = o->next;
-		pthread_mutex_unlock(&ws->lock);
-		goto fail;
-	}
-	drfs_stat_add(ws->fs, DRFS_ST_BYTES_WRITTEN, DRFS_STRIPE);
+	/* Stage A before the data (fs.h: never bytes beyond the size): the
+	 * stripe waits in the queue until a raise covers it. */
+	*ws->pend_tail = o;
+	ws->pend_tail = &o->next;
+	ws->npend++;
+	if (end > ws->want)
+		ws->want = end;
+	ws->mtime_ns = mtime_ns;
+	ws_pump(ws);
 	return 0;
 fail:
-	if (o) {
-		drfs_aio_release(o->c);
-		if (o->wop)
-			drfs_wop_free(o->wop);
-		drfs_sbuf_put(o->buf, o->cap);
-		free(o);
-	}
 	drfs_sbuf_put(buf, cap);
 	return drfs_ret(ws->fs, ret);
 }
@@ -2179,15 +2388,22 @@ int drfs_ws_sync(struct drfs_wstream *ws, int64_t mtime_ns)
 {
 	int ret;
 
+	ws_pump_until(ws, ws_drained);
+	if (ws->cc) /* (an error stopped the pump) */
+		ws_commit_wait(ws);
 	ws_reap(ws, true);
 	if (ws->nunrec && !ws->err)
 		ws_note_err(ws, ws_commit(ws, 0, mtime_ns));
+	if (ws->unannounced) /* raises that landed, told now */
+		ws_note_err(ws, drfs_inval_note(ws->fs, ws->ino));
+	ws->unannounced = false;
 	/* (after an error the stripes that made it stay unrecorded: a
 	 * record is only ever a promise that the object exists) */
 	ws->nunrec = 0;
 	/* anyone may change the inode before our next batch */
 	ws->have_a = false;
 	ws->raised = 0;
+	ws->want = 0;
 	ret = ws->err;
 	ws->err = 0;
 	return ret;
@@ -2197,7 +2413,7 @@ int drfs_ws_take_err(struct drfs_wstream *ws)
 {
 	int ret;
 
-	ws_reap(ws, false);
+	ws_pump(ws);
 	ret = ws->err;
 	ws->err = 0;
 	return ret;
@@ -2210,14 +2426,22 @@ bool drfs_ws_busy(struct drfs_wstream *ws)
 	pthread_mutex_lock(&ws->lock);
 	busy = ws->ops != NULL;
 	pthread_mutex_unlock(&ws->lock);
-	return busy;
+	return busy || ws->pend || ws->cc;
+}
+
+uint64_t drfs_ws_end(struct drfs_wstream *ws)
+{
+	return ws->want;
 }
 
 void drfs_ws_free(struct drfs_wstream *ws)
 {
 	if (!ws)
 		return;
+	ws_drop_pend(ws); /* never sent: dropped */
 	ws_reap(ws, true); /* teardown waits for every op in flight */
+	if (ws->cc)
+		ws_commit_wait(ws);
 	pthread_mutex_destroy(&ws->lock);
 	pthread_cond_destroy(&ws->cond);
 	free(ws->unrec);

@@ -606,12 +606,16 @@ void drfs_sbuf_put(char *buf, size_t cap);
  *
  * drfs_ws_put() takes @buf (malloc'd, @cap bytes, the first DRFS_STRIPE of
  * them stripe @stripe; given to drfs_sbuf_put() when done) and returns
- * once it is submitted.  Before the first stripe
- * beyond the size it raises the size, to @end (the end of all buffered
- * data): once per batch, and before any byte lands beyond the old size.
- * Stripe records (layout.h) of completed stripes ride along with the next
- * size raise or with drfs_ws_sync().  Inode changes by others between our
- * ops are seen by the version guard and re-read.
+ * once it is queued (it waits only for a slot).  A stripe is sent once
+ * the size covers it: a stripe beyond the size waits for a size raise,
+ * to @end (the end of all buffered data), sent with aio, one at a time,
+ * so the raise for the next stripes is in flight while the data of the
+ * last ones is; no byte ever lands beyond the stored size.  The raises
+ * are announced to the other nodes once, by drfs_ws_sync() (our own
+ * cache drops the inode at each).  Stripe records (layout.h) of completed
+ * stripes ride along with the next size raise or with drfs_ws_sync().
+ * Inode changes by others between our ops are seen by the version guard
+ * and re-read.
  *
  * Errors of ops that completed are kept: drfs_ws_take_err() (no wait)
  * and drfs_ws_sync() (waits for everything in flight, records the
@@ -626,7 +630,10 @@ int drfs_ws_put(struct drfs_wstream *ws, uint64_t stripe, char *buf, size_t cap,
 		uint64_t end, int64_t mtime_ns);
 int drfs_ws_sync(struct drfs_wstream *ws, int64_t mtime_ns);
 int drfs_ws_take_err(struct drfs_wstream *ws);
-bool drfs_ws_busy(struct drfs_wstream *ws); /* ops submitted, not reaped */
+/* Stripes queued or in flight, or a size raise in flight. */
+bool drfs_ws_busy(struct drfs_wstream *ws);
+/* The end of everything handed to the stream since its last sync. */
+uint64_t drfs_ws_end(struct drfs_wstream *ws);
 void drfs_ws_free(struct drfs_wstream *ws);
 
 #endif

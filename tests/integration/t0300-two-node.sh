@@ -185,6 +185,19 @@ check_eq "symlink made on node1 resolves on node2" linked "$(cat "$B/sym")"
 setfattr -n user.moodle -v 42 "$A/h1"
 check_eq "xattr set on node1 read on node2" 42 "$(getfattr --only-values -n user.moodle "$B/h2")"
 
+# a streamed write's size reaches the other node at close, even where that
+# node had the old size cached (the stream raises the size with aio and
+# announces it at its sync)
+mkdir -p "$A/temp"
+head -c 100 /dev/zero >"$A/temp/streamed"
+for i in 1 2 3; do stat -c %s "$B/temp/streamed" >/dev/null; done
+dd if=/dev/urandom of="$A/temp/streamed" bs=1M count=24 seek=0 conv=notrunc status=none
+check_eq "24 MiB streamed on node1: node2's next stat has the size" 25165824 "$(stat -c %s "$B/temp/streamed")"
+dd if=/dev/urandom of="$A/temp/streamed" bs=1M count=8 oflag=append conv=notrunc status=none
+check_eq "8 MiB more appended: node2 sees 32 MiB" 33554432 "$(stat -c %s "$B/temp/streamed")"
+check_eq "node2 reads the streamed bytes node1 wrote" "$(md5sum <"$A/temp/streamed")" "$(md5sum <"$B/temp/streamed")"
+rm "$A/temp/streamed"
+
 # a file open on one node stays usable when another node deletes it
 echo "still here" >"$A/openfile"
 exec 7<>"$A/openfile"
