@@ -23,6 +23,7 @@ int drfsd_cas_check(struct drfsd *d, uint64_t parent, const char *name,
 		    struct drfs_attr *src, char *sha)
 {
 	int cas = 0, ret;
+	bool hashed = false;
 
 	/* into the content-addressed pool: the content must match the name */
 	if (d->filedir_name && !(flags & RENAME_EXCHANGE))
@@ -46,6 +47,10 @@ int drfsd_cas_check(struct drfsd *d, uint64_t parent, const char *name,
 			if (ret == 0)
 				ret = drfs_lookup(d->fs, parent, name, src);
 		}
+		/* written here from byte 0 and unchanged since: the hash
+		 * taken while it was written is its content's */
+		if (sn && ret == 0 && cas > 0 && S_ISREG(src->mode))
+			hashed = drfsd_wb_sha(d, sn, src->size, sha);
 		if (sn)
 			drfsd_node_forget(d, ino, 1);
 	}
@@ -53,7 +58,12 @@ int drfsd_cas_check(struct drfsd *d, uint64_t parent, const char *name,
 	    (!S_ISREG(src->mode) || (src->flags & DRFS_IF_IMMUTABLE)))
 		cas = 0; /* already pool content (back from trash) */
 	if (ret == 0 && cas > 0) {
-		ret = drfs_sha1_hex(d->fs, src->ino, sha);
+		if (hashed) {
+			drfs_stat_add(d->fs, DRFS_ST_CAS_HASH_WRITTEN, 1);
+		} else {
+			ret = drfs_sha1_hex(d->fs, src->ino, sha);
+			drfs_stat_add(d->fs, DRFS_ST_CAS_HASH_REREAD, 1);
+		}
 		if (ret == 0 && strcmp(sha, newname)) {
 			drfs_warn("filedir: content of '%s' has SHA-1 "
 				  "%s, not its new name %s: %s",

@@ -58,6 +58,15 @@ struct wbuf {
 	bool xf_busy;
 	bool xf_cancel; /* rejoin: the old session's flush must not run */
 	pthread_cond_t xf_cond;
+	/* SHA-1 of the file as written through this node in order from
+	 * byte 0 (filedir area only, wb.c): a rename into the pool uses it
+	 * instead of reading the file back (cas.c).  sha_len bytes hashed;
+	 * valid while sha_ok and the inode's data generation is still
+	 * sha_dgen (another node's change voids it) - any other write, a
+	 * truncate or a failed write-back voids it too. */
+	struct drfs_sha1 *sha;
+	bool sha_ok;
+	uint64_t sha_len, sha_dgen;
 };
 
 /*

@@ -266,8 +266,10 @@ static void drfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			      attr->st_mtim.tv_nsec;
 	}
 	ret = drfs_setattr(d->fs, ino, &sa, &a);
-	if (n && (sa.valid & DRFS_SA_SIZE)) /* read-ahead taken is stale */
+	if (n && (sa.valid & DRFS_SA_SIZE)) { /* read-ahead taken is stale */
 		__atomic_add_fetch(&n->wb.gen, 1, __ATOMIC_RELEASE);
+		drfsd_wb_truncated(n); /* and so is the hash of the writes */
+	}
 	if (ret < 0) {
 		drfsd_reply_err(req, ret);
 		return;

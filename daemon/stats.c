@@ -126,6 +126,13 @@ static void render_areas_prom(struct drfsd *d, struct sbuf *b)
 	}
 	put(b, "datarootfs_filedir_dedup_total{fs=\"%s\"} %" PRIu64 "\n",
 	    fs->fsname, ld(&fs->stats[DRFS_ST_CAS_DEDUP]));
+	put(b,
+	    "datarootfs_filedir_hash_total{fs=\"%s\",how=\"written\"} "
+	    "%" PRIu64 "\n"
+	    "datarootfs_filedir_hash_total{fs=\"%s\",how=\"reread\"} "
+	    "%" PRIu64 "\n",
+	    fs->fsname, ld(&fs->stats[DRFS_ST_CAS_HASH_WRITTEN]), fs->fsname,
+	    ld(&fs->stats[DRFS_ST_CAS_HASH_REREAD]));
 	put(b, "# TYPE datarootfs_read_cache_events_total counter\n");
 	for (int i = 0; i < 5; i++)
 		put(b,
@@ -159,8 +166,12 @@ static void render_areas_txt(struct drfsd *d, struct sbuf *b)
 	drfsd_rc_usage(d, &used, &limit, &files);
 	hit = ld(&fs->stats[DRFS_ST_RC_HIT]);
 	miss = ld(&fs->stats[DRFS_ST_RC_MISS]);
-	put(b, "filedir      dedup=%" PRIu64 "\n",
-	    ld(&fs->stats[DRFS_ST_CAS_DEDUP]));
+	put(b,
+	    "filedir      dedup=%" PRIu64 " hashed-as-written=%" PRIu64
+	    " read-back=%" PRIu64 "\n",
+	    ld(&fs->stats[DRFS_ST_CAS_DEDUP]),
+	    ld(&fs->stats[DRFS_ST_CAS_HASH_WRITTEN]),
+	    ld(&fs->stats[DRFS_ST_CAS_HASH_REREAD]));
 	if (!d->rc) {
 		put(b, "read cache   (disabled: no cache_path)\n");
 		return;

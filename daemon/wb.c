@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coherence.h"
 #include "log.h"
 #include "wb.h"
 
@@ -285,6 +286,7 @@ static void wb_note_err(struct dnode *n, int ret, size_t len, uint64_t off)
 		 n->ino, len, off, strerror(-ret));
 	if (!wb->err)
 		wb->err = ret;
+	wb->sha_ok = false; /* what is stored is not what was hashed */
 	/* the kernel's pages may hold what never landed: no keep_cache at
 	 * the next open (coherence.c) */
 	__atomic_store_n(&n->dgen_seen, UINT64_MAX, __ATOMIC_RELAXED);
@@ -594,6 +596,57 @@ int drfsd_wb_sync(struct drfsd *d, struct dnode *n)
 	return ret;
 }
 
+static bool wb_dirty_locked(struct dnode *n);
+
+/*
+ * Hash a write of a filedir file (struct wbuf): one at 0 starts anew
+ * (whatever was there is rewritten from the start), one at the end of
+ * what was hashed goes on, any other voids the hash.  Caller holds
+ * n->lock; the write is in the buffer.
+ */
+static void wb_hash(struct drfsd *d, struct dnode *n, uint64_t off,
+		    const char *buf, size_t len)
+{
+	struct wbuf *wb = &n->wb;
+
+	if (off == 0) {
+		if (!wb->sha)
+			wb->sha = drfs_sha1_new();
+		if (!wb->sha)
+			return; /* (sha_ok stays false: read back) */
+		drfs_sha1_reset(wb->sha);
+		wb->sha_len = 0;
+		wb->sha_dgen = drfsd_coh_dgen(d, n->ino);
+		wb->sha_ok = true;
+	} else if (!wb->sha_ok || off != wb->sha_len) {
+		wb->sha_ok = false;
+		return;
+	}
+	drfs_sha1_update(wb->sha, buf, len);
+	wb->sha_len += len;
+}
+
+bool drfsd_wb_sha(struct drfsd *d, struct dnode *n, uint64_t size, char out[41])
+{
+	struct wbuf *wb = &n->wb;
+	bool ok;
+
+	pthread_mutex_lock(&n->lock);
+	ok = wb->sha_ok && wb->sha_len == size && !wb->err &&
+	     !wb_dirty_locked(n) && drfs_inval_trusted(d->fs) &&
+	     drfsd_coh_dgen(d, n->ino) == wb->sha_dgen &&
+	     drfs_sha1_hex_of(wb->sha, out) == 0;
+	pthread_mutex_unlock(&n->lock);
+	return ok;
+}
+
+void drfsd_wb_truncated(struct dnode *n)
+{
+	pthread_mutex_lock(&n->lock);
+	n->wb.sha_ok = false;
+	pthread_mutex_unlock(&n->lock);
+}
+
 int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 		   const char *buf, size_t len)
 {
@@ -663,6 +716,8 @@ int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 	memcpy(wb->buf + (off - wb->off), buf, len);
 	if (off + len - wb->off > wb->len)
 		wb->len = off + len - wb->off;
+	if (n->area == DRFS_AREA_FILEDIR)
+		wb_hash(d, n, off, buf, len);
 	wb->mtime_ns = drfs_now_ns();
 	__atomic_add_fetch(&wb->gen, 1, __ATOMIC_RELEASE);
 	wb_stream(d, n);
@@ -672,6 +727,8 @@ int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 	if (wb->len >= d->wb_max)
 		drfsd_wb_flush_locked(d, n);
 out:
+	if (ret < 0) /* (a write-back error handed out: not stored) */
+		wb->sha_ok = false;
 	pthread_mutex_unlock(&n->lock);
 	return ret;
 }
@@ -738,6 +795,7 @@ bool drfsd_wb_discard(struct dnode *n)
 	n->wb.buf = NULL;
 	n->wb.len = n->wb.cap = 0;
 	n->wb.err = 0;
+	n->wb.sha_ok = false;
 	pthread_mutex_unlock(&n->lock);
 	return dirty;
 }
@@ -751,6 +809,7 @@ void drfsd_wb_release(struct dnode *n)
 	ra_free(n->ra);
 	free(n->wb.buf);
 	wp_free(&n->wb.x);
+	drfs_sha1_free(n->wb.sha);
 }
 
 /*

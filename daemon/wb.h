@@ -18,6 +18,17 @@
  */
 int drfsd_wb_write(struct drfsd *d, struct dnode *n, uint64_t off,
 		   const char *buf, size_t len);
+/*
+ * The SHA-1 of @n's content as this node wrote it (struct wbuf): true and
+ * the hash in @out if every byte of the @size bytes stored was written
+ * here, in order from 0, everything is stored, and nothing else changed
+ * the data since (a write elsewhere, a truncate, a failed write-back,
+ * another node's change, a lost watch).  truncated: a truncate of @n
+ * went out (voids the hash).
+ */
+bool drfsd_wb_sha(struct drfsd *d, struct dnode *n, uint64_t size,
+		  char out[41]);
+void drfsd_wb_truncated(struct dnode *n);
 /* Whether @n holds writes not yet stored (buffer, pieces, in flight). */
 bool drfsd_wb_dirty(struct dnode *n);
 /* Flush and hand out (and clear) the pending error. */

@@ -3,8 +3,9 @@
  *
  * A regular file renamed to "<root>/<filedir>/ab/cd/<40 hex>" whose name
  * starts with "abcd" is pool content: its SHA-1 must equal its name.  The
- * check reads the whole source before the rename (Moodle has just read it
- * too, to compute the hash); on a mismatch the rename fails with EPERM
+ * check uses the hash the daemon took while this node wrote the file from
+ * byte 0 (daemon/wb.c), or else reads the whole source before the rename
+ * (Moodle has just read it too, to compute the hash); on a mismatch the rename fails with EPERM
  * under the "reject" policy (the tmp file stays where it was) or is logged
  * under "log".  After the rename the inode is flagged immutable: writes,
  * truncates and write-opens fail with EPERM; chmod, rename (to trashdir/
@@ -93,21 +94,83 @@ nomatch:
 	return ret < 0 && ret != -ENOENT ? ret : 0;
 }
 
-int drfs_sha1_hex(struct drfs_fs *fs, uint64_t ino, char out[41])
+struct drfs_sha1 {
+	EVP_MD_CTX *ctx;
+};
+
+struct drfs_sha1 *drfs_sha1_new(void)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct drfs_sha1 *h = malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha1(), NULL)) {
+		EVP_MD_CTX_free(h->ctx);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void drfs_sha1_update(struct drfs_sha1 *h, const void *p, size_t n)
+{
+	EVP_DigestUpdate(h->ctx, p, n);
+}
+
+static void hex20(const unsigned char md[20], char out[41])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < 20; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[40] = 0;
+}
+
+int drfs_sha1_hex_of(const struct drfs_sha1 *h, char out[41])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	unsigned char md[20];
 	unsigned int mdlen = 0;
+	int ok;
+
+	/* on a copy: the stream of bytes may go on */
+	ok = c && EVP_MD_CTX_copy_ex(c, h->ctx) &&
+	     EVP_DigestFinal_ex(c, md, &mdlen) && mdlen == 20;
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return -ENOMEM;
+	hex20(md, out);
+	return 0;
+}
+
+void drfs_sha1_reset(struct drfs_sha1 *h)
+{
+	EVP_DigestInit_ex(h->ctx, EVP_sha1(), NULL);
+}
+
+void drfs_sha1_free(struct drfs_sha1 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+int drfs_sha1_hex(struct drfs_fs *fs, uint64_t ino, char out[41])
+{
+	struct drfs_sha1 *h = drfs_sha1_new();
 	size_t chunk = DRFS_STRIPE * 4;
 	char *buf = malloc(chunk);
 	uint64_t off = 0;
 	int ret = 0;
 
-	if (!ctx || !buf) {
+	if (!h || !buf) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
 	for (;;) {
 		ssize_t n = drfs_read(fs, ino, off, chunk, buf);
 
@@ -117,14 +180,12 @@ int drfs_sha1_hex(struct drfs_fs *fs, uint64_t ino, char out[41])
 		}
 		if (n == 0)
 			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		drfs_sha1_update(h, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (int i = 0; i < 20; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	ret = drfs_sha1_hex_of(h, out);
 out:
-	EVP_MD_CTX_free(ctx);
+	drfs_sha1_free(h);
 	free(buf);
 	return ret;
 }

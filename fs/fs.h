@@ -100,6 +100,9 @@ enum drfs_stat {
 	DRFS_ST_LC_BREACH_TRUNCATE,
 	DRFS_ST_LC_BREACH_RENAME,
 	DRFS_ST_CAS_DEDUP, /* pool uploads turned into links to stored content */
+	DRFS_ST_CAS_HASH_WRITTEN, /* renames into filedir checked with the
+				   * SHA-1 of the writes (no re-read) */
+	DRFS_ST_CAS_HASH_REREAD, /* ... checked by reading the file back */
 	DRFS_ST_RC_HIT, /* filedir read cache: opens served locally */
 	DRFS_ST_RC_MISS,
 	DRFS_ST_RC_FILL,
@@ -508,6 +511,18 @@ bool drfs_filedir_path(const char *area, const char *dpath, const char *name);
 int drfs_filedir_match(struct drfs_fs *fs, const char *area, uint64_t dir,
 		       const char *name);
 int drfs_sha1_hex(struct drfs_fs *fs, uint64_t ino, char out[41]);
+/*
+ * Incremental SHA-1 of bytes fed in order (the daemon hashes a filedir
+ * file while it is written, so the rename need not read it back).  new:
+ * NULL if out of memory.  hex: the hash of what was fed so far (more may
+ * follow).  reset: back to no bytes.
+ */
+struct drfs_sha1;
+struct drfs_sha1 *drfs_sha1_new(void);
+void drfs_sha1_update(struct drfs_sha1 *h, const void *p, size_t n);
+int drfs_sha1_hex_of(const struct drfs_sha1 *h, char out[41]);
+void drfs_sha1_reset(struct drfs_sha1 *h);
+void drfs_sha1_free(struct drfs_sha1 *h);
 int drfs_set_flags(struct drfs_fs *fs, uint64_t ino, uint32_t flags);
 /* Attributes and, for sealed pool content, its SHA-1 ("" if none). */
 int drfs_getattr_hash(struct drfs_fs *fs, uint64_t ino, struct drfs_attr *a,

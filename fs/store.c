@@ -74,6 +74,8 @@ const char *drfs_stat_name(int i, char *buf, size_t size)
 		"lc_breach_truncate",
 		"lc_breach_rename_over",
 		"filedir_dedup",
+		"filedir_hash_written",
+		"filedir_hash_reread",
 		"read_cache_hits",
 		"read_cache_misses",
 		"read_cache_fills",

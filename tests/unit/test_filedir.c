@@ -64,3 +64,36 @@ Test(filedir, path_is_area_ab_cd)
 	cr_assert_not(
 		drfs_filedir_path("filedir", "/filedir/da/39", SHA ".tmp"));
 }
+
+/* The incremental SHA-1 the daemon takes of a file while it is written:
+ * known vectors, any split of the bytes, a look at the hash in between
+ * that does not disturb the bytes still to come, and reset. */
+Test(filedir, sha1_incremental)
+{
+	static const char abc[] = "abc";
+	static const char two[] =
+		"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	struct drfs_sha1 *h = drfs_sha1_new();
+	char out[41];
+
+	cr_assert_not_null(h);
+	cr_assert_eq(drfs_sha1_hex_of(h, out), 0);
+	cr_assert_str_eq(out, SHA); /* no bytes */
+	drfs_sha1_update(h, abc, 3);
+	cr_assert_eq(drfs_sha1_hex_of(h, out), 0);
+	cr_assert_str_eq(out, "a9993e364706816aba3e25717850c26c9cd0d89d");
+	drfs_sha1_reset(h);
+	for (size_t i = 0; i < strlen(two); i += 5) {
+		size_t n = strlen(two) - i < 5 ? strlen(two) - i : 5;
+
+		drfs_sha1_update(h, two + i, n);
+		cr_assert_eq(drfs_sha1_hex_of(h, out), 0); /* in between */
+	}
+	cr_assert_eq(drfs_sha1_hex_of(h, out), 0);
+	cr_assert_str_eq(out, "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+	drfs_sha1_reset(h);
+	cr_assert_eq(drfs_sha1_hex_of(h, out), 0);
+	cr_assert_str_eq(out, SHA);
+	drfs_sha1_free(h);
+	drfs_sha1_free(NULL);
+}
