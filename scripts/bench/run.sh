@@ -12,8 +12,8 @@
 #   tmpfs   a tmpfs (the local limit)
 # and runs every workload (scripts/bench/jobs/*.fio, fsops, lockbench) on
 # each, plus `rados bench` on the datarootfs pool (the backend's limit for
-# sequential I/O), and counts the RADOS/MDS round trips of single calls
-# (rtcount.py).  It prints one table and leaves, under one results folder
+# sequential I/O, run right before datarootfs's streaming jobs), and
+# counts the RADOS/MDS round trips of single calls (rtcount.py).  It prints one table and leaves, under one results folder
 # (default scripts/bench/results/<date>-<mode>/):
 #   table.md summary.json chart.png  the table, its data, the chart
 #   raw/<target>/*.json              fio / fsops / lockbench / rados output
@@ -367,6 +367,39 @@ if has filedir; then
 	done
 fi
 
+# rados bench on the datarootfs pool: the backend's limit for the streaming
+# jobs (16 1 MiB ops in flight), write then read, its objects removed after
+rados_bench() {
+	step "$(raw rados temp-seqwrite-1M)" rados -c "$CEPH_CONF" -p datarootfs bench "$RADOS_SECS" write \
+		--no-cleanup -b 1M -t 16 --format json
+	step "$(raw rados temp-seqread-1M)" rados -c "$CEPH_CONF" -p datarootfs bench "$RADOS_SECS" seq \
+		-t 16 --format json
+	step "$WORK/cleanup.out" rados -c "$CEPH_CONF" -p datarootfs cleanup
+}
+
+# --- settling ----------------------------------------------------------------------------------
+# settle: the lock jobs measure latency in microseconds, the streaming
+# jobs compare with rados bench; the purges the jobs before left behind
+# (our reapers, CephFS's purge queue) are background work, not part of
+# them.  Wait (at most 60 s) until every pool sees under 20 op/s for 3 s
+# in a row; every target gets the same quiet (before temp and locks).
+settle() {
+	local quiet=0 i ops=?
+	for i in $(seq 60); do
+		ops=$(ceph -c "$CEPH_CONF" osd pool stats -f json 2>/dev/null |
+			jq '[.[].client_io_rate | (.read_op_per_sec // 0) +
+				(.write_op_per_sec // 0)] | add // 0' 2>/dev/null)
+		if [ "${ops%.*}" -lt 20 ] 2>/dev/null; then
+			quiet=$((quiet + 1))
+			[ $quiet -ge 3 ] && { say "cluster quiet after $i s"; return 0; }
+		else
+			quiet=0
+		fi
+		sleep 1
+	done
+	say "cluster not quiet after 60 s ($ops op/s): measuring anyway"
+}
+
 # --- temp ------------------------------------------------------------------------------------
 if has temp; then
 	for t in "${TARGETS[@]}"; do
@@ -374,6 +407,17 @@ if has temp; then
 		r1=$(root1 "$t")
 		mkdir -p "$r1/temp/backup"
 		export FIO_DIR=$r1/temp/backup SEQ_SIZE RAND_SIZE RAND_RUNTIME=$RAND_SECS
+		[[ $t == tmpfs ]] || settle
+		# The reference for the streaming jobs, measured next to them:
+		# on this machine the pool's speed moves by 2x over minutes
+		# (memstore OSDs growing, the kernel reclaiming), so rados
+		# bench at another moment of the run says little.  Its objects
+		# are removed before our job writes.
+		if [[ $t == drfs ]] && has rados; then
+			say "rados bench (${RADOS_SECS}s write, then seq), next to the streaming jobs"
+			rados_bench
+			rados_done=1
+		fi
 		step "$(raw "$t" fio-temp-seqwrite)" fio --section=temp-seqwrite-1M \
 			--output-format=json "$HERE/jobs/temp-seq.fio"
 		remount "$r1"
@@ -402,26 +446,6 @@ if has metadata; then
 fi
 
 # --- locks ------------------------------------------------------------------------------------
-# settle: the lock jobs measure latency in microseconds; the purges the
-# jobs before left behind (our reapers, CephFS's purge queue) are
-# background work, not part of them.  Wait (at most 60 s) until every pool
-# sees under 20 op/s for 3 s in a row; both targets get the same quiet.
-settle() {
-	local quiet=0 i ops=?
-	for i in $(seq 60); do
-		ops=$(ceph -c "$CEPH_CONF" osd pool stats -f json 2>/dev/null |
-			jq '[.[].client_io_rate | (.read_op_per_sec // 0) +
-				(.write_op_per_sec // 0)] | add // 0' 2>/dev/null)
-		if [ "${ops%.*}" -lt 20 ] 2>/dev/null; then
-			quiet=$((quiet + 1))
-			[ $quiet -ge 3 ] && { say "cluster quiet after $i s"; return 0; }
-		else
-			quiet=0
-		fi
-		sleep 1
-	done
-	say "cluster not quiet after 60 s ($ops op/s): measuring anyway"
-}
 if has locks; then
 	settle
 	for t in "${TARGETS[@]}"; do
@@ -441,13 +465,10 @@ if has locks; then
 fi
 
 # --- rados bench --------------------------------------------------------------------------------
-if has rados; then
+if has rados && [[ -z ${rados_done:-} ]]; then
+	settle
 	say "rados bench (${RADOS_SECS}s write, then seq)"
-	step "$(raw rados temp-seqwrite-1M)" rados -c "$CEPH_CONF" -p datarootfs bench "$RADOS_SECS" write \
-		--no-cleanup -b 1M -t 16 --format json
-	step "$(raw rados temp-seqread-1M)" rados -c "$CEPH_CONF" -p datarootfs bench "$RADOS_SECS" seq \
-		-t 16 --format json
-	step "$WORK/cleanup.out" rados -c "$CEPH_CONF" -p datarootfs cleanup
+	rados_bench
 fi
 
 # --- round trips per call ----------------------------------------------------------------------------
