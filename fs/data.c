@@ -2122,9 +2122,8 @@ static int ws_commit(struct drfs_wstream *ws, uint64_t end, int64_t mtime_ns)
 		}
 		if (ret < 0)
 			ws->have_a = false;
-		else
-			ws->unannounced =
-				false; /* (the inode, not one change) */
+		else /* announced the inode, so every raise before too */
+			ws->unannounced = false;
 		return drfs_ret(ws->fs, ret);
 	}
 }

@@ -13,7 +13,8 @@
 # and runs every workload (scripts/bench/jobs/*.fio, fsops, lockbench) on
 # each, plus `rados bench` on the datarootfs pool (the backend's limit for
 # sequential I/O, run right before datarootfs's streaming jobs), and
-# counts the RADOS/MDS round trips of single calls (rtcount.py).  It prints one table and leaves, under one results folder
+# counts the RADOS/MDS round trips of single calls (rtcount.py).  It
+# prints one table and leaves, under one results folder
 # (default scripts/bench/results/<date>-<mode>/):
 #   table.md summary.json chart.png  the table, its data, the chart
 #   raw/<target>/*.json              fio / fsops / lockbench / rados output
