@@ -2,13 +2,18 @@
  * locks.c - FUSE glue for cluster-wide fcntl and flock locks.
  *
  * Non-blocking requests are answered at once.  A blocking request
- * (F_SETLKW, flock without LOCK_NB) that meets a conflict is parked on the
- * wait list *without* holding a FUSE worker thread: one waker thread
- * retries the parked requests whenever a watched lock object is notified
- * (every unlock notifies, once its write has landed), at once when an
- * unlock on this node may have freed it, and every POLL_MS only to break
- * the locks of nodes whose lease expired.  An interrupted waiter (signal:
- * FUSE_INTERRUPT) is answered EINTR.
+ * (F_SETLKW, flock without LOCK_NB) that meets a conflict is parked in the
+ * lock object (drfs_lock_wait: a waiter record, which the op that frees it
+ * turns into its lock) and on the wait list, *without* holding a FUSE
+ * worker thread: one waker thread retries the parked requests whenever a
+ * watched lock object is notified (every op that frees or grants
+ * something notifies its new state once its write has landed; the retry
+ * then finds the lock granted without a RADOS call), at once when an op
+ * on this node may have freed it, and every POLL_MS to read the object
+ * and break the locks of nodes whose lease expired.  An interrupted
+ * waiter (signal: FUSE_INTERRUPT) has its record taken back
+ * (drfs_lock_cancel) and is answered EINTR - or 0 if an unlock granted it
+ * first.  A waiter's close takes its record away with its locks.
  *
  * Data under locks: before an unlock is sent, this node's buffered writes
  * are made durable; when
@@ -113,21 +118,18 @@ static void waiter_list_remove(struct lockwait *lw, struct waiter *w)
 		}
 }
 
+/* Only flags it: taking its waiter record back is a RADOS call, which
+ * the waker makes (waiter_finish). */
 static void on_interrupt(fuse_req_t req, void *data)
 {
 	struct lockwait *lw = ctx_of(req)->lw;
 	struct waiter *w = data;
 
 	pthread_mutex_lock(&lw->lock);
-	if (w->parking || w->busy || w->claimed) {
-		w->interrupted = true;
-		pthread_mutex_unlock(&lw->lock);
-		return;
-	}
-	waiter_list_remove(lw, w);
+	w->interrupted = true;
+	lw->kick = true;
+	pthread_cond_signal(&lw->cond);
 	pthread_mutex_unlock(&lw->lock);
-	fuse_reply_err(req, EINTR);
-	free(w);
 }
 
 static void watch_cb(void *arg, const struct drfs_notify_in *n)
@@ -135,12 +137,15 @@ static void watch_cb(void *arg, const struct drfs_notify_in *n)
 	struct watch *wt = arg;
 	struct lockwait *lw = wt->lw;
 
-	/* an unlock's new state first (before the waker looks) */
-	drfs_lock_hint(lw->d->fs, wt->ino, n->data, n->len);
+	int hint;
+
+	/* the new state first (before the waker looks); our own ops wake
+	 * our waiters themselves (kick_local): 0 */
+	hint = drfs_lock_hint(lw->d->fs, wt->ino, n->notifier, n->data, n->len);
 	drfs_notify_ack(n);
 	/* a recall (ours or another waiting node's) frees nothing; the
 	 * give-back that answers it notifies */
-	if (n->len == 1 && *(const char *)n->data == 'r')
+	if (hint == 0 || (n->len == 1 && *(const char *)n->data == 'r'))
 		return;
 	pthread_mutex_lock(&lw->lock);
 	lw->kick = true;
@@ -223,24 +228,32 @@ static void waiter_finish(struct lockwait *lw, struct waiter *w, int ret)
 	pthread_mutex_lock(&lw->lock);
 	intr = w->interrupted;
 	pthread_mutex_unlock(&lw->lock);
-	if (intr) {
-		if (ret == 0) {
-			struct drfs_lk un = w->lk;
+	if (ret != 0) {
+		/* answered without the lock: its waiter record goes, unless
+		 * another op granted it first - then it holds the lock, and
+		 * says so (a signal that came after the grant) */
+		int c = drfs_lock_cancel(d->fs, w->ino, w->kind, w->owner,
+					 &w->lk);
 
-			un.type = F_UNLCK;
-			drfs_lock_set(d->fs, w->ino, w->kind, w->owner, &un,
-				      NULL);
-		}
-		ret = -EINTR;
-	} else if (ret == 0) {
-		granted(d, drfsd_node(d, w->ino), w->ino);
+		if (c < 0)
+			drfs_warn("cannot take back the parked lock request "
+				  "on inode %" PRIx64 ": %s (released when "
+				  "its file is closed)",
+				  w->ino, strerror(-c));
+		if (c == 1)
+			ret = 0;
+		else if (intr)
+			ret = -EINTR;
 	}
+	if (ret == 0)
+		granted(d, drfsd_node(d, w->ino), w->ino);
 	fuse_reply_err(w->req, ret < 0 ? -drfs_ret(d->fs, ret) : 0);
 	free(w);
 }
 
-/* Retry every parked request, oldest first.  lw->lock is held. */
-static void retry_all(struct lockwait *lw)
+/* Retry every parked request, oldest first (@poll: the periodic pass, not
+ * a notify's).  lw->lock is held. */
+static void retry_all(struct lockwait *lw, bool poll)
 {
 	struct drfsd *d = lw->d;
 
@@ -250,9 +263,13 @@ static void retry_all(struct lockwait *lw)
 		next = w->next;
 		if (w->parking)
 			continue;
+		bool intr = w->interrupted;
+
 		w->busy = true;
 		pthread_mutex_unlock(&lw->lock);
-		ret = drfs_lock_retry(d->fs, w->ino, w->kind, w->owner, &w->lk);
+		ret = intr ? -EINTR
+			   : drfs_lock_retry(d->fs, w->ino, w->kind, w->owner,
+					     &w->lk, poll);
 		pthread_mutex_lock(&lw->lock);
 		w->busy = false;
 		next = w->next;
@@ -271,10 +288,12 @@ static void *waker_main(void *arg)
 {
 	struct lockwait *lw = arg;
 	struct drfs_fs *fs = lw->d->fs;
+	int64_t last_poll = drfs_now_ns();
 
 	pthread_mutex_lock(&lw->lock);
 	while (!lw->stop) {
 		struct timespec ts;
+		bool poll = !lw->kick;
 
 		if (!lw->kick) {
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -293,9 +312,15 @@ static void *waker_main(void *arg)
 		pthread_mutex_unlock(&lw->lock);
 		drfs_conn_rdlock(fs);
 		pthread_mutex_lock(&lw->lock);
+		/* woken by nothing (the timeout), or none for a while: a
+		 * poll */
+		poll = (poll && !lw->kick) ||
+		       drfs_now_ns() - last_poll > POLL_MS * 1000000ll;
+		if (poll)
+			last_poll = drfs_now_ns();
 		lw->kick = false;
 		watches_sync(lw); /* may kick again: a watch was armed */
-		retry_all(lw);
+		retry_all(lw, poll);
 		pthread_mutex_unlock(&lw->lock);
 		drfs_conn_unlock(fs);
 		pthread_mutex_lock(&lw->lock);
@@ -376,13 +401,19 @@ void drfsd_locks_stop(struct drfsd *d)
 	for (size_t i = 0; i < lw->nwatches; i++)
 		drfs_unwatch(&lw->watches[i].w);
 	drfs_watch_flush(d->fs);
+	drfs_conn_rdlock(d->fs);
 	while (lw->list) {
 		struct waiter *w = lw->list;
 
 		lw->list = w->next;
+		/* its waiter record goes (a grant that came first is
+		 * released with the session) */
+		drfs_lock_cancel(d->fs, w->ino, w->kind, w->owner, &w->lk);
+		fuse_req_interrupt_func(w->req, NULL, NULL);
 		fuse_reply_err(w->req, EINTR);
 		free(w);
 	}
+	drfs_conn_unlock(d->fs);
 	free(lw->watches);
 	free(lw);
 	d->lw = NULL;
@@ -407,15 +438,20 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 			return;
 		}
 	}
-	ret = drfs_lock_set(d->fs, ino, kind, owner, lk, NULL);
+	ret = sleep && lk->type != F_UNLCK
+		      ? drfs_lock_wait(d->fs, ino, kind, owner, lk)
+		      : drfs_lock_set(d->fs, ino, kind, owner, lk, NULL);
 	if (ret == 0 && lk->type != F_UNLCK)
 		granted(d, n, ino);
-	if (ret == 0 && lk->type == F_UNLCK)
+	if (ret == 0) /* an unlock, or a write that granted parked ones */
 		kick_local(d->lw);
 	if (ret != -EAGAIN || !sleep) {
 		fuse_reply_err(req, ret < 0 ? -drfs_ret(d->fs, ret) : 0);
 		return;
 	}
+	/* parked in the object: the close must take its record away */
+	if (n)
+		__atomic_store_n(&n->locked, true, __ATOMIC_RELAXED);
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		fuse_reply_err(req, ENOMEM);

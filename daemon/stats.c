@@ -284,6 +284,10 @@ static void render_prom(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]));
 	put(b, "datarootfs_lock_hints_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
 	    ld(&fs->stats[DRFS_ST_LOCK_HINTS]));
+	put(b, "datarootfs_lock_parked_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCK_PARKED]));
+	put(b, "datarootfs_lock_handed_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCK_HANDED]));
 	for (int i = 0; i < 3; i++)
 		put(b,
 		    "datarootfs_localcache_breaches_total{fs=\"%s\","
@@ -340,6 +344,9 @@ static void render_txt(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_LOCK_LOCAL]),
 	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]),
 	    ld(&fs->stats[DRFS_ST_LOCK_HINTS]));
+	put(b, "waiters      parked=%" PRIu64 " handed=%" PRIu64 "\n",
+	    ld(&fs->stats[DRFS_ST_LOCK_PARKED]),
+	    ld(&fs->stats[DRFS_ST_LOCK_HANDED]));
 	put(b,
 	    "localcache   %s, %s, epoch %" PRIu64 ", breaches rewrite=%" PRIu64
 	    " truncate=%" PRIu64 " rename_over=%" PRIu64 "\n",

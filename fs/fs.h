@@ -96,6 +96,8 @@ enum drfs_stat {
 	DRFS_ST_LOCK_RECALLS, /* delegations this node asked another to give back */
 	DRFS_ST_LOCK_DELEGS, /* delegations this node took */
 	DRFS_ST_LOCK_HINTS, /* lock states taken from another node's notify */
+	DRFS_ST_LOCK_PARKED, /* blocked requests parked in a lock object */
+	DRFS_ST_LOCK_HANDED, /* parked requests granted by this node's ops */
 	DRFS_ST_LC_BREACH, /* 3 counters: rewrite, truncate, rename over */
 	DRFS_ST_LC_BREACH_TRUNCATE,
 	DRFS_ST_LC_BREACH_RENAME,

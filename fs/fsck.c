@@ -930,7 +930,7 @@ static int lock_one(void *arg, const char *key, size_t klen, const char *val,
 	struct locks_ctx *x = arg;
 	struct ctx *c = x->c;
 	char node[37];
-	bool fix = false;
+	bool fix = false, parked;
 	bool deleg = klen == strlen(DRFS_LK_DELEG_KEY) &&
 		     !memcmp(key, DRFS_LK_DELEG_KEY, klen);
 
@@ -947,9 +947,14 @@ static int lock_one(void *arg, const char *key, size_t klen, const char *val,
 			       LIBRADOS_OPERATION_FULL_FORCE) == 0;
 		drfs_wop_free(w);
 	}
+	/* a parked request's record: "<node>:<kind + 2>:..." */
+	parked = !deleg && klen > 38 && key[36] == ':' &&
+		 (key[37] == '2' || key[37] == '3') && key[38] == ':';
 	problem(c, fix, "%s held by dead node %s on inode %" PRIx64 "%s",
-		deleg ? "lock delegation" : "lock", node, x->ino,
-		fix ? ": released" : "");
+		deleg	 ? "lock delegation"
+		: parked ? "parked lock request"
+			 : "lock",
+		node, x->ino, fix ? ": released" : "");
 	return 0;
 }
 

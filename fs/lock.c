@@ -21,6 +21,23 @@
  * uncontended flock pair is two writes and, after the unlock, a notify
  * that is not waited for.
  *
+ * Parked requests.  A blocking request that meets a conflict writes a
+ * waiter record ("<node>:<kind + 2>:<owner>:<start>:<since>", the value of
+ * a lock record), guarded like any change, and notifies the new state.
+ * Every later write on the object grants, in the same op, the waiters it
+ * leaves free of conflicts, oldest first (lk_grant_pass): the record goes
+ * and the lock is written in the waiter's name.  Its notify carries the
+ * state to the waiter's node, whose retry then finds the lock its own
+ * without a RADOS call: a handoff between nodes is the unlock's write and
+ * a notify, not an unlock, a notify and a lock.  So another node may add
+ * records of ours (never remove them): our cache can miss a grant (the
+ * guard catches that), never show a lock we lost.  A waiter answered
+ * without the lock (signal, error, unmount) takes its record back
+ * (LKF_CANCEL: if it was granted first, it keeps the lock and says so);
+ * the close of its file takes it with its locks.  A node killed while it
+ * waits may be granted a lock; it holds it like a dead holder, until its
+ * lease ends.
+ *
  * Unlocks wait for their write.  Sending it and returning at once would
  * save nothing on a lock that follows (the OSD applies the two writes on
  * the object one after the other anyway), and would break what a single
@@ -52,13 +69,20 @@
 #define MAX_LOCKS 4096
 #define LK_TOKEN_XATTR "v"
 #define LK_TOKEN_MAX 64
+#define LK_KEY_MAX 112 /* a record's key, with its NUL */
+
+/* a waiter record's kind in its key: the request's kind + LK_WAIT_KIND */
+#define LK_WAIT_KIND 2
 
 struct rec {
 	char node[37];
-	int kind;
+	int kind; /* DRFS_LK_POSIX or DRFS_LK_FLOCK (a waiter's too) */
 	uint64_t owner;
 	struct drfs_lk lk;
-	char key[96];
+	bool wait; /* a parked request, not a lock (holds nothing) */
+	bool put; /* lk_change_locked: written by the op being built */
+	int64_t since; /* a waiter's: when it was parked (wall clock ns) */
+	char key[LK_KEY_MAX];
 };
 
 void drfs_lock_oid(char out[DRFS_OID_MAX], uint64_t ino)
@@ -132,6 +156,84 @@ int drfs_lk_apply(const struct drfs_lk *mine, int n, const struct drfs_lk *lk,
 	return m;
 }
 
+int drfs_lk_grant(struct drfs_lkown *held, int *nh, int cap,
+		  const struct drfs_lkown *w, int nw, bool *granted)
+{
+	struct drfs_lk *mine = malloc(((size_t)*nh + 1) * sizeof(*mine));
+	struct drfs_lk *out = malloc(((size_t)*nh + 3) * sizeof(*out));
+	int count = 0, ret = 0;
+	bool again = true;
+
+	if (!mine || !out) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	for (int i = 0; i < nw; i++)
+		granted[i] = false;
+	while (again) {
+		again = false;
+		for (int i = 0; i < nw; i++) {
+			bool free_ = true;
+			int nm = 0, nout, k = 0;
+
+			if (granted[i])
+				continue;
+			for (int j = 0; j < *nh && free_; j++) {
+				if (held[j].kind != w[i].kind)
+					continue;
+				if (held[j].id == w[i].id)
+					mine[nm++] = held[j].lk;
+				else if (drfs_lk_conflict(&held[j].lk,
+							  &w[i].lk))
+					free_ = false;
+			}
+			if (!free_)
+				continue;
+			nout = drfs_lk_apply(mine, nm, &w[i].lk, out);
+			if (*nh - nm + nout > cap) {
+				ret = -ENOSPC;
+				goto done;
+			}
+			/* the owner's ranges of the kind make way for nout */
+			for (int j = 0; j < *nh; j++)
+				if (held[j].kind != w[i].kind ||
+				    held[j].id != w[i].id)
+					held[k++] = held[j];
+			for (int j = 0; j < nout; j++) {
+				held[k].id = w[i].id;
+				held[k].kind = w[i].kind;
+				held[k].lk = out[j];
+				k++;
+			}
+			*nh = k;
+			{
+				struct drfs_lk *m2, *o2;
+
+				m2 = realloc(mine,
+					     ((size_t)k + 1) * sizeof(*mine));
+				if (m2)
+					mine = m2;
+				o2 = realloc(out,
+					     ((size_t)k + 3) * sizeof(*out));
+				if (o2)
+					out = o2;
+				if (!m2 || !o2) {
+					ret = -ENOMEM;
+					goto done;
+				}
+			}
+			granted[i] = true;
+			count++;
+			again = true;
+		}
+	}
+	ret = count;
+done:
+	free(mine);
+	free(out);
+	return ret;
+}
+
 bool drfs_lease_expired(int64_t expire_ns, int64_t now_ns)
 {
 	return expire_ns + DRFS_LEASE_SKEW_NS <= now_ns;
@@ -176,8 +278,15 @@ bool drfs_deleg_may_take(int streak, int64_t now, int64_t cool_since, int held,
 
 static void rec_key(struct rec *r)
 {
-	snprintf(r->key, sizeof(r->key), "%s:%d:%016" PRIx64 ":%016" PRIx64,
-		 r->node, r->kind, r->owner, r->lk.start);
+	if (r->wait)
+		snprintf(r->key, sizeof(r->key),
+			 "%s:%d:%016" PRIx64 ":%016" PRIx64 ":%016" PRIx64,
+			 r->node, r->kind + LK_WAIT_KIND, r->owner, r->lk.start,
+			 (uint64_t)r->since);
+	else
+		snprintf(r->key, sizeof(r->key),
+			 "%s:%d:%016" PRIx64 ":%016" PRIx64, r->node, r->kind,
+			 r->owner, r->lk.start);
 }
 
 static void rec_val(const struct rec *r, char out[LK_VAL_LEN])
@@ -195,7 +304,7 @@ static void rec_val(const struct rec *r, char out[LK_VAL_LEN])
 static int rec_parse(const char *k, size_t kl, const char *v, size_t vl,
 		     struct rec *r)
 {
-	char key[96];
+	char key[LK_KEY_MAX];
 	uint32_t t;
 	uint64_t h;
 
@@ -207,8 +316,27 @@ static int rec_parse(const char *k, size_t kl, const char *v, size_t vl,
 	if (h != drfs_hash(v, 16))
 		return -EIO;
 	if (sscanf(key, "%36[0-9a-f-]:%d:%16" SCNx64 ":%16" SCNx64, r->node,
-		   &r->kind, &r->owner, &r->lk.start) != 4)
+		   &r->kind, &r->owner, &r->lk.start) != 4 ||
+	    r->kind < 0 || r->kind > DRFS_LK_FLOCK + LK_WAIT_KIND)
 		return -EIO;
+	r->wait = r->kind >= LK_WAIT_KIND;
+	r->put = false;
+	r->since = 0;
+	if (r->wait) {
+		const char *c = strrchr(key, ':');
+		uint64_t since;
+		char *end;
+
+		r->kind -= LK_WAIT_KIND;
+		/* node:kind:owner:start:since - the fifth field */
+		if (!c || c - key != 36 + 3 + 16 + 1 + 16 ||
+		    strlen(c + 1) != 16)
+			return -EIO;
+		since = strtoull(c + 1, &end, 16);
+		if (*end)
+			return -EIO;
+		r->since = (int64_t)since;
+	}
 	memcpy(&r->lk.end, v, 8);
 	memcpy(&t, v + 8, 4);
 	memcpy(&r->lk.pid, v + 12, 4);
@@ -345,6 +473,7 @@ struct lkobj {
 	int64_t cool_ns; /* mono: last contention seen (0: never) */
 	int64_t used_ns; /* mono: last local grant or release */
 	int64_t recall_ns; /* mono: last recall sent for a parked waiter */
+	bool missed; /* atomic: a notify's state could not be taken */
 };
 
 #define LK_BUCKETS 1024
@@ -590,7 +719,8 @@ static void lk_notify_state(struct drfs_fs *fs, const char *oid,
 			    const char *ptok, size_t plen, const char *tok,
 			    size_t tlen, const struct rec *recs, int n)
 {
-	char buf[4 + 2 * LK_TOKEN_MAX + HINT_RECS * (1 + 96 + LK_VAL_LEN)];
+	char buf[4 + 2 * LK_TOKEN_MAX +
+		 HINT_RECS * (1 + LK_KEY_MAX + LK_VAL_LEN)];
 	size_t len = 0;
 
 	if (n > HINT_RECS || plen >= LK_TOKEN_MAX || tlen >= LK_TOKEN_MAX) {
@@ -618,11 +748,15 @@ static void lk_notify_state(struct drfs_fs *fs, const char *oid,
 }
 
 /* The arrays one attempt of lk_change_locked() builds its op in, sized
- * for @n records in the object (and up to 3 new ones). */
+ * for @n records in the object: the records it leaves (up to 3n + 8:
+ * grants to parked requests add some), the keys it removes or sets. */
 struct lk_scratch {
 	struct rec *nrecs;
+	int cap; /* of nrecs, vals, vptr, vl */
 	struct drfs_lk *ranges, *out;
 	char (*vals)[LK_VAL_LEN];
+	char (*rmk)
+		[LK_KEY_MAX]; /* keys removed by grants (their records move) */
 	const char **keys, **vptr;
 	size_t *kl, *vl;
 };
@@ -637,24 +771,27 @@ static void lk_scratch_free(struct lk_scratch *sc)
 	free(sc->vptr);
 	free(sc->vl);
 	free(sc->vals);
+	free(sc->rmk);
 	memset(sc, 0, sizeof(*sc));
 }
 
 static int lk_scratch_alloc(struct lk_scratch *sc, int n)
 {
-	size_t m = (size_t)n + 3;
+	size_t m = 3 * (size_t)n + 8, k = 4 * (size_t)n + 8;
 
 	lk_scratch_free(sc);
+	sc->cap = (int)m;
 	sc->ranges = malloc(((size_t)n + 1) * sizeof(*sc->ranges));
-	sc->out = malloc(m * sizeof(*sc->out));
+	sc->out = malloc(((size_t)n + 3) * sizeof(*sc->out));
 	sc->nrecs = malloc(m * sizeof(*sc->nrecs));
-	sc->keys = malloc((2 * (size_t)n + 3) * sizeof(*sc->keys));
-	sc->kl = malloc((2 * (size_t)n + 3) * sizeof(*sc->kl));
+	sc->keys = malloc(k * sizeof(*sc->keys));
+	sc->kl = malloc(k * sizeof(*sc->kl));
 	sc->vptr = malloc(m * sizeof(*sc->vptr));
 	sc->vl = malloc(m * sizeof(*sc->vl));
 	sc->vals = malloc(m * LK_VAL_LEN);
+	sc->rmk = malloc(m * sizeof(*sc->rmk));
 	if (!sc->ranges || !sc->out || !sc->nrecs || !sc->keys || !sc->kl ||
-	    !sc->vptr || !sc->vl || !sc->vals)
+	    !sc->vptr || !sc->vl || !sc->vals || !sc->rmk)
 		return -ENOMEM;
 	return 0;
 }
@@ -989,6 +1126,9 @@ static bool deleg_wanted(struct drfs_fs *fs, struct lkobj *o, bool contended,
 {
 	int64_t now = mono_ns();
 
+	for (int i = 0; i < n; i++)
+		if (recs[i].wait)
+			return false; /* parked requests are granted by writes */
 	return fs->lkcache->rq_started && !contended &&
 	       !others_hold(fs, recs, n) &&
 	       drfs_deleg_local_ok(now,
@@ -1001,31 +1141,236 @@ static bool deleg_wanted(struct drfs_fs *fs, struct lkobj *o, bool contended,
 		       DELEG_MAX, DELEG_STREAK, DELEG_COOL_NS);
 }
 
+/* lk_change_locked()'s @how */
+#define LKF_WAIT 1 /* wait for the answer to a recall */
+#define LKF_QUEUE 2 /* a conflict parks the request in the object */
+#define LKF_CANCEL 4 /* take the request's waiter record away */
+#define LKF_RELEASE 8 /* all of the owner's waiter records go too */
+#define LKF_POLL 16 /* a parked request's periodic look at the object */
+
+static bool same_identity(const struct rec *a, const struct rec *b)
+{
+	return a->kind == b->kind && a->owner == b->owner &&
+	       !strcmp(a->node, b->node);
+}
+
+/* Do @a (na) and @b (nb) hold the same ranges (as sets)? */
+static bool same_ranges(const struct drfs_lk *a, int na,
+			const struct drfs_lk *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++) {
+		int j = 0;
+
+		while (j < nb &&
+		       (a[i].start != b[j].start || a[i].end != b[j].end ||
+			a[i].type != b[j].type || a[i].pid != b[j].pid))
+			j++;
+		if (j == nb)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Park a blocked request in the object, o->m held: one op guarded by the
+ * token of the state that showed the conflict writes its waiter record
+ * (an older one of the same request keeps its place in the queue).  If
+ * the guard holds, the conflict was there at that moment, so whoever ends
+ * it grants the request in its own write.  The new state is notified, so
+ * that the holder's next write is computed with the waiter in it.
+ * 1: the object changed since, look again.
+ */
+static int lk_park(struct drfs_fs *fs, struct lkobj *o, const char *oid,
+		   struct lk_scratch *sc, int kind, uint64_t owner,
+		   const struct drfs_lk *lk, int mywait)
+{
+	struct rec w = {.kind = kind, .owner = owner, .lk = *lk, .wait = true};
+	char tok[LK_TOKEN_MAX], val[LK_VAL_LEN];
+	int n = o->nrecs, ret;
+	size_t toklen;
+	rados_write_op_t op;
+
+	if (!o->exists)
+		return 1;
+	snprintf(w.node, sizeof(w.node), "%s", fs->node);
+	w.since = mywait >= 0 ? o->recs[mywait].since : drfs_now_ns();
+	rec_key(&w);
+	rec_val(&w, val);
+	next_token(fs, tok, &toklen);
+	op = drfs_wop_new();
+	drfs_op_cmpxattr(op, LK_TOKEN_XATTR, o->token, o->toklen);
+	drfs_op_set(op, w.key, val, LK_VAL_LEN);
+	drfs_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
+	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
+	drfs_wop_free(op);
+	if (ret == -ECANCELED || ret == -ENOENT) {
+		drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
+		return 1;
+	}
+	if (ret < 0) {
+		o->known = false;
+		return ret;
+	}
+	memcpy(sc->nrecs, o->recs, (size_t)n * sizeof(*o->recs));
+	if (mywait >= 0)
+		sc->nrecs[mywait] = w;
+	else
+		sc->nrecs[n++] = w;
+	lk_notify_state(fs, oid, o->token, o->toklen, tok, toklen, sc->nrecs,
+			n);
+	lk_remember(o, sc->nrecs, n, tok, toklen);
+	drfs_stat_add(fs, DRFS_ST_LOCK_PARKED, 1);
+	return 0;
+}
+
+/*
+ * The parked requests that the op being built frees, granted in the same
+ * op (drfs_lk_grant: oldest first, each seeing the ones before it).
+ * sc->nrecs (*ntot) is the state the op leaves; a granted waiter's record
+ * goes, and its owner's locks of the kind are written anew (their old
+ * keys removed: sc->keys from *nrm on).  The requester's own waiters are
+ * left to their requests.  Returns the number granted, -errno.
+ */
+static int lk_grant_pass(struct drfs_fs *fs, struct lk_scratch *sc, int *ntot,
+			 int kind, uint64_t owner, int *nrm)
+{
+	struct rec *r = sc->nrecs, *old = NULL;
+	int n = *ntot, nh = 0, nw = 0, ng, k = 0, nk = 0;
+	struct drfs_lkown *held = NULL, *w = NULL;
+	int *ids = NULL, *widx = NULL;
+	bool *granted = NULL, *moved = NULL;
+
+	for (int i = 0; i < n; i++)
+		if (r[i].wait && !same_owner(fs, &r[i], kind, owner))
+			nw++;
+	if (nw == 0)
+		return 0;
+	held = malloc((size_t)sc->cap * sizeof(*held));
+	w = malloc((size_t)nw * sizeof(*w));
+	widx = malloc((size_t)nw * sizeof(*widx));
+	granted = malloc((size_t)nw * sizeof(*granted));
+	ids = malloc((size_t)n * sizeof(*ids));
+	moved = calloc((size_t)n, sizeof(*moved));
+	old = malloc((size_t)n * sizeof(*old));
+	ng = -ENOMEM;
+	if (!held || !w || !widx || !granted || !ids || !moved || !old)
+		goto out;
+	/* an owner's id: the index of its first record */
+	for (int i = 0; i < n; i++) {
+		ids[i] = i;
+		for (int j = 0; j < i; j++)
+			if (same_identity(&r[i], &r[j])) {
+				ids[i] = ids[j];
+				break;
+			}
+	}
+	for (int i = 0; i < n; i++) {
+		if (!r[i].wait) {
+			held[nh++] = (struct drfs_lkown){(uint64_t)ids[i],
+							 r[i].kind, r[i].lk};
+			continue;
+		}
+		if (same_owner(fs, &r[i], kind, owner))
+			continue;
+		/* oldest first */
+		int j = k++;
+
+		while (j > 0 && r[widx[j - 1]].since > r[i].since) {
+			widx[j] = widx[j - 1];
+			j--;
+		}
+		widx[j] = i;
+	}
+	for (int j = 0; j < nw; j++)
+		w[j] = (struct drfs_lkown){(uint64_t)ids[widx[j]],
+					   r[widx[j]].kind, r[widx[j]].lk};
+	ng = drfs_lk_grant(held, &nh, sc->cap, w, nw, granted);
+	if (ng <= 0)
+		goto out;
+	/* the granted waiters and every old lock of their owners go ... */
+	for (int j = 0; j < nw; j++) {
+		if (!granted[j])
+			continue;
+		for (int i = 0; i < n; i++)
+			if (ids[i] == (int)w[j].id &&
+			    (!r[i].wait || i == widx[j]))
+				moved[i] = true;
+	}
+	memcpy(old, r, (size_t)n * sizeof(*r));
+	for (int i = 0; i < n; i++) {
+		if (!moved[i]) {
+			r[nk++] = old[i];
+			continue;
+		}
+		snprintf(sc->rmk[i], sizeof(sc->rmk[0]), "%s", old[i].key);
+	}
+	for (int i = 0; i < n; i++)
+		if (moved[i]) {
+			sc->keys[*nrm] = sc->rmk[i];
+			sc->kl[*nrm] = strlen(sc->rmk[i]);
+			(*nrm)++;
+		}
+	/* ... and the owners' ranges after the grants are put */
+	for (int h = 0; h < nh; h++) {
+		const struct rec *tmpl = &old[held[h].id];
+		bool touched = false;
+
+		for (int j = 0; j < nw && !touched; j++)
+			touched = granted[j] && w[j].id == held[h].id;
+		if (!touched)
+			continue;
+		r[nk] = *tmpl;
+		r[nk].wait = false;
+		r[nk].since = 0;
+		r[nk].put = true;
+		r[nk].lk = held[h].lk;
+		rec_key(&r[nk]);
+		nk++;
+	}
+	*ntot = nk;
+out:
+	free(held);
+	free(w);
+	free(widx);
+	free(granted);
+	free(ids);
+	free(moved);
+	free(old);
+	return ng;
+}
+
 /*
  * Apply @lk for (kind, owner) to the lock object of @o, o->m held: the
- * work of drfs_lock_set().  In memory under our delegation; otherwise one
- * guarded write when the state of the object is known and shows no
- * conflict, a read first if not.  Another live node's delegation is
- * recalled first (at most RECALL_TRIES times, then -EAGAIN: a node that
- * does not answer counts as holding a conflicting lock until its lease
- * ends).
+ * work of drfs_lock_set() and its blocking variants (@how, LKF_*).  In
+ * memory under our delegation; otherwise one guarded write when the state
+ * of the object is known and shows no conflict, a read first if not.
+ * Every write also grants the parked requests it frees (lk_grant_pass).
+ * Another live node's delegation is recalled first (at most RECALL_TRIES
+ * times, then -EAGAIN: a node that does not answer counts as holding a
+ * conflicting lock until its lease ends).
  */
 static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			    uint64_t owner, const struct drfs_lk *lk,
-			    struct drfs_lk *conflict, bool wait)
+			    struct drfs_lk *conflict, int how)
 {
 	char oid[DRFS_OID_MAX], tok[LK_TOKEN_MAX];
 	struct lk_scratch sc = {0};
 	int ret = 0, recalls = 0;
-	bool contended = false, unanswered = false;
+	bool contended = false, unanswered = false, wait = how & LKF_WAIT;
 
 	drfs_lock_oid(oid, o->ino);
 	lk_gen_check(fs, o);
+	/* a change was notified that our state could not follow */
+	if (__atomic_exchange_n(&o->missed, false, __ATOMIC_ACQ_REL))
+		o->known = false;
 	for (;;) {
 		rados_write_op_t op;
 		bool fresh = false, dead = false, wake, local, drop_d = false;
 		bool take;
 		int n, nm = 0, nout, nrm = 0, nn = 0, nset, slot = -1;
+		int mywait = -1, nwait = 0, ntot, ng = 0;
 		size_t toklen;
 
 		if (o->deleg && !deleg_usable(fs, o)) {
@@ -1052,7 +1397,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 				/* its holder took it when no other node had
 				 * a record, and only it changes the object
 				 * since: nothing of ours to release */
-				if (lk->type == F_UNLCK)
+				if (lk->type == F_UNLCK || (how & LKF_CANCEL))
 					break;
 				ret = fence_if_dead(fs, o->dnode);
 				if (ret < 0)
@@ -1095,22 +1440,59 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		const char **keys = sc.keys, **vptr = sc.vptr;
 		size_t *kl = sc.kl, *vl = sc.vl;
 
+		/* the owner's parked requests; this one's, if parked */
+		for (int i = 0; i < n; i++) {
+			const struct rec *r = &o->recs[i];
+
+			if (!r->wait || !same_owner(fs, r, kind, owner))
+				continue;
+			nwait++;
+			if (r->lk.start == lk->start && lk->type != F_UNLCK)
+				mywait = i;
+		}
+		if ((how & LKF_CANCEL) && mywait < 0) {
+			/* not parked (any more): granted if the owner now
+			 * holds what it asked for (only a grant, which
+			 * took the record away, can have done that) */
+			for (int i = 0; i < n; i++)
+				if (!o->recs[i].wait &&
+				    same_owner(fs, &o->recs[i], kind, owner))
+					ranges[nm++] = o->recs[i].lk;
+			nout = drfs_lk_apply(ranges, nm, lk, out);
+			ret = same_ranges(ranges, nm, out, nout) ? 1 : 0;
+			break;
+		}
 		ret = 0;
 		for (int i = 0; i < n; i++) {
 			const struct rec *r = &o->recs[i];
 
+			if (r->wait)
+				continue; /* a parked request holds nothing */
 			if (same_owner(fs, r, kind, owner)) {
 				ranges[nm++] = r->lk;
 				continue;
 			}
-			if (lk->type == F_UNLCK || r->kind != kind ||
-			    !drfs_lk_conflict(&r->lk, lk))
+			if (lk->type == F_UNLCK || (how & LKF_CANCEL) ||
+			    r->kind != kind || !drfs_lk_conflict(&r->lk, lk))
 				continue;
 			/* Our own node's records are exact in the cache
-			 * (only we add or drop them); another node's may
-			 * be gone: look again before refusing. */
+			 * (only we drop them; another node's grant may add
+			 * one, which the guard catches); another node's may
+			 * be gone: look again before refusing - or park at
+			 * once, which the guard also proves.  A parked
+			 * request woken by a notify whose state we took
+			 * knows the object as it is: every change notifies
+			 * (the poll looks, and breaks dead nodes' locks). */
 			if (!fresh && strcmp(r->node, fs->node)) {
-				ret = 1;
+				if ((how & LKF_QUEUE) && !local && mywait < 0)
+					ret = 2;
+				else if ((how & LKF_QUEUE) && !local &&
+					 !(how & LKF_POLL) && mywait >= 0 &&
+					 same_ranges(&o->recs[mywait].lk, 1, lk,
+						     1))
+					ret = -EAGAIN;
+				else
+					ret = 1;
 				break;
 			}
 			ret = fresh ? fence_if_dead(fs, r->node) : 0;
@@ -1129,27 +1511,51 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			o->known = false;
 			continue;
 		}
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN || ret == 2)
 			drfs_stat_add(fs, DRFS_ST_LOCK_CONFLICTS, 1);
+		if ((ret == -EAGAIN || ret == 2) && (how & LKF_QUEUE) &&
+		    !local &&
+		    (mywait < 0 ||
+		     !same_ranges(&o->recs[mywait].lk, 1, lk, 1))) {
+			ret = lk_park(fs, o, oid, &sc, kind, owner, lk, mywait);
+			if (ret == 1) {
+				contended = true;
+				o->known = false;
+				continue;
+			}
+			if (ret == 0)
+				ret = -EAGAIN;
+			break;
+		}
 		if (ret < 0)
 			break;
-		if (nm == 0 && lk->type == F_UNLCK && !dead && !drop_d) {
+		if (how & LKF_CANCEL) {
+			memcpy(out, ranges, (size_t)nm * sizeof(*out));
+			nout = nm;
+		} else {
+			nout = drfs_lk_apply(ranges, nm, lk, out);
+		}
+		if (!dead && !drop_d && nwait == 0 &&
+		    same_ranges(ranges, nm, out, nout)) {
+			/* so already (nothing to release, or granted by
+			 * another node's op): nothing to write */
 			if (local)
 				o->used_ns = mono_ns();
-			break; /* nothing to release */
+			break;
 		}
-		nout = drfs_lk_apply(ranges, nm, lk, out);
-		/* the records that stay, the owner's old ones and any dead
-		 * node's go */
+		/* the records that stay; the owner's old ones (and its
+		 * waiter record), and any dead node's, go */
 		for (int i = 0; i < n; i++) {
 			const struct rec *r = &o->recs[i];
-			bool drop = same_owner(fs, r, kind, owner);
+			bool drop = same_owner(fs, r, kind, owner) &&
+				    (!r->wait || i == mywait ||
+				     (how & LKF_RELEASE));
 
 			if (!drop && dead && strcmp(r->node, fs->node)) {
 				struct session s;
 
 				drop = session_get(fs, r->node, &s) == -ENOENT;
-				if (drop)
+				if (drop && !r->wait)
 					drfs_stat_add(fs, DRFS_ST_LOCKS_BROKEN,
 						      1);
 			}
@@ -1158,24 +1564,34 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 				kl[nrm] = strlen(r->key);
 				nrm++;
 			} else {
-				nrecs[nn++] = *r;
+				nrecs[nn] = *r;
+				nrecs[nn].put = false;
+				nn++;
 			}
 		}
 		for (int i = 0; i < nout; i++) {
 			struct rec *r = &nrecs[nn + i];
 
+			memset(r, 0, sizeof(*r));
 			snprintf(r->node, sizeof(r->node), "%s", fs->node);
 			r->kind = kind;
 			r->owner = owner;
 			r->lk = out[i];
+			r->put = true;
 			rec_key(r);
 		}
+		ntot = nn + nout;
 		if (local) {
 			/* under our delegation: exact in memory, written
 			 * out when it is given back */
-			lk_remember(o, nrecs, nn + nout, o->token, o->toklen);
+			lk_remember(o, nrecs, ntot, o->token, o->toklen);
 			o->used_ns = mono_ns();
 			drfs_stat_add(fs, DRFS_ST_LOCK_LOCAL, 1);
+			break;
+		}
+		ng = lk_grant_pass(fs, &sc, &ntot, kind, owner, &nrm);
+		if (ng < 0) {
+			ret = ng;
 			break;
 		}
 		next_token(fs, tok, &toklen);
@@ -1192,18 +1608,21 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		}
 		if (nrm)
 			drfs_op_rmn(op, keys, kl, (size_t)nrm);
-		for (int i = 0; i < nout; i++) {
-			struct rec *r = &nrecs[nn + i];
+		nset = 0;
+		for (int i = 0; i < ntot; i++) {
+			struct rec *r = &nrecs[i];
 
-			rec_val(r, vals[i]);
-			keys[i] = r->key;
-			kl[i] = strlen(r->key);
-			vptr[i] = vals[i];
-			vl[i] = LK_VAL_LEN;
+			if (!r->put)
+				continue;
+			rec_val(r, vals[nset]);
+			keys[nset] = r->key;
+			kl[nset] = strlen(r->key);
+			vptr[nset] = vals[nset];
+			vl[nset] = LK_VAL_LEN;
+			nset++;
 		}
-		nset = nout;
-		take = o->exists &&
-		       deleg_wanted(fs, o, contended, nrecs, nn + nout);
+		take = o->exists && ng == 0 &&
+		       deleg_wanted(fs, o, contended, nrecs, ntot);
 		if (take && (slot = deleg_arm(fs, o, oid)) >= 0) {
 			/* the watch is in place before "d" is */
 			keys[nset] = DRFS_LK_DELEG_KEY;
@@ -1236,11 +1655,13 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		}
 		if (wake && !take && o->exists) /* (before o->token changes) */
 			lk_notify_state(fs, oid, o->token, o->toklen, tok,
-					toklen, nrecs, nn + nout);
+					toklen, nrecs, ntot);
 		else if (wake)
 			lk_notify(fs, oid);
-		lk_remember(o, nrecs, nn + nout, tok, toklen);
+		lk_remember(o, nrecs, ntot, tok, toklen);
 		o->dnode[0] = 0;
+		if (ng > 0)
+			drfs_stat_add(fs, DRFS_ST_LOCK_HANDED, (uint64_t)ng);
 		if (take) {
 			o->deleg = true;
 			o->slot = slot;
@@ -1262,7 +1683,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 
 static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		     const struct drfs_lk *lk, struct drfs_lk *conflict,
-		     bool wait)
+		     int how)
 {
 	struct drfs_lkcache *lc = fs->lkcache;
 	struct lkobj *o;
@@ -1274,7 +1695,7 @@ static int lk_change(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	if (!o)
 		return -ENOMEM;
 	pthread_mutex_lock(&o->m);
-	ret = lk_change_locked(fs, o, kind, owner, lk, conflict, wait);
+	ret = lk_change_locked(fs, o, kind, owner, lk, conflict, how);
 	pthread_mutex_unlock(&o->m);
 	lkobj_put(lc, o);
 	return ret;
@@ -1286,56 +1707,92 @@ int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
 		return -EIO;
 	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
-	return lk_change(fs, ino, kind, owner, lk, conflict, true);
+	return lk_change(fs, ino, kind, owner, lk, conflict, LKF_WAIT);
 }
 
-int drfs_lock_retry(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
-		    const struct drfs_lk *lk)
+int drfs_lock_wait(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		   const struct drfs_lk *lk)
 {
 	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
 		return -EIO;
 	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
-	return lk_change(fs, ino, kind, owner, lk, NULL, false);
+	return lk_change(fs, ino, kind, owner, lk, NULL, LKF_WAIT | LKF_QUEUE);
 }
 
-void drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, const void *data,
-		    size_t len)
+int drfs_lock_retry(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		    const struct drfs_lk *lk, bool poll)
 {
-	struct drfs_lkcache *lc = fs->lkcache;
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
+	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
+	return lk_change(fs, ino, kind, owner, lk, NULL,
+			 LKF_QUEUE | (poll ? LKF_POLL : 0));
+}
+
+int drfs_lock_cancel(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		     const struct drfs_lk *lk)
+{
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
+	return lk_change(fs, ino, kind, owner, lk, NULL, LKF_CANCEL);
+}
+
+/* Decode a "U" notify (lk_notify_state); false if it is not one. */
+static bool lk_hint_parse(const void *data, size_t len, struct rec *recs,
+			  int *np, const unsigned char **ptok, size_t *plen,
+			  const unsigned char **tok, size_t *tlen)
+{
 	const unsigned char *p = data, *end = p + len;
-	struct rec recs[HINT_RECS];
-	const unsigned char *ptok, *tok;
-	size_t plen, tlen, b = (size_t)(ino % LK_BUCKETS);
-	struct lkobj *o;
 	int n;
 
-	if (!lc || len < 4 || *p++ != 'U')
-		return;
-	plen = *p++;
-	ptok = p;
-	p += plen;
-	if (p >= end || plen == 0 || plen >= LK_TOKEN_MAX)
-		return;
-	tlen = *p++;
-	tok = p;
-	p += tlen;
-	if (p >= end || tlen == 0 || tlen >= LK_TOKEN_MAX)
-		return;
+	if (len < 4 || *p++ != 'U')
+		return false;
+	*plen = *p++;
+	*ptok = p;
+	p += *plen;
+	if (p >= end || *plen == 0 || *plen >= LK_TOKEN_MAX)
+		return false;
+	*tlen = *p++;
+	*tok = p;
+	p += *tlen;
+	if (p >= end || *tlen == 0 || *tlen >= LK_TOKEN_MAX)
+		return false;
 	n = *p++;
 	if (n > HINT_RECS)
-		return;
+		return false;
 	for (int i = 0; i < n; i++) {
 		size_t kl;
 
 		if (p >= end)
-			return;
+			return false;
 		kl = *p++;
 		if ((size_t)(end - p) < kl + LK_VAL_LEN ||
 		    rec_parse((const char *)p, kl, (const char *)p + kl,
 			      LK_VAL_LEN, &recs[i]) < 0)
-			return;
+			return false;
 		p += kl + LK_VAL_LEN;
 	}
+	*np = n;
+	return true;
+}
+
+int drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, uint64_t notifier,
+		   const void *data, size_t len)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	struct rec recs[HINT_RECS];
+	const unsigned char *ptok = NULL, *tok = NULL;
+	size_t plen = 0, tlen = 0, b = (size_t)(ino % LK_BUCKETS);
+	struct lkobj *o;
+	int n = 0, ret;
+	bool parsed;
+
+	if (lc && notifier == drfs_instance_id(fs))
+		return 0;
+	/* a recall changes nothing in the object */
+	if (!lc || (len == 1 && *(const char *)data == 'r'))
+		return -1;
+	parsed = lk_hint_parse(data, len, recs, &n, &ptok, &plen, &tok, &tlen);
 	/* only an entry we have, and only if nobody is using it (a librados
 	 * thread does not wait for a lock held over RADOS calls) */
 	pthread_mutex_lock(&lc->lock);
@@ -1346,16 +1803,26 @@ void drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, const void *data,
 		o->refs++;
 	pthread_mutex_unlock(&lc->lock);
 	if (!o)
-		return;
-	if (pthread_mutex_trylock(&o->m) == 0) {
-		if (o->known && o->exists && !o->deleg && !o->dnode[0] &&
-		    o->gen == fs->conn_gen && o->toklen == plen &&
-		    !memcmp(o->token, ptok, plen) &&
-		    lk_remember(o, recs, n, (const char *)tok, tlen) == 0)
+		return -1;
+	ret = -1;
+	if (parsed && pthread_mutex_trylock(&o->m) == 0) {
+		if (o->known && o->exists && o->gen == fs->conn_gen &&
+		    o->toklen == tlen && !memcmp(o->token, tok, tlen)) {
+			ret = 0; /* we have it (our own op's) */
+		} else if (o->known && o->exists && !o->deleg && !o->dnode[0] &&
+			   o->gen == fs->conn_gen && o->toklen == plen &&
+			   !memcmp(o->token, ptok, plen) &&
+			   lk_remember(o, recs, n, (const char *)tok, tlen) ==
+				   0) {
 			drfs_stat_add(fs, DRFS_ST_LOCK_HINTS, 1);
+			ret = 1;
+		}
 		pthread_mutex_unlock(&o->m);
 	}
+	if (ret < 0) /* the next op on it reads it first */
+		__atomic_store_n(&o->missed, true, __ATOMIC_RELEASE);
 	lkobj_put(lc, o);
+	return ret;
 }
 
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
@@ -1407,8 +1874,8 @@ int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	for (int i = 0; ret == 0 && i < o->nrecs; i++) {
 		const struct rec *r = &o->recs[i];
 
-		if (same_owner(fs, r, kind, owner) || r->kind != kind ||
-		    !drfs_lk_conflict(&r->lk, lk))
+		if (r->wait || same_owner(fs, r, kind, owner) ||
+		    r->kind != kind || !drfs_lk_conflict(&r->lk, lk))
 			continue;
 		if (!o->deleg && fence_if_dead(fs, r->node) == 1)
 			continue;
@@ -1426,7 +1893,11 @@ int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
 {
 	struct drfs_lk all = {0, UINT64_MAX, F_UNLCK, 0};
 
-	return drfs_lock_set(fs, ino, kind, owner, &all, NULL);
+	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
+		return -EIO;
+	drfs_stat_add(fs, DRFS_ST_LOCK_OPS, 1);
+	return lk_change(fs, ino, kind, owner, &all, NULL,
+			 LKF_WAIT | LKF_RELEASE);
 }
 
 /* ---- cache lifecycle ---- */

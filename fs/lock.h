@@ -121,6 +121,26 @@ bool drfs_deleg_may_take(int streak, int64_t now, int64_t cool_since, int held,
 			 int max, int min_streak, int64_t cool_ns);
 
 /*
+ * Which parked requests an op that changes a lock object grants (pure
+ * logic, unit-tested).  @held (*@nh entries, room for @cap) are the locks
+ * the object will hold, @w (@nw) the waiting requests oldest first; same
+ * id = same owner (the caller numbers them).  A waiter that conflicts
+ * with no lock of another owner of its kind is granted: its lock is
+ * applied to its owner's ranges in @held (as drfs_lk_apply), so the
+ * waiters after it see it, and granted[i] is set.  Passes repeat while
+ * one grants something (a grant may shrink a range its owner held).
+ * Returns the number granted, -ENOSPC when @held would outgrow @cap,
+ * -ENOMEM.
+ */
+struct drfs_lkown {
+	uint64_t id;
+	int kind;
+	struct drfs_lk lk;
+};
+int drfs_lk_grant(struct drfs_lkown *held, int *nh, int cap,
+		  const struct drfs_lkown *w, int nw, bool *granted);
+
+/*
  * Apply @lk (lock or unlock) for @owner on @ino.  -EAGAIN when another
  * owner holds a conflicting lock (described in *conflict if non-NULL), or
  * when another live node holds the delegation of @ino and has not given it
@@ -132,30 +152,58 @@ bool drfs_deleg_may_take(int streak, int64_t now, int64_t cool_since, int held,
  */
 int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  const struct drfs_lk *lk, struct drfs_lk *conflict);
-/*
- * drfs_lock_set() for a blocked request being tried again: another live
- * node's delegation is recalled without waiting for its answer (-EAGAIN at
- * once; the give-back notifies the lock object, which wakes the waiter).
- */
+
 /*
  * Another node's notify on the lock object of @ino (librados thread; no
- * RADOS call, no waiting): an unlock's "U" names the token it was guarded
- * by, the one it left and the records now there.  If this node's state of
+ * RADOS call, no waiting): an op's "U" names the token it was guarded by,
+ * the one it left and the records now there.  If this node's state of
  * the object is exactly the one guarded by, it takes the new one, so its
- * waiter's next try is one guarded write without a read first (a stale
- * hint cannot be taken: the tokens would not match).
+ * waiter's next try needs no read first (a stale hint cannot be taken:
+ * the tokens would not match).  1: taken; 0: this node's own notify
+ * (@notifier: the sender's instance id) or a state it has already; -1:
+ * not taken (the next op on the object reads it first).
  */
-void drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, const void *data,
-		    size_t len);
+int drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, uint64_t notifier,
+		   const void *data, size_t len);
+/*
+ * A blocking request (F_SETLKW, flock without LOCK_NB): drfs_lock_set(),
+ * but a conflict parks it in the object, as a waiter record
+ * ("<node>:<kind + 2>:<owner>:<start>:<since>", value as a lock's).  Every
+ * later op on the object that leaves the waiter free of conflicts grants
+ * it in the same guarded write (and notifies), so a handoff between nodes
+ * costs the unlock's write, not a second one by the waiter.  -EAGAIN:
+ * parked (the record is written; under our own delegation none is, our
+ * unlocks wake our waiters); try again with drfs_lock_retry() when the object is notified,
+ * which finds the lock granted without a RADOS call when the notify
+ * carried the new state.
+ */
+int drfs_lock_wait(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		   const struct drfs_lk *lk);
+/*
+ * drfs_lock_wait() for a parked request being tried again: another live
+ * node's delegation is recalled without waiting for its answer (-EAGAIN at
+ * once; the give-back notifies the lock object, which wakes the waiter).
+ * Woken by a notify (@poll false), a conflict in the state this node has
+ * is believed: every change of the object notifies, and a notify whose
+ * state was not taken makes the next try read.  @poll (the periodic
+ * retry): the object is read, and the locks of dead nodes broken.
+ */
 int drfs_lock_retry(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
-		    const struct drfs_lk *lk);
+		    const struct drfs_lk *lk, bool poll);
+/*
+ * A parked request is answered otherwise (interrupted, unmount): take its
+ * waiter record away.  1 when another op granted it first (the caller
+ * holds the lock and should say so), 0 when taken away, -errno.
+ */
+int drfs_lock_cancel(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
+		     const struct drfs_lk *lk);
 /* F_GETLK: *lk becomes the first conflicting lock, or type F_UNLCK
  * (read from the object, never from the cache; under this node's own
  * delegation from memory, where the records are exact).  Another live
  * node's delegation is recalled first, -EAGAIN as for drfs_lock_set(). */
 int drfs_lock_get(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 		  struct drfs_lk *lk);
-/* Drop all locks of @owner on @ino (close). */
+/* Drop all locks and waiter records of @owner on @ino (close). */
 int drfs_lock_release(struct drfs_fs *fs, uint64_t ino, int kind,
 		      uint64_t owner);
 /* Name of the lock object of @ino; its notifications announce unlocks

@@ -1,8 +1,9 @@
 /*
  * Unit tests of the pure lock logic (fs/lock.h): range split and merge
  * (drfs_lk_apply) against a byte-map model, conflict detection, the
- * lease judgement, and when a delegation may be taken and used (node-local
- * grants).  No cluster needed.
+ * lease judgement, when a delegation may be taken and used (node-local
+ * grants), and which parked requests a write grants (drfs_lk_grant).  No
+ * cluster needed.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -317,4 +318,113 @@ Test(lock, lease_local_after_on_time_and_late)
 	cr_assert_eq(drfs_lease_local_after(true, S(901), S(901), &bound, &off),
 		     S(901) + until);
 	cr_assert_eq(off, 0);
+}
+
+/* ---- drfs_lk_grant: which parked requests an op frees ---- */
+
+static struct drfs_lkown O(uint64_t id, int kind, struct drfs_lk lk) {
+	struct drfs_lkown o = {id, kind, lk};
+
+	return o;
+}
+
+/* Does owner @id hold exactly @lk (of @kind) in held[0..n)? */
+static bool
+holds(const struct drfs_lkown *held, int n, uint64_t id, int kind,
+      struct drfs_lk lk)
+{
+	for (int i = 0; i < n; i++)
+		if (held[i].id == id && held[i].kind == kind &&
+		    held[i].lk.start == lk.start && held[i].lk.end == lk.end &&
+		    held[i].lk.type == lk.type)
+			return true;
+	return false;
+}
+
+Test(lock, grant_frees_only_what_conflicts_with_nobody)
+{
+	/* owner 1 holds a read lock of the file; 2 waits for a write lock
+	 * of it, 3 for a read lock of bytes 0-9 */
+	struct drfs_lkown held[16] = {O(1, DRFS_LK_FLOCK, L(0, EOFB, F_RDLCK))};
+	struct drfs_lkown w[2] = {O(2, DRFS_LK_FLOCK, L(0, EOFB, F_WRLCK)),
+				  O(3, DRFS_LK_FLOCK, L(0, 9, F_RDLCK))};
+	bool g[2];
+	int nh = 1;
+
+	cr_assert_eq(drfs_lk_grant(held, &nh, 16, w, 2, g), 1);
+	cr_assert(!g[0]); /* the writer still meets the reader */
+	cr_assert(g[1]); /* readers share */
+	cr_assert_eq(nh, 2);
+	cr_assert(holds(held, nh, 3, DRFS_LK_FLOCK, L(0, 9, F_RDLCK)));
+}
+
+Test(lock, grant_in_order_each_sees_the_ones_before)
+{
+	/* nothing held any more (the unlock): two writers wait, the older
+	 * first; only it is granted, the other now meets it */
+	struct drfs_lkown held[16];
+	struct drfs_lkown w[2] = {O(7, DRFS_LK_FLOCK, L(0, EOFB, F_WRLCK)),
+				  O(5, DRFS_LK_FLOCK, L(0, EOFB, F_WRLCK))};
+	bool g[2];
+	int nh = 0;
+
+	cr_assert_eq(drfs_lk_grant(held, &nh, 16, w, 2, g), 1);
+	cr_assert(g[0] && !g[1]);
+	cr_assert_eq(nh, 1);
+	cr_assert(holds(held, nh, 7, DRFS_LK_FLOCK, L(0, EOFB, F_WRLCK)));
+}
+
+Test(lock, grant_kinds_do_not_conflict_and_ranges_merge)
+{
+	/* owner 1 holds fcntl write 0-99; owner 2 waits for flock (another
+	 * kind: free) and owner 3, which holds fcntl write 200-299, waits
+	 * for write 100-199 (free): its ranges merge into 100-299 */
+	struct drfs_lkown held[16] = {
+		O(1, DRFS_LK_POSIX, L(0, 99, F_WRLCK)),
+		O(3, DRFS_LK_POSIX, L(200, 299, F_WRLCK))};
+	struct drfs_lkown w[2] = {O(2, DRFS_LK_FLOCK, L(0, EOFB, F_WRLCK)),
+				  O(3, DRFS_LK_POSIX, L(100, 199, F_WRLCK))};
+	bool g[2];
+	int nh = 2;
+
+	cr_assert_eq(drfs_lk_grant(held, &nh, 16, w, 2, g), 2);
+	cr_assert(g[0] && g[1]);
+	cr_assert_eq(nh, 3);
+	cr_assert(holds(held, nh, 1, DRFS_LK_POSIX, L(0, 99, F_WRLCK)));
+	cr_assert(holds(held, nh, 2, DRFS_LK_FLOCK, L(0, EOFB, F_WRLCK)));
+	cr_assert(holds(held, nh, 3, DRFS_LK_POSIX, L(100, 299, F_WRLCK)));
+}
+
+Test(lock, grant_that_shrinks_a_range_frees_an_earlier_waiter)
+{
+	/* owner 1 holds write 0-99 and waits for read 50-150 (owner 2's
+	 * read 120-130 is no conflict for a read); owner 3 waits for read
+	 * 60-70, which meets 1's write - until 1's grant turns 50-99 into a
+	 * read lock: the next pass frees 3 too */
+	struct drfs_lkown held[16] = {
+		O(1, DRFS_LK_POSIX, L(0, 99, F_WRLCK)),
+		O(2, DRFS_LK_POSIX, L(120, 130, F_RDLCK))};
+	struct drfs_lkown w[2] = {O(3, DRFS_LK_POSIX, L(60, 70, F_RDLCK)),
+				  O(1, DRFS_LK_POSIX, L(50, 150, F_RDLCK))};
+	bool g[2];
+	int nh = 2;
+
+	cr_assert_eq(drfs_lk_grant(held, &nh, 16, w, 2, g), 2);
+	cr_assert(g[0] && g[1]);
+	cr_assert(holds(held, nh, 1, DRFS_LK_POSIX, L(0, 49, F_WRLCK)));
+	cr_assert(holds(held, nh, 1, DRFS_LK_POSIX, L(50, 150, F_RDLCK)));
+	cr_assert(holds(held, nh, 3, DRFS_LK_POSIX, L(60, 70, F_RDLCK)));
+	cr_assert(holds(held, nh, 2, DRFS_LK_POSIX, L(120, 130, F_RDLCK)));
+	cr_assert_eq(nh, 4);
+}
+
+Test(lock, grant_refuses_to_outgrow_the_room)
+{
+	struct drfs_lkown held[1] = {O(1, DRFS_LK_POSIX, L(0, 99, F_WRLCK))};
+	/* owner 1 downgrades the middle: three ranges, room for one */
+	struct drfs_lkown w[1] = {O(1, DRFS_LK_POSIX, L(40, 59, F_RDLCK))};
+	bool g[1];
+	int nh = 1;
+
+	cr_assert_eq(drfs_lk_grant(held, &nh, 1, w, 1, g), -ENOSPC);
 }
