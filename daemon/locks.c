@@ -82,6 +82,7 @@ struct lockwait {
 	struct watch *watches;
 	size_t nwatches, capwatches;
 	bool kick, stop;
+	bool reread; /* a watch was armed: the next pass reads (a poll) */
 	pthread_t thread;
 };
 
@@ -202,8 +203,10 @@ static void watches_sync(struct lockwait *lw)
 				wt->used = true;
 				wt->last_used_ns = drfs_now_ns();
 				/* an unlock may have come before the watch
-				 * was in place: look again now */
+				 * was in place: look again now, at the
+				 * object (its notify was missed) */
 				lw->kick = true;
+				lw->reread = true;
 			}
 		}
 	}
@@ -235,7 +238,8 @@ static void waiter_finish(struct lockwait *lw, struct waiter *w, int ret)
 		int c = drfs_lock_cancel(d->fs, w->ino, w->kind, w->owner,
 					 &w->lk);
 
-		if (c < 0)
+		/* (-EIO: fenced, the record is a dead identity's) */
+		if (c < 0 && c != -EIO)
 			drfs_warn("cannot take back the parked lock request "
 				  "on inode %" PRIx64 ": %s (released when "
 				  "its file is closed)",
@@ -320,6 +324,8 @@ static void *waker_main(void *arg)
 			last_poll = drfs_now_ns();
 		lw->kick = false;
 		watches_sync(lw); /* may kick again: a watch was armed */
+		poll = poll || lw->reread;
+		lw->reread = false;
 		retry_all(lw, poll);
 		pthread_mutex_unlock(&lw->lock);
 		drfs_conn_unlock(fs);

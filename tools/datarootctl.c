@@ -247,11 +247,12 @@ static void print_counters(const char *st)
 	printf("      rados reads=%" PRIu64 " writes=%" PRIu64
 	       " retries=%" PRIu64 ", checksum errors=%" PRIu64
 	       ", locks ops=%" PRIu64 " conflicts=%" PRIu64 " broken=%" PRIu64
-	       "\n",
+	       " parked=%" PRIu64 " handed=%" PRIu64 "\n",
 	       counter(st, "rados_reads"), counter(st, "rados_writes"),
 	       counter(st, "rados_retries"), counter(st, "checksum_errors"),
 	       counter(st, "lock_ops"), counter(st, "lock_conflicts"),
-	       counter(st, "locks_broken"));
+	       counter(st, "locks_broken"), counter(st, "lock_parked"),
+	       counter(st, "lock_handed"));
 	printf("      requests by area:");
 	for (int a = 0; a < DRFS_AREA__N; a++) {
 		snprintf(name, sizeof(name), "ops_%s", drfs_area_kinds[a]);

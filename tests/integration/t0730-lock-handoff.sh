@@ -97,6 +97,17 @@ ok "... while node2 holds it, LOCK_NB on node3 is refused" bash -c "! flock -n -
 check_eq "node2 parked one request" 1 $(($(wstat "$B" parked) - p0))
 check_eq "node1's unlock handed it the lock (no second write by node2)" 1 $(($(wstat "$A" handed) - g0))
 check_eq "no waiter record is left" 0 "$(waiters_of "$A/sess")"
+# other nodes' counters, by name, in datarootctl status (published with
+# the lease renewal)
+st=
+for i in $(seq 60); do
+	st=$(ctl status 2>&1)
+	grep -qE 'handed=[1-9]' <<<"$st" &&
+		grep -qE 'parked=[1-9]' <<<"$st" && break
+	sleep 0.25
+done
+contains "status shows the node that handed a lock" 'locks ops=[1-9][0-9]* conflicts=[0-9]+ broken=[0-9]+ parked=[0-9]+ handed=[1-9]' "$st"
+contains "... and the node that parked a request" 'locks ops=[1-9][0-9]* conflicts=[0-9]+ broken=[0-9]+ parked=[1-9][0-9]* handed=' "$st"
 wait $w
 ok "after node2's holder exits, LOCK_NB succeeds everywhere" nb "$C/sess"
 
