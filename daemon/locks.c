@@ -72,6 +72,7 @@ struct watch {
 	char oid[DRFS_OID_MAX];
 	struct lockwait *lw;
 	bool used;
+	bool fresh; /* just armed: its waiters' next retry reads the object */
 };
 
 struct lockwait {
@@ -82,7 +83,6 @@ struct lockwait {
 	struct watch *watches;
 	size_t nwatches, capwatches;
 	bool kick, stop;
-	bool reread; /* a watch was armed: the next pass reads (a poll) */
 	pthread_t thread;
 };
 
@@ -206,7 +206,7 @@ static void watches_sync(struct lockwait *lw)
 				 * was in place: look again now, at the
 				 * object (its notify was missed) */
 				lw->kick = true;
-				lw->reread = true;
+				wt->fresh = true;
 			}
 		}
 	}
@@ -257,6 +257,16 @@ static void waiter_finish(struct lockwait *lw, struct waiter *w, int ret)
 
 /* Retry every parked request, oldest first (@poll: the periodic pass, not
  * a notify's).  lw->lock is held. */
+/* Whether @ino's watch was armed since the last pass (so a notify sent
+ * before it was in place may have been missed). */
+static bool watch_fresh(const struct lockwait *lw, uint64_t ino)
+{
+	for (size_t i = 0; i < lw->nwatches; i++)
+		if (lw->watches[i].fresh && lw->watches[i].ino == ino)
+			return true;
+	return false;
+}
+
 static void retry_all(struct lockwait *lw, bool poll)
 {
 	struct drfsd *d = lw->d;
@@ -268,12 +278,13 @@ static void retry_all(struct lockwait *lw, bool poll)
 		if (w->parking)
 			continue;
 		bool intr = w->interrupted;
+		bool reread = poll || watch_fresh(lw, w->ino);
 
 		w->busy = true;
 		pthread_mutex_unlock(&lw->lock);
 		ret = intr ? -EINTR
 			   : drfs_lock_retry(d->fs, w->ino, w->kind, w->owner,
-					     &w->lk, poll);
+					     &w->lk, reread);
 		pthread_mutex_lock(&lw->lock);
 		w->busy = false;
 		next = w->next;
@@ -324,9 +335,9 @@ static void *waker_main(void *arg)
 			last_poll = drfs_now_ns();
 		lw->kick = false;
 		watches_sync(lw); /* may kick again: a watch was armed */
-		poll = poll || lw->reread;
-		lw->reread = false;
 		retry_all(lw, poll);
+		for (size_t i = 0; i < lw->nwatches; i++)
+			lw->watches[i].fresh = false;
 		pthread_mutex_unlock(&lw->lock);
 		drfs_conn_unlock(fs);
 		pthread_mutex_lock(&lw->lock);

@@ -56,7 +56,7 @@ void drfs_stat_add(struct drfs_fs *fs, enum drfs_stat s, uint64_t n)
 const char *drfs_stat_name(int i, char *buf, size_t size)
 {
 	/* by enum value, so a counter added to fs.h without a name here
-	 * shows up as "counter_<n>" (and fails test_area), never as the
+	 * shows up as "counter_<n>" (and fails test_stats), never as the
 	 * next counter's name */
 	static const char *const names[DRFS_ST_AREA_OPS] = {
 		[DRFS_ST_RADOS_READ] = "rados_reads",
