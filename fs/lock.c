@@ -445,6 +445,14 @@ static int fence_if_dead(struct drfs_fs *fs, const char *node)
 }
 /* ---- the lock object cache ---- */
 
+/* A notified state kept until its object's entry is free to take it. */
+#define LK_PEND 4
+struct lkhint {
+	int64_t at_ns; /* mono: when it came */
+	size_t len;
+	unsigned char data[];
+};
+
 /*
  * What this node knows of one lock object: the records and the token its
  * last operation on the object read or left.  A guarded write computed
@@ -473,7 +481,14 @@ struct lkobj {
 	int64_t cool_ns; /* mono: last contention seen (0: never) */
 	int64_t used_ns; /* mono: last local grant or release */
 	int64_t recall_ns; /* mono: last recall sent for a parked waiter */
-	bool missed; /* atomic: a notify's state could not be taken */
+	bool missed; /* atomic: a notify's state could not be kept */
+	int64_t state_ns; /* mono: start of the op that read or left it */
+	/* notified states that came while m was held (lk_pending_take) */
+	pthread_mutex_t hm; /* protects pend, npend, nadd; taken after m */
+	pthread_cond_t hc; /* a state was kept */
+	struct lkhint *pend[LK_PEND];
+	int npend;
+	uint64_t nadd;
 };
 
 #define LK_BUCKETS 1024
@@ -527,6 +542,10 @@ struct drfs_lkcache {
 
 static void lkobj_free(struct lkobj *o)
 {
+	for (int i = 0; i < o->npend; i++)
+		free(o->pend[i]);
+	pthread_cond_destroy(&o->hc);
+	pthread_mutex_destroy(&o->hm);
 	pthread_mutex_destroy(&o->m);
 	free(o->recs);
 	free(o);
@@ -561,6 +580,13 @@ static struct lkobj *lkobj_get(struct drfs_lkcache *lc, uint64_t ino)
 			o->ino = ino;
 			o->slot = -1;
 			pthread_mutex_init(&o->m, NULL);
+			pthread_condattr_t ca;
+
+			pthread_condattr_init(&ca);
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			pthread_cond_init(&o->hc, &ca);
+			pthread_condattr_destroy(&ca);
+			pthread_mutex_init(&o->hm, NULL);
 			o->next = lc->table[b];
 			lc->table[b] = o;
 			lc->count++;
@@ -658,10 +684,12 @@ static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 					 .pages = 1,
 					 .add = lk_read_add,
 					 .got = lk_read_got};
+	int64_t start = mono_ns();
 	int ret;
 
 	o->dnode[0] = 0;
 	ret = drfs_omap_list(fs, oid, &l, lk_read_rec, &c);
+	o->state_ns = start;
 
 	drfs_xattrs_end(c.xi); /* (ended by lk_read_got once the op ran) */
 	if (ret == -ENOENT) {
@@ -745,6 +773,181 @@ static void lk_notify_state(struct drfs_fs *fs, const char *oid,
 		len += LK_VAL_LEN;
 	}
 	drfs_notify_async(fs, oid, buf, len, 2000);
+}
+
+static bool lk_hint_parse(const void *data, size_t len, struct rec *recs,
+			  int *np, const unsigned char **ptok, size_t *plen,
+			  const unsigned char **tok, size_t *tlen)
+{
+	const unsigned char *p = data, *end = p + len;
+	int n;
+
+	if (len < 4 || *p++ != 'U')
+		return false;
+	*plen = *p++;
+	*ptok = p;
+	p += *plen;
+	if (p >= end || *plen == 0 || *plen >= LK_TOKEN_MAX)
+		return false;
+	*tlen = *p++;
+	*tok = p;
+	p += *tlen;
+	if (p >= end || *tlen == 0 || *tlen >= LK_TOKEN_MAX)
+		return false;
+	n = *p++;
+	if (n > HINT_RECS)
+		return false;
+	for (int i = 0; i < n; i++) {
+		size_t kl;
+
+		if (p >= end)
+			return false;
+		kl = *p++;
+		if ((size_t)(end - p) < kl + LK_VAL_LEN ||
+		    rec_parse((const char *)p, kl, (const char *)p + kl,
+			      LK_VAL_LEN, &recs[i]) < 0)
+			return false;
+		p += kl + LK_VAL_LEN;
+	}
+	*np = n;
+	return true;
+}
+
+/*
+ * Take the notified state @data into @o, o->m held: 1 taken, 0 we have
+ * it (our own op's), -1 it does not follow from our state (or is not one
+ * to keep: delegated, unknown), -2 not a state.  A guard token names one
+ * state, and only one write guarded by it can succeed: a state notified
+ * as following ours is the object's, until the next write.
+ */
+static int lk_hint_apply(struct drfs_fs *fs, struct lkobj *o, const void *data,
+			 size_t len)
+{
+	struct rec recs[HINT_RECS];
+	const unsigned char *ptok, *tok;
+	size_t plen, tlen;
+	int n = 0;
+
+	if (!lk_hint_parse(data, len, recs, &n, &ptok, &plen, &tok, &tlen))
+		return -2;
+	if (!o->known || !o->exists || o->gen != fs->conn_gen)
+		return -1;
+	if (o->toklen == tlen && !memcmp(o->token, tok, tlen))
+		return 0;
+	if (o->deleg || o->dnode[0] || o->toklen != plen ||
+	    memcmp(o->token, ptok, plen) ||
+	    lk_remember(o, recs, n, (const char *)tok, tlen) < 0)
+		return -1;
+	drfs_stat_add(fs, DRFS_ST_LOCK_HINTS, 1);
+	return 1;
+}
+
+/* Keep a notified state that could not be taken at once; false: no room
+ * (the oldest is dropped). */
+static bool lk_pending_add(struct lkobj *o, const void *data, size_t len)
+{
+	struct lkhint *h = malloc(sizeof(*h) + len);
+	bool room;
+
+	if (!h)
+		return false;
+	h->at_ns = mono_ns();
+	h->len = len;
+	memcpy(h->data, data, len);
+	pthread_mutex_lock(&o->hm);
+	room = o->npend < LK_PEND;
+	if (!room) {
+		free(o->pend[0]);
+		memmove(o->pend, o->pend + 1,
+			(LK_PEND - 1) * sizeof(o->pend[0]));
+		o->npend--;
+	}
+	o->pend[o->npend++] = h;
+	o->nadd++;
+	pthread_cond_broadcast(&o->hc);
+	pthread_mutex_unlock(&o->hm);
+	return room;
+}
+
+/*
+ * Take the kept states that follow from ours, in chain order (notifies
+ * of two nodes may come out of order), o->m held.  With @final the rest
+ * is settled: a state that came before the op which gave us ours is in
+ * it (a notify is sent once its write landed), any other means we may be
+ * behind: the next op reads first.
+ */
+static void lk_pending_take(struct drfs_fs *fs, struct lkobj *o, bool final)
+{
+	bool again = true, behind = false;
+
+	if (!__atomic_load_n(&o->npend, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&o->hm);
+	while (again) {
+		again = false;
+		for (int i = 0; i < o->npend; i++) {
+			int r = lk_hint_apply(fs, o, o->pend[i]->data,
+					      o->pend[i]->len);
+
+			if (r == -1)
+				continue;
+			again = again || r == 1;
+			free(o->pend[i]);
+			o->pend[i--] = o->pend[--o->npend];
+		}
+	}
+	if (final) {
+		for (int i = 0; i < o->npend; i++) {
+			behind = behind || o->pend[i]->at_ns >= o->state_ns;
+			free(o->pend[i]);
+		}
+		o->npend = 0;
+	}
+	pthread_mutex_unlock(&o->hm);
+	if (behind)
+		o->known = false;
+}
+
+/*
+ * Our guarded write failed: another node's write got there first.  Its
+ * notify is sent once it landed, so it often comes just after our
+ * failure: wait for it as long as a read would take (LK_CATCHUP_NS), take
+ * it and go on without a read; true if so.  A write that does not notify
+ * costs that wait and the read.
+ */
+#define LK_CATCHUP_NS 1500000ll
+static bool lk_catch_up(struct drfs_fs *fs, struct lkobj *o)
+{
+	char tok[LK_TOKEN_MAX];
+	size_t tl = o->toklen;
+	int64_t until = mono_ns() + LK_CATCHUP_NS;
+	struct timespec ts = {(time_t)(until / 1000000000ll),
+			      (long)(until % 1000000000ll)};
+
+	if (!o->known)
+		return false;
+	memcpy(tok, o->token, tl);
+	for (;;) {
+		uint64_t seen;
+		int r = 0;
+
+		pthread_mutex_lock(&o->hm);
+		seen = o->nadd;
+		pthread_mutex_unlock(&o->hm);
+		lk_pending_take(fs, o, false);
+		if (!o->known)
+			return false;
+		if (o->toklen != tl || memcmp(o->token, tok, tl))
+			return true;
+		pthread_mutex_lock(&o->hm);
+		while (o->nadd == seen && r == 0)
+			r = pthread_cond_timedwait(&o->hc, &o->hm, &ts);
+		pthread_mutex_unlock(&o->hm);
+		if (r != 0)
+			break;
+	}
+	o->known = false;
+	return false;
 }
 
 /* The arrays one attempt of lk_change_locked() builds its op in, sized
@@ -1189,6 +1392,7 @@ static int lk_park(struct drfs_fs *fs, struct lkobj *o, const char *oid,
 	struct rec w = {.kind = kind, .owner = owner, .lk = *lk, .wait = true};
 	char tok[LK_TOKEN_MAX], val[LK_VAL_LEN];
 	int n = o->nrecs, ret;
+	int64_t start;
 	size_t toklen;
 	rados_write_op_t op;
 
@@ -1203,6 +1407,7 @@ static int lk_park(struct drfs_fs *fs, struct lkobj *o, const char *oid,
 	drfs_op_cmpxattr(op, LK_TOKEN_XATTR, o->token, o->toklen);
 	drfs_op_set(op, w.key, val, LK_VAL_LEN);
 	drfs_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
+	start = mono_ns();
 	ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
 	drfs_wop_free(op);
 	if (ret == -ECANCELED || ret == -ENOENT) {
@@ -1221,6 +1426,7 @@ static int lk_park(struct drfs_fs *fs, struct lkobj *o, const char *oid,
 	lk_notify_state(fs, oid, o->token, o->toklen, tok, toklen, sc->nrecs,
 			n);
 	lk_remember(o, sc->nrecs, n, tok, toklen);
+	o->state_ns = start;
 	drfs_stat_add(fs, DRFS_ST_LOCK_PARKED, 1);
 	return 0;
 }
@@ -1365,10 +1571,12 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 	/* a change was notified that our state could not follow */
 	if (__atomic_exchange_n(&o->missed, false, __ATOMIC_ACQ_REL))
 		o->known = false;
+	lk_pending_take(fs, o, true);
 	for (;;) {
 		rados_write_op_t op;
 		bool fresh = false, dead = false, wake, local, drop_d = false;
 		bool take;
+		int64_t wstart;
 		int n, nm = 0, nout, nrm = 0, nn = 0, nset, slot = -1;
 		int mywait = -1, nwait = 0, ntot, ng = 0;
 		size_t toklen;
@@ -1385,6 +1593,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			ret = lk_read(fs, o, oid);
 			if (ret < 0)
 				break;
+			lk_pending_take(fs, o, false);
 			fresh = true;
 		}
 		if (!local && o->dnode[0]) {
@@ -1520,7 +1729,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			ret = lk_park(fs, o, oid, &sc, kind, owner, lk, mywait);
 			if (ret == 1) {
 				contended = true;
-				o->known = false;
+				lk_catch_up(fs, o);
 				continue;
 			}
 			if (ret == 0)
@@ -1636,7 +1845,13 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		if (nset)
 			drfs_op_setn(op, keys, vptr, kl, vl, (size_t)nset);
 		drfs_op_setxattr(op, LK_TOKEN_XATTR, tok, toklen);
-		wake = lk->type == F_UNLCK || nrm > 0;
+		/* who frees or grants something wakes the waiters; under
+		 * contention every write tells its state, so that the other
+		 * nodes' next op is computed with it (a lock taken after a
+		 * lost race, untold, made theirs fail and read) */
+		wake = lk->type == F_UNLCK || nrm > 0 || contended ||
+		       (o->cool_ns && mono_ns() - o->cool_ns < DELEG_COOL_NS);
+		wstart = mono_ns();
 		ret = drfs_wop(fs, oid, op, LIBRADOS_OPERATION_FULL_FORCE);
 		drfs_wop_free(op);
 		if (ret < 0 && take)
@@ -1646,7 +1861,10 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			 * created or removed it): look again */
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			contended = true;
-			o->known = false;
+			if (ret == -ECANCELED)
+				lk_catch_up(fs, o);
+			else
+				o->known = false;
 			continue;
 		}
 		if (ret < 0) {
@@ -1659,6 +1877,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 		else if (wake)
 			lk_notify(fs, oid);
 		lk_remember(o, nrecs, ntot, tok, toklen);
+		o->state_ns = wstart;
 		o->dnode[0] = 0;
 		if (ng > 0)
 			drfs_stat_add(fs, DRFS_ST_LOCK_HANDED, (uint64_t)ng);
@@ -1738,63 +1957,21 @@ int drfs_lock_cancel(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 }
 
 /* Decode a "U" notify (lk_notify_state); false if it is not one. */
-static bool lk_hint_parse(const void *data, size_t len, struct rec *recs,
-			  int *np, const unsigned char **ptok, size_t *plen,
-			  const unsigned char **tok, size_t *tlen)
-{
-	const unsigned char *p = data, *end = p + len;
-	int n;
-
-	if (len < 4 || *p++ != 'U')
-		return false;
-	*plen = *p++;
-	*ptok = p;
-	p += *plen;
-	if (p >= end || *plen == 0 || *plen >= LK_TOKEN_MAX)
-		return false;
-	*tlen = *p++;
-	*tok = p;
-	p += *tlen;
-	if (p >= end || *tlen == 0 || *tlen >= LK_TOKEN_MAX)
-		return false;
-	n = *p++;
-	if (n > HINT_RECS)
-		return false;
-	for (int i = 0; i < n; i++) {
-		size_t kl;
-
-		if (p >= end)
-			return false;
-		kl = *p++;
-		if ((size_t)(end - p) < kl + LK_VAL_LEN ||
-		    rec_parse((const char *)p, kl, (const char *)p + kl,
-			      LK_VAL_LEN, &recs[i]) < 0)
-			return false;
-		p += kl + LK_VAL_LEN;
-	}
-	*np = n;
-	return true;
-}
-
 int drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, uint64_t notifier,
 		   const void *data, size_t len)
 {
 	struct drfs_lkcache *lc = fs->lkcache;
-	struct rec recs[HINT_RECS];
-	const unsigned char *ptok = NULL, *tok = NULL;
-	size_t plen = 0, tlen = 0, b = (size_t)(ino % LK_BUCKETS);
+	size_t b = (size_t)(ino % LK_BUCKETS);
 	struct lkobj *o;
-	int n = 0, ret;
-	bool parsed;
+	int ret = -1;
 
 	if (lc && notifier == drfs_instance_id(fs))
 		return 0;
 	/* a recall changes nothing in the object */
 	if (!lc || (len == 1 && *(const char *)data == 'r'))
 		return -1;
-	parsed = lk_hint_parse(data, len, recs, &n, &ptok, &plen, &tok, &tlen);
-	/* only an entry we have, and only if nobody is using it (a librados
-	 * thread does not wait for a lock held over RADOS calls) */
+	/* only an entry we have; one in use (a librados thread does not
+	 * wait for a lock held over RADOS calls) keeps it for its user */
 	pthread_mutex_lock(&lc->lock);
 	for (o = lc->table[b]; o; o = o->next)
 		if (o->ino == ino)
@@ -1804,23 +1981,22 @@ int drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, uint64_t notifier,
 	pthread_mutex_unlock(&lc->lock);
 	if (!o)
 		return -1;
-	ret = -1;
-	if (parsed && pthread_mutex_trylock(&o->m) == 0) {
-		if (o->known && o->exists && o->gen == fs->conn_gen &&
-		    o->toklen == tlen && !memcmp(o->token, tok, tlen)) {
-			ret = 0; /* we have it (our own op's) */
-		} else if (o->known && o->exists && !o->deleg && !o->dnode[0] &&
-			   o->gen == fs->conn_gen && o->toklen == plen &&
-			   !memcmp(o->token, ptok, plen) &&
-			   lk_remember(o, recs, n, (const char *)tok, tlen) ==
-				   0) {
-			drfs_stat_add(fs, DRFS_ST_LOCK_HINTS, 1);
-			ret = 1;
-		}
+	if (pthread_mutex_trylock(&o->m) == 0) {
+		ret = lk_hint_apply(fs, o, data, len);
+		if (ret == -1 && !lk_pending_add(o, data, len))
+			ret = -2;
+		else if (ret == 1) /* one kept before may follow it */
+			lk_pending_take(fs, o, false);
 		pthread_mutex_unlock(&o->m);
+	} else if (len > 1 && !lk_pending_add(o, data, len)) {
+		ret = -2;
+	} else if (len == 1) {
+		ret = -2; /* a plain "u": the state is not told */
 	}
-	if (ret < 0) /* the next op on it reads it first */
+	if (ret == -2) { /* the next op on it reads it first */
 		__atomic_store_n(&o->missed, true, __ATOMIC_RELEASE);
+		ret = -1;
+	}
 	lkobj_put(lc, o);
 	return ret;
 }
