@@ -2,7 +2,7 @@
 # t1030: a short soak.  Two nodes run the mixed workload of workload.py
 # (filedir add/trash/unlink, MUC rename-over, appends, small and 4-8 MiB
 # files, the flock'ed counter, re-reads on both nodes); the whole soak
-# takes DRFS_SOAK_SECS seconds (default 120; DRFS_LONG=1: 1800).  Every
+# takes DRFS_SOAK_SECS seconds (default 60; DRFS_LONG=1: 1800).  Every
 # SAMPLE seconds each daemon's RSS (VmRSS), open fds (/proc/PID/fd),
 # threads and RADOS ops in flight (its admin socket's objecter queue) are
 # sampled, with the workload's completed operations; the curve goes to
@@ -33,7 +33,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/faultlib.sh"
 
-SOAK=${DRFS_SOAK_SECS:-120}
+SOAK=${DRFS_SOAK_SECS:-60}
 SAMPLE=5
 if [ "${DRFS_LONG:-0}" = 1 ]; then
 	SOAK=${DRFS_SOAK_SECS:-1800}
