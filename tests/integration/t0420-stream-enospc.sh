@@ -62,6 +62,10 @@ FS=$QFS mount_fs "$T_DIR/a" "pool=$P" || exit 1
 A=$T_DIR/a
 mkdir -p "$A/temp"
 check_eq "a 24 MiB stream before the quota is fine" ok "$(stream "$A/temp/before" 24)"
+# the files the streams write exist before the quota: once the pool is
+# full a create is refused at open (ENOSPC, correctly), and the point here
+# is a writer that is told in the middle of its stream
+for i in $(seq 8); do : >"$A/temp/big$i"; done
 ok "quota max_bytes 40000000" ceph_ osd pool set-quota "$P" max_bytes 40000000
 
 # The quota takes effect once the mgr has reported the pool's usage (a
