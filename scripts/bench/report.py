@@ -137,7 +137,16 @@ def load():
                 continue
             stem = f[:-5]
             try:
-                if t == "rados":
+                if t == "rados" and stem.startswith("lock-"):
+                    r = json_lines(p)[-1]
+                    data[(stem, t)] = {
+                        "iops": None, "mbps": None,
+                        "mean_us": r["handoff_mean_us"],
+                        "p50_us": r["handoff_p50_us"],
+                        "p99_us": r["handoff_p99_us"],
+                        "max_us": r["handoff_max_us"],
+                        "errors": r["lost"]}
+                elif t == "rados":
                     data[(stem, t)] = rados_record(p)
                 elif stem.startswith("fio-"):
                     for k, v in fio_records(p).items():
@@ -253,7 +262,10 @@ def main():
         for t in targets:
             v = data[(job, t)]
             is_d = t == "drfs"
-            name = f"**{TNAME[t]}**" if t == ref else TNAME[t]
+            tname = TNAME[t]
+            if t == "rados" and job.startswith("lock-"):
+                tname = "RADOS floor (write + notify)"
+            name = f"**{tname}**" if t == ref else tname
             if is_d:
                 cols = [fmt_ratio(rat.get("iops")), fmt_ratio(rat.get("mbps")),
                         fmt_ratio(rat.get("mean")), fmt_ratio(rat.get("p99"))]
@@ -304,6 +316,12 @@ def main():
     if any(j[2] == "rados" for j in JOBS):
         notes.insert(0, "rados bench keeps 16 1 MiB ops in flight: only its "
                      "MB/s is a reference; no latency ratio is given against it")
+    if ("lock-handoff-2node", "rados") in data:
+        notes.append("lock-handoff-2node, RADOS floor: `radosfloor`, one "
+                     "replicated write_full of the object and one notify "
+                     "between two librados clients, timed to the watcher's "
+                     "callback: what any handoff that writes the lock "
+                     "object once costs on this pool")
     if notes:
         out.append("Notes:")
         for n in notes:

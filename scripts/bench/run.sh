@@ -274,6 +274,7 @@ HAVE_LC=0 HAVE_FD=0
 "$BIN/datarootfs" --help 2>&1 | grep -q filedir_name && HAVE_FD=1
 gcc -O2 -Wall -o "$BIN/fsops" "$HERE/fsops.c" -lcrypto 2>>"$LOG"
 gcc -O2 -Wall -o "$BIN/lockbench" "$HERE/lockbench.c" 2>>"$LOG"
+gcc -O2 -Wall -o "$BIN/radosfloor" "$HERE/radosfloor.c" -lrados -lpthread 2>>"$LOG"
 
 # --- machine --------------------------------------------------------------------------
 {
@@ -463,6 +464,10 @@ if has locks; then
 				"$r1/lock/ab/lockfile" "$r1/lock/ab/lockfile" -n "$HANDOFF_N"
 		fi
 	done
+	# the pool's own floor for a handoff between nodes: one replicated
+	# write and one notify between two librados clients, no filesystem
+	say "locks: the pool's floor (radosfloor)"
+	step "$(raw rados lock-handoff-2node)" "$BIN/radosfloor" "$CEPH_CONF" datarootfs -n "$HANDOFF_N"
 fi
 
 # --- rados bench --------------------------------------------------------------------------------
