@@ -75,8 +75,20 @@ struct watch {
 	bool fresh; /* just armed: its waiters' next retry reads the object */
 };
 
+/* Lock objects watched without a waiter: contended across nodes (a race
+ * lost, drfs_lock_raced), for WANT_NS after the last such race. */
+#define WANT_MAX 64
+#define WANT_NS (30 * 1000000000ll)
+
+struct want {
+	uint64_t ino;
+	int64_t until_ns;
+};
+
 struct lockwait {
 	struct drfsd *d;
+	struct want wants[WANT_MAX];
+	size_t nwants;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct waiter *list;
@@ -165,57 +177,92 @@ static void watch_err(void *arg, int err)
  * waker with lw->lock held; watches are fixed-size slots so callbacks can
  * keep pointers to them.
  */
-static void watches_sync(struct lockwait *lw)
+static void watch_keep(struct lockwait *lw, uint64_t ino)
 {
 	struct drfs_fs *fs = lw->d->fs;
+	size_t i, free_slot = SIZE_MAX;
+
+	for (i = 0; i < lw->nwatches; i++) {
+		bool armed = drfs_watch_armed(&lw->watches[i].w);
+
+		if (armed && lw->watches[i].ino == ino)
+			break;
+		if (!armed && free_slot == SIZE_MAX)
+			free_slot = i;
+	}
+	if (i < lw->nwatches) {
+		lw->watches[i].used = true;
+		lw->watches[i].last_used_ns = drfs_now_ns();
+		return;
+	}
+	if (free_slot == SIZE_MAX) {
+		if (lw->nwatches == lw->capwatches)
+			return; /* table full: polling covers it */
+		free_slot = lw->nwatches++;
+	}
+	struct watch *wt = &lw->watches[free_slot];
+
+	wt->ino = ino;
+	wt->lw = lw;
+	drfs_lock_oid(wt->oid, ino);
+	if (drfs_watch(fs, &wt->w, wt->oid, 0, watch_cb, watch_err, wt) == 0) {
+		wt->used = true;
+		wt->last_used_ns = drfs_now_ns();
+		/* an unlock may have come before the watch was in place:
+		 * look again now, at the object (its notify was missed) */
+		lw->kick = true;
+		wt->fresh = true;
+	}
+}
+
+static void watches_sync(struct lockwait *lw)
+{
+	int64_t now = drfs_now_ns();
+	size_t k = 0;
 
 	for (size_t i = 0; i < lw->nwatches; i++)
 		lw->watches[i].used = false;
-	for (struct waiter *w = lw->list; w; w = w->next) {
-		size_t i, free_slot = SIZE_MAX;
-
-		for (i = 0; i < lw->nwatches; i++) {
-			bool armed = drfs_watch_armed(&lw->watches[i].w);
-
-			if (armed && lw->watches[i].ino == w->ino)
-				break;
-			if (!armed && free_slot == SIZE_MAX)
-				free_slot = i;
-		}
-		if (i < lw->nwatches) {
-			lw->watches[i].used = true;
-			lw->watches[i].last_used_ns = drfs_now_ns();
+	for (struct waiter *w = lw->list; w; w = w->next)
+		watch_keep(lw, w->ino);
+	for (size_t i = 0; i < lw->nwants; i++) {
+		if (lw->wants[i].until_ns < now)
 			continue;
-		}
-		if (free_slot == SIZE_MAX) {
-			if (lw->nwatches == lw->capwatches)
-				continue; /* table full: polling covers it */
-			free_slot = lw->nwatches++;
-		}
-		{
-			struct watch *wt = &lw->watches[free_slot];
-
-			wt->ino = w->ino;
-			wt->lw = lw;
-			drfs_lock_oid(wt->oid, w->ino);
-			if (drfs_watch(fs, &wt->w, wt->oid, 0, watch_cb,
-				       watch_err, wt) == 0) {
-				wt->used = true;
-				wt->last_used_ns = drfs_now_ns();
-				/* an unlock may have come before the watch
-				 * was in place: look again now, at the
-				 * object (its notify was missed) */
-				lw->kick = true;
-				wt->fresh = true;
-			}
-		}
+		lw->wants[k++] = lw->wants[i];
+		watch_keep(lw, lw->wants[i].ino);
 	}
+	lw->nwants = k;
 	for (size_t i = 0; i < lw->nwatches; i++)
 		if (drfs_watch_armed(&lw->watches[i].w) &&
 		    !lw->watches[i].used &&
-		    drfs_now_ns() - lw->watches[i].last_used_ns >
-			    30 * 1000000000ll)
+		    now - lw->watches[i].last_used_ns > 30 * 1000000000ll)
 			drfs_unwatch(&lw->watches[i].w);
+}
+
+/* @ino's lock object is contended across nodes: watch it for a while
+ * (the waker arms it). */
+static void want_watch(struct lockwait *lw, uint64_t ino)
+{
+	int64_t until = drfs_now_ns() + WANT_NS;
+	size_t i, old = 0;
+
+	pthread_mutex_lock(&lw->lock);
+	for (i = 0; i < lw->nwants; i++) {
+		if (lw->wants[i].ino == ino)
+			break;
+		if (lw->wants[i].until_ns < lw->wants[old].until_ns)
+			old = i;
+	}
+	if (i == lw->nwants) {
+		if (lw->nwants < WANT_MAX)
+			lw->nwants++;
+		else
+			i = old; /* full: the one wanted least recently goes */
+		lw->wants[i].ino = ino;
+		lw->kick = true;
+		pthread_cond_signal(&lw->cond);
+	}
+	lw->wants[i].until_ns = until;
+	pthread_mutex_unlock(&lw->lock);
 }
 
 /*
@@ -462,6 +509,8 @@ static void lock_request(fuse_req_t req, uint64_t ino, int kind, uint64_t owner,
 		granted(d, n, ino);
 	if (ret == 0) /* an unlock, or a write that granted parked ones */
 		kick_local(d->lw);
+	if (drfs_lock_raced(d->fs, ino))
+		want_watch(d->lw, ino);
 	if (ret != -EAGAIN || !sleep) {
 		fuse_reply_err(req, ret < 0 ? -drfs_ret(d->fs, ret) : 0);
 		return;

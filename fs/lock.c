@@ -482,6 +482,8 @@ struct lkobj {
 	int64_t used_ns; /* mono: last local grant or release */
 	int64_t recall_ns; /* mono: last recall sent for a parked waiter */
 	bool missed; /* atomic: a notify's state could not be kept */
+	bool raced; /* atomic: another node's write beat ours (a guard
+		     * failed): the object is worth a watch (drfs_lock_raced) */
 	int64_t state_ns; /* mono: start of the op that read or left it */
 	/* notified states that came while m was held (lk_pending_take) */
 	pthread_mutex_t hm; /* protects pend, npend, nadd; taken after m */
@@ -1861,6 +1863,7 @@ static int lk_change_locked(struct drfs_fs *fs, struct lkobj *o, int kind,
 			 * created or removed it): look again */
 			drfs_stat_add(fs, DRFS_ST_RADOS_RETRY, 1);
 			contended = true;
+			__atomic_store_n(&o->raced, true, __ATOMIC_RELEASE);
 			if (ret == -ECANCELED)
 				lk_catch_up(fs, o);
 			else
@@ -1954,6 +1957,25 @@ int drfs_lock_cancel(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 	if (__atomic_load_n(&fs->fenced, __ATOMIC_RELAXED))
 		return -EIO;
 	return lk_change(fs, ino, kind, owner, lk, NULL, LKF_CANCEL);
+}
+
+bool drfs_lock_raced(struct drfs_fs *fs, uint64_t ino)
+{
+	struct drfs_lkcache *lc = fs->lkcache;
+	struct lkobj *o;
+	bool raced = false;
+
+	if (!lc)
+		return false;
+	pthread_mutex_lock(&lc->lock);
+	for (o = lc->table[ino % LK_BUCKETS]; o; o = o->next)
+		if (o->ino == ino) {
+			raced = __atomic_exchange_n(&o->raced, false,
+						    __ATOMIC_ACQ_REL);
+			break;
+		}
+	pthread_mutex_unlock(&lc->lock);
+	return raced;
 }
 
 /* Decode a "U" notify (lk_notify_state); false if it is not one. */

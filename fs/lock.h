@@ -166,6 +166,15 @@ int drfs_lock_set(struct drfs_fs *fs, uint64_t ino, int kind, uint64_t owner,
 int drfs_lock_hint(struct drfs_fs *fs, uint64_t ino, uint64_t notifier,
 		   const void *data, size_t len);
 /*
+ * Did another node's write on the lock object of @ino beat one of ours
+ * (a failed guard) since the last call?  Such an object is contended
+ * across nodes: a node that watches it follows the others' notified
+ * states and its next op needs no read first (a node that never parks,
+ * because every race it loses ends before its read, would otherwise
+ * never watch and lose every race).  Clears the flag.
+ */
+bool drfs_lock_raced(struct drfs_fs *fs, uint64_t ino);
+/*
  * A blocking request (F_SETLKW, flock without LOCK_NB): drfs_lock_set(),
  * but a conflict parks it in the object, as a waiter record
  * ("<node>:<kind + 2>:<owner>:<start>:<since>", value as a lock's).  Every

@@ -203,6 +203,27 @@ check_eq "300 handoffs: no violation, timeout or error" 0 "$bad"
 say "guarded writes that lost a race: $lost; reads of any object: $reads"
 ok "a lost race costs no read ($reads reads in 300 handoffs, $lost races; <= 30)" test "$reads" -le 30
 
+# 8. a lock that was one node's alone (delegated to it, as lockbench
+#    roundtrip makes it), then passed between nodes: the nodes start
+#    without a watch on it, and their first requests lose races that end
+#    before they read (the holder unlocked meanwhile), so none parks -
+#    which is what armed a watch.  A lost race arms one: after a few
+#    rounds the handoffs park and are granted by the unlock (before the
+#    fix: no park at all, a failed write, a read and a second write per
+#    round, 3.6 ms instead of 1.8)
+touch "$A/solo"
+"$T_DIR/lockbench" roundtrip "$A/solo" -n 200 >/dev/null
+p0=$(($(rstat "$A" lock_parked_total) + $(rstat "$B" lock_parked_total)))
+r0=$(($(rreads "$A") + $(rreads "$B")))
+out=$("$T_DIR/lockbench" handoff "$A/solo" "$B/solo" -n 200)
+say "handoff after a delegation: $out"
+parked=$(($(rstat "$A" lock_parked_total) + $(rstat "$B" lock_parked_total) - p0))
+reads=$(($(rreads "$A") + $(rreads "$B") - r0))
+check_eq "200 handoffs after a delegation: no violation, timeout or error" "0 0 0" \
+	"$(jq -r '"\(.violations) \(.timeouts) \(.errors)"' <<<"$out")"
+ok "they park and are handed the lock ($parked of 200 parked; >= 150)" test "$parked" -ge 150
+ok "with few reads ($reads reads in 200 handoffs; <= 40)" test "$reads" -le 40
+
 umount_fs "$A"
 umount_fs "$B"
 check_daemon_logs 'missed its lease'
