@@ -222,7 +222,9 @@ reads=$(($(rreads "$A") + $(rreads "$B") - r0))
 check_eq "200 handoffs after a delegation: no violation, timeout or error" "0 0 0" \
 	"$(jq -r '"\(.violations) \(.timeouts) \(.errors)"' <<<"$out")"
 ok "they park and are handed the lock ($parked of 200 parked; >= 150)" test "$parked" -ge 150
-ok "with few reads ($reads reads in 200 handoffs; <= 40)" test "$reads" -le 40
+# without the fix every round reads (206 reads in 200 handoffs); with it
+# a handful here, 42 once on a slower CI machine: half the broken figure
+ok "with far fewer reads than rounds ($reads reads in 200 handoffs; <= 100)" test "$reads" -le 100
 
 umount_fs "$A"
 umount_fs "$B"
