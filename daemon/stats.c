@@ -288,6 +288,8 @@ static void render_prom(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_LOCK_PARKED]));
 	put(b, "datarootfs_lock_handed_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
 	    ld(&fs->stats[DRFS_ST_LOCK_HANDED]));
+	put(b, "datarootfs_lock_reads_total{fs=\"%s\"} %" PRIu64 "\n", lbl,
+	    ld(&fs->stats[DRFS_ST_LOCK_READS]));
 	for (int i = 0; i < 3; i++)
 		put(b,
 		    "datarootfs_localcache_breaches_total{fs=\"%s\","
@@ -344,9 +346,12 @@ static void render_txt(struct drfsd *d, struct sbuf *b)
 	    ld(&fs->stats[DRFS_ST_LOCK_LOCAL]),
 	    ld(&fs->stats[DRFS_ST_LOCK_RECALLS]),
 	    ld(&fs->stats[DRFS_ST_LOCK_HINTS]));
-	put(b, "waiters      parked=%" PRIu64 " handed=%" PRIu64 "\n",
+	put(b,
+	    "waiters      parked=%" PRIu64 " handed=%" PRIu64
+	    " lock_object_reads=%" PRIu64 "\n",
 	    ld(&fs->stats[DRFS_ST_LOCK_PARKED]),
-	    ld(&fs->stats[DRFS_ST_LOCK_HANDED]));
+	    ld(&fs->stats[DRFS_ST_LOCK_HANDED]),
+	    ld(&fs->stats[DRFS_ST_LOCK_READS]));
 	put(b,
 	    "localcache   %s, %s, epoch %" PRIu64 ", breaches rewrite=%" PRIu64
 	    " truncate=%" PRIu64 " rename_over=%" PRIu64 "\n",

@@ -98,6 +98,8 @@ enum drfs_stat {
 	DRFS_ST_LOCK_HINTS, /* lock states taken from another node's notify */
 	DRFS_ST_LOCK_PARKED, /* blocked requests parked in a lock object */
 	DRFS_ST_LOCK_HANDED, /* parked requests granted by this node's ops */
+	DRFS_ST_LOCK_READS, /* lock objects read (state not known from
+			     * this node's writes or notifies) */
 	DRFS_ST_LC_BREACH, /* 3 counters: rewrite, truncate, rename over */
 	DRFS_ST_LC_BREACH_TRUNCATE,
 	DRFS_ST_LC_BREACH_RENAME,

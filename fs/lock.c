@@ -690,6 +690,7 @@ static int lk_read(struct drfs_fs *fs, struct lkobj *o, const char *oid)
 	int ret;
 
 	o->dnode[0] = 0;
+	drfs_stat_add(fs, DRFS_ST_LOCK_READS, 1);
 	ret = drfs_omap_list(fs, oid, &l, lk_read_rec, &c);
 	o->state_ns = start;
 

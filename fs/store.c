@@ -75,6 +75,7 @@ const char *drfs_stat_name(int i, char *buf, size_t size)
 		[DRFS_ST_LOCK_HINTS] = "lock_hints",
 		[DRFS_ST_LOCK_PARKED] = "lock_parked",
 		[DRFS_ST_LOCK_HANDED] = "lock_handed",
+		[DRFS_ST_LOCK_READS] = "lock_reads",
 		[DRFS_ST_LC_BREACH] = "lc_breach_rewrite",
 		[DRFS_ST_LC_BREACH_TRUNCATE] = "lc_breach_truncate",
 		[DRFS_ST_LC_BREACH_RENAME] = "lc_breach_rename_over",

@@ -26,6 +26,8 @@ Test(stats, every_counter_has_a_unique_name)
 	}
 	cr_expect_str_eq(drfs_stat_name(DRFS_ST_LOCK_HANDED, a, sizeof(a)),
 			 "lock_handed");
+	cr_expect_str_eq(drfs_stat_name(DRFS_ST_LOCK_READS, a, sizeof(a)),
+			 "lock_reads");
 	cr_expect_str_eq(drfs_stat_name(DRFS_ST_INV_P99_US, a, sizeof(a)),
 			 "invalidation_wait_p99_us");
 }
