@@ -171,11 +171,11 @@ rstat() { # MNT NAME: a counter of the node's Prometheus file
 }
 # reads of lock objects only: the node's housekeeping (the orphan reaper's
 # 16 shards every 20 s, session checks) reads too, at any time
-rreads() { rstat "$1" lock_reads_total; }
+lreads() { rstat "$1" lock_reads_total; }
 gcc -O2 -o "$T_DIR/lockbench" "$(dirname "$0")/../../scripts/bench/lockbench.c"
 touch "$A/race"
 "$T_DIR/lockbench" handoff "$A/race" "$B/race" -n 10 >/dev/null # watches armed
-r0=$(($(rreads "$A") + $(rreads "$B")))
+r0=$(($(lreads "$A") + $(lreads "$B")))
 c0=$(($(rstat "$A" rados_retries_total) + $(rstat "$B" rados_retries_total)))
 bad=0
 for w in 1 2 3; do
@@ -183,7 +183,7 @@ for w in 1 2 3; do
 	say "handoff, hold $w ms: $out"
 	[ "$(jq -r '"\(.violations) \(.timeouts) \(.errors)"' <<<"$out")" = "0 0 0" ] || bad=1
 done
-reads=$(($(rreads "$A") + $(rreads "$B") - r0))
+reads=$(($(lreads "$A") + $(lreads "$B") - r0))
 lost=$(($(rstat "$A" rados_retries_total) + $(rstat "$B" rados_retries_total) - c0))
 check_eq "300 handoffs: no violation, timeout or error" 0 "$bad"
 say "guarded writes that lost a race: $lost; lock object reads: $reads"
@@ -200,11 +200,11 @@ ok "a lost race costs no read ($reads reads in 300 handoffs, $lost races; <= 30)
 touch "$A/solo"
 "$T_DIR/lockbench" roundtrip "$A/solo" -n 200 >/dev/null
 p0=$(($(rstat "$A" lock_parked_total) + $(rstat "$B" lock_parked_total)))
-r0=$(($(rreads "$A") + $(rreads "$B")))
+r0=$(($(lreads "$A") + $(lreads "$B")))
 out=$("$T_DIR/lockbench" handoff "$A/solo" "$B/solo" -n 200)
 say "handoff after a delegation: $out"
 parked=$(($(rstat "$A" lock_parked_total) + $(rstat "$B" lock_parked_total) - p0))
-reads=$(($(rreads "$A") + $(rreads "$B") - r0))
+reads=$(($(lreads "$A") + $(lreads "$B") - r0))
 check_eq "200 handoffs after a delegation: no violation, timeout or error" "0 0 0" \
 	"$(jq -r '"\(.violations) \(.timeouts) \(.errors)"' <<<"$out")"
 ok "they park and are handed the lock ($parked of 200 parked; >= 150)" test "$parked" -ge 150
@@ -215,9 +215,9 @@ ok "with few reads ($reads reads in 200 handoffs; <= 40)" test "$reads" -le 40
 #    dead node, broken once its lease ends (as a dead holder's).  Last:
 #    the survivors then reap the dead node (sessions, orphan shards), whose
 #    work belongs to no section before
-$LK hold "$A/sess" 1 "$T_DIR/r6" & h=$!
-until_true 50 test -e "$T_DIR/r6"
-$LK wait "$C/sess" "$T_DIR/log6" C 30 & w=$!
+$LK hold "$A/sess" 1 "$T_DIR/r8" & h=$!
+until_true 50 test -e "$T_DIR/r8"
+$LK wait "$C/sess" "$T_DIR/log8" C 30 & w=$!
 until_true 30 test "$(waiters_of "$A/sess")" = 1
 crash_fs "$C"
 kill $w 2>/dev/null
