@@ -84,6 +84,12 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e # best effort: one failing step must not skip the others
+	# the fault lane, if it still runs: its test, then the lane itself
+	if [ -n "${lane_pid:-}" ]; then
+		pkill -TERM -P "$lane_pid" 2>/dev/null
+		kill -TERM "$lane_pid" 2>/dev/null
+		wait "$lane_pid" 2>/dev/null
+	fi
 	# Mounts of this run first (daemons are children of the tests), then
 	# the cluster, then the scratch space.
 	grep -F " $WORK/" /proc/mounts | awk '{print $2}' | while read -r m; do
@@ -111,24 +117,85 @@ scripts/dev-cluster.sh up "$CLUSTER" --port "$port" >"$WORK/cluster.env"
 export CEPH_CONF DRFS_BUILD=$BUILD TEST_TMP=$WORK TOP
 
 step "integration tests"
+# Two lanes: the fault tests (they source faultlib.sh: OSD loss and
+# cluster restart on a cluster of their own, SIGTERM and the soak on a
+# filesystem of their own) run one after another beside the other tests,
+# which wait for them before the first test
+# at or after LANE_JOIN: the lock tests count RADOS round trips and
+# measure handoffs, so they run with the machine to themselves.  Results
+# of the fault lane are printed when it is done.
+LANE_JOIN=t0700
 pass=0
 fail=0
 failed=()
-for t in tests/integration/t[0-9]*.sh; do
-	name=$(basename "$t" .sh)
-	[ -n "$PATTERN" ] && [[ $name != *$PATTERN* ]] && continue
-	[ "$FAST" = 1 ] && ! in_fast_tier "$name" && continue
-	start=$SECONDS
-	if bash "$t" >"$WORK/$name.log" 2>&1; then
+selected() {
+	[ -n "$PATTERN" ] && [[ $1 != *$PATTERN* ]] && return 1
+	[ "$FAST" = 1 ] && ! in_fast_tier "$1" && return 1
+	return 0
+}
+# run_one NAME: one test, its result line, its failures; 0 if it passed
+run_one() {
+	local start=$SECONDS
+	if bash "tests/integration/$1.sh" >"$WORK/$1.log" 2>&1; then
+		echo "PASS $1 ($((SECONDS - start)) s)"
+		return 0
+	fi
+	echo "FAIL $1 ($((SECONDS - start)) s)"
+	grep -E '^(not ok|#)' "$WORK/$1.log" | head -n 40 | sed 's/^/    /'
+	return 1
+}
+tally() { # tally NAME RC
+	if [ "$2" = 0 ]; then
 		pass=$((pass + 1))
-		echo "PASS $name ($((SECONDS - start)) s)"
 	else
 		fail=$((fail + 1))
-		failed+=("$name")
-		echo "FAIL $name ($((SECONDS - start)) s)"
-		grep -E '^(not ok|#)' "$WORK/$name.log" | head -n 40 | sed 's/^/    /'
+		failed+=("$1")
+	fi
+}
+lane1=() lane2=()
+for t in tests/integration/t[0-9]*.sh; do
+	name=$(basename "$t" .sh)
+	selected "$name" || continue
+	if grep -q '^\. .*/faultlib\.sh"$' "$t"; then
+		lane2+=("$name")
+	else
+		lane1+=("$name")
 	fi
 done
+lane_pid=
+if [ ${#lane2[@]} -gt 0 ]; then
+	(
+		for name in "${lane2[@]}"; do
+			rc=0
+			run_one "$name" >"$WORK/lane2.$name.out" || rc=$?
+			echo "$name $rc" >>"$WORK/lane2.done"
+		done
+	) &
+	lane_pid=$!
+fi
+join_lane2() {
+	[ -n "$lane_pid" ] || return 0
+	wait "$lane_pid" || true
+	lane_pid=
+	echo "--- fault lane (beside the tests above)"
+	local name rc
+	while read -r name rc; do
+		cat "$WORK/lane2.$name.out"
+		tally "$name" "$rc"
+	done <"$WORK/lane2.done"
+	# a test the lane never finished (it was killed) counts as failed
+	for name in "${lane2[@]}"; do
+		grep -q "^$name " "$WORK/lane2.done" 2>/dev/null ||
+			tally "$name" 1
+	done
+}
+for name in "${lane1[@]}"; do
+	[[ ! $name < $LANE_JOIN ]] && join_lane2
+	rc=0
+	run_one "$name" || rc=$?
+	tally "$name" "$rc"
+done
+join_lane2
 
 echo
 tier=full

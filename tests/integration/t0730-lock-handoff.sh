@@ -109,7 +109,9 @@ done
 contains "status shows the node that handed a lock" 'locks ops=[1-9][0-9]* conflicts=[0-9]+ broken=[0-9]+ parked=[0-9]+ handed=[1-9]' "$st"
 contains "... and the node that parked a request" 'locks ops=[1-9][0-9]* conflicts=[0-9]+ broken=[0-9]+ parked=[1-9][0-9]* handed=' "$st"
 wait $w
-ok "after node2's holder exits, LOCK_NB succeeds everywhere" nb "$C/sess"
+# (its exit drops the flock at the release, which the kernel sends after
+# the close returned: a moment later on a loaded machine)
+ok "after node2's holder exits, LOCK_NB succeeds everywhere" until_true 30 nb "$C/sess"
 
 # 2. oldest first: node2 parks, then node3; both are served in that order
 $LK hold "$A/sess" 2 "$T_DIR/r2" & h=$!

@@ -158,7 +158,8 @@ while [ $((SECONDS - start)) -lt "$RUN" ]; do
 			held=$((SECONDS - start))
 			idle_rss
 			R1=("${IDLE[a]}" "${IDLE[b]}") C1=("${CACHES[a]}" "${CACHES[b]}")
-			say "held at $t s: every worker waited after $((held - t)) s; released at $((SECONDS - start)) s"
+			REL=$((SECONDS - start))
+			say "held at $t s: every worker waited after $((held - t)) s; released at $REL s"
 		fi
 		rm -f "$HOLD"
 		continue
@@ -181,21 +182,24 @@ grep -v ',idle$' "$CSV" | awk -F, -v n="$n" 'NR == 1 { print "#   " $0; next }
 # check NODE: the bounds on one daemon's curve (the samples under load)
 check_curve() {
 	local node=$1 out
-	out=$(awk -F, -v node="$node" -v warm="$WARM" -v end="$t" \
+	out=$(awk -F, -v node="$node" -v warm="$WARM" -v end="$t" -v rel="${REL:-$WARM}" \
 		-v fdslack="$FD_SLACK" -v rslack=$((RSS_SLACK_MB * 1024)) '
 		$2 != node || $8 != "run" { next }
 		$1 <= warm { if ($4 > fdw) fdw = $4; if ($3 > rssw) rssw = $3; next }
 		{
-			half = $1 < warm + (end - warm) / 2
+			# the halves of the run after the hold (a slow hold on
+			# a loaded machine must not leave the first one empty)
 			if ($4 > fdmax) fdmax = $4
 			if ($3 > rssmax) rssmax = $3
-			if (half) { if ($4 > fd1) fd1 = $4 }
-			else { if ($4 > fd2) fd2 = $4 }
+			if ($1 < rel) next
+			if ($1 < rel + (end - rel) / 2) { n1++; if ($4 > fd1) fd1 = $4 }
+			else { n2++; if ($4 > fd2) fd2 = $4 }
 		}
 		END {
-			printf "warm-up: fds<=%d rss<=%d kB; after: fds max %d (1st half %d, 2nd %d), rss max %d kB\n", fdw, rssw, fdmax, fd1, fd2, rssmax
+			printf "warm-up: fds<=%d rss<=%d kB; after: fds max %d (after the hold at %d s: 1st half %d in %d samples, 2nd %d in %d), rss max %d kB\n", fdw, rssw, fdmax, rel, fd1, n1, fd2, n2, rssmax
 			if (fdmax > fdw + fdslack) print "FAIL fds grew by " fdmax - fdw " after the warm-up"
-			if (fd2 > fd1 + 8) print "FAIL fds still growing: 2nd half " fd2 " > 1st half " fd1 " + 8"
+			if (n1 < 1 || n2 < 1) print "FAIL too few samples after the hold for the trend: " n1 " and " n2
+			else if (fd2 > fd1 + 8) print "FAIL fds still growing: 2nd half " fd2 " > 1st half " fd1 " + 8"
 			if (rssmax > rssw + rslack) print "FAIL rss grew by " (rssmax - rssw) / 1024 " MiB above the warm-up maximum"
 		}' "$CSV")
 	say "$node: $(head -n 1 <<<"$out")"
