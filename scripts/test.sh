@@ -80,14 +80,22 @@ meson test -C "$BUILD" --print-errorlogs || unit_rc=$?
 WORK=$(mktemp -d /tmp/drfs-test.XXXXXX)
 chmod 0755 "$WORK" # the POSIX suite runs cases as other users
 CLUSTER=$WORK/cluster
+# kill_tree PID: SIGTERM PID's descendants, deepest first, then PID
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		kill_tree "$c"
+	done
+	kill -TERM "$1" 2>/dev/null
+}
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e # best effort: one failing step must not skip the others
-	# the fault lane, if it still runs: its test, then the lane itself
+	# the fault lane, if it still runs: its test's workloads and daemons
+	# (SIGTERM: they unmount), the test, then the lane itself
 	if [ -n "${lane_pid:-}" ]; then
-		pkill -TERM -P "$lane_pid" 2>/dev/null
-		kill -TERM "$lane_pid" 2>/dev/null
+		kill_tree "$lane_pid"
 		wait "$lane_pid" 2>/dev/null
 	fi
 	# Mounts of this run first (daemons are children of the tests), then
@@ -120,10 +128,10 @@ step "integration tests"
 # Two lanes: the fault tests (they source faultlib.sh: OSD loss and
 # cluster restart on a cluster of their own, SIGTERM and the soak on a
 # filesystem of their own) run one after another beside the other tests,
-# which wait for them before the first test
-# at or after LANE_JOIN: the lock tests count RADOS round trips and
-# measure handoffs, so they run with the machine to themselves.  Results
-# of the fault lane are printed when it is done.
+# which wait for them before the first test at or after LANE_JOIN: the
+# lock tests count RADOS round trips and measure handoffs, so they run
+# with the machine to themselves.  The fault lane's results are printed
+# when it is done.
 LANE_JOIN=t0700
 pass=0
 fail=0
